@@ -1,0 +1,113 @@
+// The byte-level core: one bucket directory of entries, a bounded memory layer and pruning.
+//
+// Store knows nothing of user types. Keys arrive as digests (see digest.hpp), values as
+// bytes. The typed front (bucket.hpp) and the C API (bucketcache.h) are built on it.
+// A Store may be used from many threads at once; many processes may share a directory.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "bucketcache/digest.hpp"
+#include "bucketcache/export.hpp"
+
+BUCKETCACHE_NAMESPACE_BEGIN
+
+// std::chrono has no days/weeks before C++20; these convert implicitly to microseconds.
+using days = std::chrono::duration<std::int64_t, std::ratio<86400>>;
+using weeks = std::chrono::duration<std::int64_t, std::ratio<604800>>;
+
+// Result of prune_directory(): bytes and files removed (BucketCache's PrunedFilesInfo).
+struct PrunedFilesInfo {
+  std::uint64_t bytes = 0;
+  std::uint64_t files = 0;
+};
+
+struct Options {
+  // How long an entry lives after it is set. Zero means forever; negative is rejected.
+  // Any std::chrono duration (hours, minutes, bucketcache::days...) converts to this.
+  std::chrono::microseconds lifetime{0};
+  // Memory layer bound in bytes of cached values (LRU). 0 disables the memory layer.
+  std::size_t memory_limit_bytes = std::size_t{64} << 20;
+  // fsync each written file and its directory before set() returns (durable, slower).
+  bool fsync = false;
+  // On every memory hit, stat() the entry file and reload if another process replaced or
+  // removed it. Off: other processes' writes become visible after unload or eviction.
+  bool check_file = false;
+  // Mode for directories the store creates (bucket, parents, shards) and for entry files.
+  unsigned directory_mode = 0700;
+  unsigned file_mode = 0600;
+};
+
+// A value read from the store, with its times (microseconds since the Unix epoch).
+struct Entry {
+  std::shared_ptr<const std::string> value;  // never null in a returned Entry
+  std::int64_t created_us = 0;
+  std::int64_t expires_us = 0;  // 0: never expires
+};
+
+// Why a read found nothing.
+enum class ReadStatus {
+  found,
+  absent,   // no entry file (or removed from memory and disk)
+  expired,  // expired, or past the bucket's lifetime rule; the file was deleted
+  corrupt,  // bad magic, checksum, length or digest: left on disk for prune to judge
+  foreign,  // another backend's or keymaker's entry, or an unknown format version
+};
+
+class BUCKETCACHE_API Store {
+ public:
+  // Opens (creating with parents, mode options.directory_mode) the bucket directory.
+  // backend_id and keymaker_id (1..15 printable ASCII characters) are recorded in every
+  // entry and hashed into its name. Throws InvalidArgument (bad ids, negative lifetime)
+  // or IoError (the directory cannot be created or is not a directory).
+  Store(std::string path, std::string backend_id, std::string keymaker_id, Options options = {});
+  ~Store();
+  Store(Store&&) noexcept;
+  Store& operator=(Store&&) noexcept;
+
+  // Writes the entry atomically (temp file + rename), expiring at now + lifetime, and puts
+  // the value in the memory layer. Throws IoError; on failure the previous entry is intact.
+  void set(const Digest& key, std::string_view value);
+
+  // Memory layer first, then the file. Throws IoError for errors other than "absent".
+  ReadStatus read(const Digest& key, Entry& out);
+  // read() with every status but found mapped to "nothing".
+  bool get(const Digest& key, Entry& out);
+
+  bool contains(const Digest& key);
+  // Removes the entry from memory and disk. Returns whether a file was removed.
+  bool erase(const Digest& key);
+  // Drops the key from the memory layer only; the file stays. Returns whether it was loaded.
+  bool unload(const Digest& key);
+  // Empties the memory layer.
+  void unload_all();
+
+  // Deletes this bucket's expired entries (its backend and keymaker only) and stale temp
+  // files, reading only headers. One pruner at a time per directory (others wait).
+  PrunedFilesInfo prune_directory();
+
+  // Key digest for this store's backend and keymaker.
+  Digest digest(std::string_view key_bytes) const;
+  // A hasher preloaded with this store's ids, for streaming keys.
+  std::unique_ptr<KeyHasher> hasher() const;
+
+  const std::string& path() const;
+  const std::string& backend_id() const;
+  const std::string& keymaker_id() const;
+  const Options& options() const;
+  // Path of the entry file a key maps to (whether or not it exists).
+  std::string entry_path(const Digest& key) const;
+  // Bytes currently held by the memory layer.
+  std::size_t memory_bytes() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+BUCKETCACHE_NAMESPACE_END

@@ -1,0 +1,69 @@
+// The entry file format, version 1 (docs/on-disk-format.md is the specification).
+//
+// An entry file is a 128-byte header followed by the value bytes. All integers are
+// little-endian.
+//   off size field
+//     0    8 magic "BKTCACHE"
+//     8    2 format version (1)
+//    10    2 header size (128)
+//    12    4 flags (0 in version 1; any other value is foreign)
+//    16   16 backend id, ASCII, NUL-padded
+//    32   16 keymaker id, ASCII, NUL-padded
+//    48    8 created, microseconds since the Unix epoch (signed)
+//    56    8 expires, microseconds since the Unix epoch, 0 = never (signed)
+//    64    8 value length
+//    72    4 CRC-32 (zlib) of the value bytes
+//    76    4 reserved, 0
+//    80   32 key digest (SHA-256, see digest.hpp)
+//   112   12 reserved, 0
+//   124    4 CRC-32 (zlib) of header bytes 0..123
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "bucketcache/digest.hpp"
+
+namespace bucketcache {
+inline namespace v1 {
+namespace format {
+
+inline constexpr std::size_t kHeaderSize = 128;
+inline constexpr std::uint16_t kFormatVersion = 1;
+inline constexpr char kMagic[8] = {'B', 'K', 'T', 'C', 'A', 'C', 'H', 'E'};
+inline constexpr std::size_t kIdSize = 16;  // ids hold at most 15 characters
+inline constexpr const char* kEntrySuffix = ".bce";
+inline constexpr const char* kTempPrefix = ".tmp-";
+
+struct EntryHeader {
+  std::string backend_id;
+  std::string keymaker_id;
+  std::int64_t created_us = 0;
+  std::int64_t expires_us = 0;
+  std::uint64_t value_length = 0;
+  std::uint32_t value_crc = 0;
+  Digest key;
+};
+
+enum class HeaderStatus {
+  ok,
+  bad_magic,     // not an entry file
+  bad_checksum,  // header bytes damaged
+  bad_version,   // another format version, header size or flags
+};
+
+// Writes the 128-byte header (computing its own checksum) into out.
+void encode_header(const EntryHeader& h, unsigned char* out);
+// Reads a 128-byte header; fills h only when it returns ok.
+HeaderStatus decode_header(const unsigned char* in, EntryHeader& h);
+
+std::uint32_t crc32(std::string_view bytes);
+
+// Whether an id is 1..15 printable ASCII characters (0x21..0x7e).
+bool valid_id(std::string_view id);
+
+}  // namespace format
+}  // namespace v1
+}  // namespace bucketcache

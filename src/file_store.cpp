@@ -1,0 +1,438 @@
+#include "file_store.hpp"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <boost/filesystem.hpp>
+#include <chrono>
+#include <cstring>
+#include <random>
+#include <thread>
+
+#include "bucketcache/error.hpp"
+#include "bucketcache/logging.hpp"
+#include "log_internal.hpp"
+
+namespace bucketcache {
+inline namespace v1 {
+
+namespace fs = boost::filesystem;
+
+namespace {
+
+// A temp file untouched this long, whose writer no longer holds its lock, is stale.
+constexpr std::int64_t kStaleTempAgeSeconds = 60;
+constexpr const char* kPruneLockName = ".prune.lock";
+
+[[noreturn]] void throw_io(const std::string& what, const std::string& path, int err) {
+  throw IoError(what + " " + path + ": " + std::strerror(err), err);
+}
+
+// Closes a descriptor on scope exit.
+class Fd {
+ public:
+  explicit Fd(int fd) : fd_(fd) {}
+  ~Fd() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  int get() const { return fd_; }
+  int release() {
+    int fd = fd_;
+    fd_ = -1;
+    return fd;
+  }
+
+ private:
+  int fd_;
+};
+
+FileIdentity identity_of(const struct stat& st) {
+  FileIdentity id;
+  id.dev = static_cast<std::uint64_t>(st.st_dev);
+  id.ino = static_cast<std::uint64_t>(st.st_ino);
+  id.size = static_cast<std::uint64_t>(st.st_size);
+  id.mtime_ns = static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
+  return id;
+}
+
+// Unique temp name: pid and a per-thread random stream, so forked children differ too.
+std::string temp_name() {
+  thread_local std::mt19937_64 rng{std::random_device{}() ^
+                                   std::hash<std::thread::id>{}(std::this_thread::get_id())};
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::uint64_t r = rng();
+  std::string name = format::kTempPrefix + std::to_string(::getpid()) + "-";
+  for (int i = 0; i < 16; ++i) {
+    name += kHex[r & 0xf];
+    r >>= 4;
+  }
+  return name;
+}
+
+// Writes all of the buffers, resuming after partial writes and EINTR.
+bool write_all(int fd, struct iovec* iov, int count) {
+  while (count > 0) {
+    ssize_t n = ::writev(fd, iov, count);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return false;
+    }
+    auto left = static_cast<std::size_t>(n);
+    while (count > 0 && left >= iov->iov_len) {
+      left -= iov->iov_len;
+      ++iov;
+      --count;
+    }
+    if (count > 0) {
+      iov->iov_base = static_cast<char*>(iov->iov_base) + left;
+      iov->iov_len -= left;
+    }
+  }
+  return true;
+}
+
+// Reads exactly the buffers' total; false on error (errno set) or early end of file.
+bool read_all(int fd, struct iovec* iov, int count, bool& short_read) {
+  short_read = false;
+  while (count > 0) {
+    ssize_t n = ::readv(fd, iov, count);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return false;
+    }
+    if (n == 0) {
+      short_read = true;
+      return false;
+    }
+    auto left = static_cast<std::size_t>(n);
+    while (count > 0 && left >= iov->iov_len) {
+      left -= iov->iov_len;
+      ++iov;
+      --count;
+    }
+    if (count > 0) {
+      iov->iov_base = static_cast<char*>(iov->iov_base) + left;
+      iov->iov_len -= left;
+    }
+  }
+  return true;
+}
+
+bool is_hex_name(const std::string& s, std::size_t len) {
+  if (s.size() != len) return false;
+  for (char c : s) {
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  }
+  return true;
+}
+
+// mkdir -p with an explicit mode for every directory it creates.
+void make_directories(const std::string& path, unsigned mode) {
+  fs::path p = fs::path(path).lexically_normal();
+  fs::path cur;
+  for (const fs::path& part : p) {
+    cur /= part;
+    if (part == "/" || part == "." || part.empty()) continue;
+    if (::mkdir(cur.c_str(), static_cast<mode_t>(mode)) == 0) continue;
+    const int err = errno;
+    if (err != EEXIST) throw_io("cannot create directory", cur.string(), err);
+  }
+  struct stat st;
+  if (::stat(p.c_str(), &st) != 0) throw_io("cannot access bucket directory", path, errno);
+  if (!S_ISDIR(st.st_mode)) throw_io("bucket path is not a directory:", path, ENOTDIR);
+}
+
+}  // namespace
+
+std::int64_t now_us() {
+  using namespace std::chrono;
+  return duration_cast<microseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+bool is_expired(std::int64_t expires_us, std::int64_t now, std::int64_t lifetime_us) {
+  if (expires_us != 0 && expires_us <= now) return true;
+  if (lifetime_us > 0 && (expires_us == 0 || expires_us > now + lifetime_us)) return true;
+  return false;
+}
+
+FileStore::FileStore(std::string root, std::string backend_id, std::string keymaker_id,
+                     const Options& options)
+    : root_(std::move(root)),
+      backend_id_(std::move(backend_id)),
+      keymaker_id_(std::move(keymaker_id)),
+      options_(options) {
+  if (root_.empty()) throw InvalidArgument("bucket path is empty");
+  while (root_.size() > 1 && root_.back() == '/') root_.pop_back();
+  make_directories(root_, options_.directory_mode);
+}
+
+std::string FileStore::entry_path(const Digest& key) const {
+  const std::string hex = key.hex();
+  std::string p;
+  p.reserve(root_.size() + 8 + hex.size() + 4);
+  p.append(root_).append("/").append(hex, 0, 2).append("/").append(hex, 2, 2).append("/");
+  p.append(hex).append(format::kEntrySuffix);
+  return p;
+}
+
+void FileStore::ensure_shard_dirs(const Digest& key) const {
+  const std::string hex = key.hex();
+  const std::string first = root_ + "/" + hex.substr(0, 2);
+  const std::string second = first + "/" + hex.substr(2, 2);
+  for (const std::string* d : {&first, &second}) {
+    if (::mkdir(d->c_str(), static_cast<mode_t>(options_.directory_mode)) != 0 &&
+        errno != EEXIST) {
+      throw_io("cannot create directory", *d, errno);
+    }
+  }
+}
+
+void FileStore::sync_directory(const std::string& dir) const {
+  Fd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (fd.get() < 0 || ::fsync(fd.get()) != 0) throw_io("cannot fsync directory", dir, errno);
+}
+
+void FileStore::write(const Digest& key, std::string_view value, std::int64_t created_us,
+                      std::int64_t expires_us, FileIdentity* identity) {
+  const std::string final_path = entry_path(key);
+  const std::string dir = final_path.substr(0, final_path.rfind('/'));
+
+  format::EntryHeader h;
+  h.backend_id = backend_id_;
+  h.keymaker_id = keymaker_id_;
+  h.created_us = created_us;
+  h.expires_us = expires_us;
+  h.value_length = value.size();
+  h.value_crc = format::crc32(value);
+  h.key = key;
+  unsigned char header[format::kHeaderSize];
+  format::encode_header(h, header);
+
+  std::string temp_path;
+  int raw_fd = -1;
+  for (int attempt = 0; attempt < 8 && raw_fd < 0; ++attempt) {
+    temp_path = dir + "/" + temp_name();
+    raw_fd = ::open(temp_path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                    static_cast<mode_t>(options_.file_mode));
+    if (raw_fd >= 0) break;
+    if (errno == ENOENT) {
+      ensure_shard_dirs(key);
+    } else if (errno != EEXIST) {
+      throw_io("cannot create temp file", temp_path, errno);
+    }
+  }
+  if (raw_fd < 0) throw_io("cannot create temp file", temp_path, errno);
+  Fd fd(raw_fd);
+
+  // Held while the temp file is being written, so prune can tell it from a dead writer's.
+  ::flock(fd.get(), LOCK_EX);
+
+  auto fail = [&](const char* what, const std::string& path) {
+    const int err = errno;
+    ::unlink(temp_path.c_str());
+    throw_io(what, path, err);
+  };
+
+  struct iovec iov[2];
+  iov[0].iov_base = header;
+  iov[0].iov_len = sizeof(header);
+  iov[1].iov_base = const_cast<char*>(value.data());
+  iov[1].iov_len = value.size();
+  if (!write_all(fd.get(), iov, value.empty() ? 1 : 2)) fail("cannot write entry", final_path);
+  if (options_.fsync && ::fdatasync(fd.get()) != 0) fail("cannot fsync entry", final_path);
+  if (identity != nullptr) {
+    struct stat st;
+    if (::fstat(fd.get(), &st) != 0) fail("cannot stat temp file", temp_path);
+    *identity = identity_of(st);
+  }
+  if (::rename(temp_path.c_str(), final_path.c_str()) != 0) fail("cannot rename over", final_path);
+  if (options_.fsync) sync_directory(dir);
+  BC_LOG(LogLevel::debug, "wrote entry {} ({} bytes)", key_label(key), value.size());
+}
+
+ReadStatus FileStore::check_header(const format::EntryHeader& h, const Digest& key,
+                                   std::int64_t now, std::uint64_t file_size) const {
+  if (h.backend_id != backend_id_ || h.keymaker_id != keymaker_id_) return ReadStatus::foreign;
+  if (h.key != key) return ReadStatus::foreign;  // a file copied or renamed to this name
+  if (file_size != format::kHeaderSize + h.value_length) return ReadStatus::corrupt;
+  if (is_expired(h.expires_us, now, options_.lifetime.count())) return ReadStatus::expired;
+  return ReadStatus::found;
+}
+
+ReadStatus FileStore::read(const Digest& key, std::int64_t now, CachedValue& out) {
+  const std::string path = entry_path(key);
+  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+  if (fd.get() < 0) {
+    if (errno == ENOENT || errno == ENOTDIR) return ReadStatus::absent;
+    if (errno == ELOOP) return ReadStatus::foreign;  // a symlink is never ours
+    throw_io("cannot open entry", path, errno);
+  }
+  struct stat st;
+  if (::fstat(fd.get(), &st) != 0) throw_io("cannot stat entry", path, errno);
+  if (!S_ISREG(st.st_mode)) return ReadStatus::foreign;
+  const auto file_size = static_cast<std::uint64_t>(st.st_size);
+  if (file_size < format::kHeaderSize) return ReadStatus::corrupt;
+
+  unsigned char header[format::kHeaderSize];
+  auto value = std::make_shared<std::string>();
+  value->resize(file_size - format::kHeaderSize);
+  struct iovec iov[2];
+  iov[0].iov_base = header;
+  iov[0].iov_len = sizeof(header);
+  iov[1].iov_base = value->data();
+  iov[1].iov_len = value->size();
+  bool short_read = false;
+  if (!read_all(fd.get(), iov, value->empty() ? 1 : 2, short_read)) {
+    if (short_read) return ReadStatus::corrupt;  // truncated while we read
+    throw_io("cannot read entry", path, errno);
+  }
+
+  format::EntryHeader h;
+  switch (format::decode_header(header, h)) {
+    case format::HeaderStatus::ok:
+      break;
+    case format::HeaderStatus::bad_version:
+      return ReadStatus::foreign;
+    default:
+      return ReadStatus::corrupt;
+  }
+  const ReadStatus status = check_header(h, key, now, file_size);
+  if (status == ReadStatus::expired) {
+    // Delete only the file we judged; a writer may have replaced it meanwhile.
+    struct stat now_st;
+    if (::stat(path.c_str(), &now_st) == 0 && now_st.st_ino == st.st_ino &&
+        now_st.st_dev == st.st_dev) {
+      ::unlink(path.c_str());
+    }
+    return status;
+  }
+  if (status != ReadStatus::found) return status;
+  if (format::crc32(*value) != h.value_crc) return ReadStatus::corrupt;
+
+  out.value = std::move(value);
+  out.created_us = h.created_us;
+  out.expires_us = h.expires_us;
+  out.file = identity_of(st);
+  return ReadStatus::found;
+}
+
+ReadStatus FileStore::peek(const Digest& key, std::int64_t now) {
+  const std::string path = entry_path(key);
+  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+  if (fd.get() < 0) {
+    if (errno == ENOENT || errno == ENOTDIR) return ReadStatus::absent;
+    if (errno == ELOOP) return ReadStatus::foreign;
+    throw_io("cannot open entry", path, errno);
+  }
+  struct stat st;
+  if (::fstat(fd.get(), &st) != 0) throw_io("cannot stat entry", path, errno);
+  if (!S_ISREG(st.st_mode)) return ReadStatus::foreign;
+  unsigned char header[format::kHeaderSize];
+  ssize_t n;
+  do {
+    n = ::pread(fd.get(), header, sizeof(header), 0);
+  } while (n < 0 && errno == EINTR);
+  if (n < 0) throw_io("cannot read entry", path, errno);
+  if (static_cast<std::size_t>(n) != sizeof(header)) return ReadStatus::corrupt;
+  format::EntryHeader h;
+  switch (format::decode_header(header, h)) {
+    case format::HeaderStatus::ok:
+      break;
+    case format::HeaderStatus::bad_version:
+      return ReadStatus::foreign;
+    default:
+      return ReadStatus::corrupt;
+  }
+  return check_header(h, key, now, static_cast<std::uint64_t>(st.st_size));
+}
+
+bool FileStore::remove(const Digest& key) {
+  const std::string path = entry_path(key);
+  if (::unlink(path.c_str()) == 0) return true;
+  if (errno == ENOENT || errno == ENOTDIR) return false;
+  throw_io("cannot remove entry", path, errno);
+}
+
+bool FileStore::identity(const Digest& key, FileIdentity& out) const {
+  const std::string path = entry_path(key);
+  struct stat st;
+  if (::lstat(path.c_str(), &st) != 0) {
+    if (errno == ENOENT || errno == ENOTDIR) return false;
+    throw_io("cannot stat entry", path, errno);
+  }
+  out = identity_of(st);
+  return true;
+}
+
+PrunedFilesInfo FileStore::prune(std::int64_t now) {
+  PrunedFilesInfo info;
+  const std::string lock_path = root_ + "/" + kPruneLockName;
+  Fd lock(::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
+                 static_cast<mode_t>(options_.file_mode)));
+  if (lock.get() < 0) throw_io("cannot open prune lock", lock_path, errno);
+  while (::flock(lock.get(), LOCK_EX) != 0) {
+    if (errno != EINTR) throw_io("cannot lock", lock_path, errno);
+  }
+
+  const std::int64_t stale_before_s = now / 1000000 - kStaleTempAgeSeconds;
+  boost::system::error_code ec;
+  for (fs::directory_iterator l1(root_, ec), end; !ec && l1 != end; l1.increment(ec)) {
+    if (!is_hex_name(l1->path().filename().string(), 2)) continue;
+    boost::system::error_code ec2;
+    for (fs::directory_iterator l2(l1->path(), ec2); !ec2 && l2 != end; l2.increment(ec2)) {
+      if (!is_hex_name(l2->path().filename().string(), 2)) continue;
+      boost::system::error_code ec3;
+      for (fs::directory_iterator f(l2->path(), ec3); !ec3 && f != end; f.increment(ec3)) {
+        const std::string name = f->path().filename().string();
+        const std::string path = f->path().string();
+        if (name.rfind(format::kTempPrefix, 0) == 0) {
+          struct stat st;
+          if (::lstat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
+          if (st.st_mtim.tv_sec > stale_before_s) continue;
+          Fd tfd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+          if (tfd.get() < 0 || ::flock(tfd.get(), LOCK_EX | LOCK_NB) != 0) continue;
+          if (::unlink(path.c_str()) == 0) {
+            info.bytes += static_cast<std::uint64_t>(st.st_size);
+            info.files += 1;
+          }
+          continue;
+        }
+        const std::string suffix = format::kEntrySuffix;
+        if (name.size() != 64 + suffix.size() || name.compare(64, suffix.size(), suffix) != 0)
+          continue;
+        Fd efd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+        if (efd.get() < 0) continue;
+        struct stat st;
+        if (::fstat(efd.get(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
+        unsigned char header[format::kHeaderSize];
+        if (::pread(efd.get(), header, sizeof(header), 0) !=
+            static_cast<ssize_t>(sizeof(header))) {
+          continue;
+        }
+        format::EntryHeader h;
+        if (format::decode_header(header, h) != format::HeaderStatus::ok) continue;
+        if (h.backend_id != backend_id_ || h.keymaker_id != keymaker_id_) continue;
+        if (!is_expired(h.expires_us, now, options_.lifetime.count())) continue;
+        struct stat cur;
+        if (::stat(path.c_str(), &cur) != 0 || cur.st_ino != st.st_ino) continue;
+        if (::unlink(path.c_str()) == 0) {
+          info.bytes += static_cast<std::uint64_t>(st.st_size);
+          info.files += 1;
+        }
+      }
+    }
+  }
+  if (ec) throw_io("cannot list bucket directory", root_, ec.value());
+  BC_LOG(LogLevel::info, "pruned {} files ({} bytes) from {}", info.files, info.bytes, root_);
+  return info;
+}
+
+}  // namespace v1
+}  // namespace bucketcache

@@ -1,0 +1,64 @@
+// The file layer: sharded entry paths, atomic writes, header-checked reads and pruning.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "bucketcache/store.hpp"
+#include "entry_format.hpp"
+#include "memory_cache.hpp"
+
+namespace bucketcache {
+inline namespace v1 {
+
+// Whether an entry with this expiry counts as expired at `now` for a bucket whose
+// lifetime is `lifetime_us` (0: none). With a lifetime, an entry that never expires or
+// expires later than now + lifetime is expired too (BucketCache's rule, so shortening a
+// bucket's lifetime takes effect).
+bool is_expired(std::int64_t expires_us, std::int64_t now_us, std::int64_t lifetime_us);
+
+std::int64_t now_us();
+
+class FileStore {
+ public:
+  // Creates root and its missing parents with options.directory_mode.
+  FileStore(std::string root, std::string backend_id, std::string keymaker_id,
+            const Options& options);
+
+  const std::string& root() const { return root_; }
+  // <root>/<hex 0-1>/<hex 2-3>/<hex>.bce
+  std::string entry_path(const Digest& key) const;
+
+  // Atomically replaces the entry. Fills `identity` when non-null.
+  void write(const Digest& key, std::string_view value, std::int64_t created_us,
+             std::int64_t expires_us, FileIdentity* identity);
+
+  // Reads and fully verifies the entry. Deletes it when expired.
+  ReadStatus read(const Digest& key, std::int64_t now, CachedValue& out);
+
+  // Header-only check: found, absent, expired (not deleted), corrupt or foreign.
+  ReadStatus peek(const Digest& key, std::int64_t now);
+
+  // Removes the entry file; returns whether one was removed.
+  bool remove(const Digest& key);
+
+  // Identity of the entry file now; false if it is absent.
+  bool identity(const Digest& key, FileIdentity& out) const;
+
+  PrunedFilesInfo prune(std::int64_t now);
+
+ private:
+  ReadStatus check_header(const format::EntryHeader& h, const Digest& key, std::int64_t now,
+                          std::uint64_t file_size) const;
+  void ensure_shard_dirs(const Digest& key) const;
+  void sync_directory(const std::string& dir) const;
+
+  std::string root_;
+  std::string backend_id_;
+  std::string keymaker_id_;
+  Options options_;
+};
+
+}  // namespace v1
+}  // namespace bucketcache

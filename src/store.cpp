@@ -1,0 +1,172 @@
+#include "bucketcache/store.hpp"
+
+#include "bucketcache/error.hpp"
+#include "bucketcache/logging.hpp"
+#include "entry_format.hpp"
+#include "file_store.hpp"
+#include "log_internal.hpp"
+#include "memory_cache.hpp"
+
+BUCKETCACHE_NAMESPACE_BEGIN
+
+namespace {
+
+Options checked(Options o) {
+  if (o.lifetime.count() < 0) {
+    throw InvalidArgument("lifetime must not be negative (got " +
+                          std::to_string(o.lifetime.count()) + " us)");
+  }
+  if ((o.directory_mode & ~07777u) != 0 || (o.file_mode & ~07777u) != 0) {
+    throw InvalidArgument("directory_mode and file_mode must be permission bits (<= 07777)");
+  }
+  return o;
+}
+
+}  // namespace
+
+struct Store::Impl {
+  Impl(std::string path, std::string backend, std::string keymaker, const Options& o)
+      : options(checked(o)),
+        backend_id(std::move(backend)),
+        keymaker_id(std::move(keymaker)),
+        files((validate_ids(backend_id, keymaker_id), std::move(path)), backend_id, keymaker_id,
+              options),
+        memory(options.memory_limit_bytes) {}
+
+  static int validate_ids(const std::string& backend, const std::string& keymaker) {
+    if (!format::valid_id(backend)) {
+      throw InvalidArgument("backend id must be 1-15 printable ASCII characters: '" + backend +
+                            "'");
+    }
+    if (!format::valid_id(keymaker)) {
+      throw InvalidArgument("keymaker id must be 1-15 printable ASCII characters: '" +
+                            keymaker + "'");
+    }
+    return 0;
+  }
+
+  bool memory_hit(const Digest& key, std::int64_t now, CachedValue& out) {
+    if (!memory.lookup(key, out)) return false;
+    if (is_expired(out.expires_us, now, options.lifetime.count())) {
+      memory.erase(key);
+      return false;
+    }
+    if (options.check_file) {
+      FileIdentity id;
+      if (!files.identity(key, id) || !(id == out.file)) {
+        memory.erase(key);
+        return false;
+      }
+    }
+    return true;
+  }
+
+  Options options;
+  std::string backend_id;
+  std::string keymaker_id;
+  FileStore files;
+  MemoryCache memory;
+};
+
+Store::Store(std::string path, std::string backend_id, std::string keymaker_id, Options options)
+    : impl_(std::make_unique<Impl>(std::move(path), std::move(backend_id), std::move(keymaker_id),
+                                   options)) {
+  BC_LOG(LogLevel::debug, "opened bucket {} (backend {}, keymaker {}, lifetime {} us)",
+         impl_->files.root(), impl_->backend_id, impl_->keymaker_id,
+         impl_->options.lifetime.count());
+}
+
+Store::~Store() = default;
+Store::Store(Store&&) noexcept = default;
+Store& Store::operator=(Store&&) noexcept = default;
+
+void Store::set(const Digest& key, std::string_view value) {
+  const std::int64_t created = now_us();
+  const std::int64_t lifetime = impl_->options.lifetime.count();
+  const std::int64_t expires = lifetime > 0 ? created + lifetime : 0;
+  CachedValue cv;
+  const bool keep = impl_->memory.enabled();
+  impl_->files.write(key, value, created, expires,
+                     keep && impl_->options.check_file ? &cv.file : nullptr);
+  if (keep) {
+    cv.value = std::make_shared<const std::string>(value);
+    cv.created_us = created;
+    cv.expires_us = expires;
+    impl_->memory.insert(key, std::move(cv));
+  }
+}
+
+ReadStatus Store::read(const Digest& key, Entry& out) {
+  const std::int64_t now = now_us();
+  CachedValue cv;
+  if (impl_->memory_hit(key, now, cv)) {
+    BC_LOG(LogLevel::trace, "memory hit {}", key_label(key));
+  } else {
+    const ReadStatus status = impl_->files.read(key, now, cv);
+    if (status != ReadStatus::found) {
+      if (status == ReadStatus::corrupt || status == ReadStatus::foreign) {
+        BC_LOG(LogLevel::warn, "entry {} in {} is {}; treated as a miss", key_label(key),
+               impl_->files.root(), status == ReadStatus::corrupt ? "corrupt" : "foreign");
+      } else {
+        BC_LOG(LogLevel::debug, "miss {} ({})", key_label(key),
+               status == ReadStatus::absent ? "absent" : "expired");
+      }
+      return status;
+    }
+    BC_LOG(LogLevel::debug, "file hit {}", key_label(key));
+    impl_->memory.insert(key, cv);
+  }
+  out.value = std::move(cv.value);
+  out.created_us = cv.created_us;
+  out.expires_us = cv.expires_us;
+  return ReadStatus::found;
+}
+
+bool Store::get(const Digest& key, Entry& out) { return read(key, out) == ReadStatus::found; }
+
+bool Store::contains(const Digest& key) {
+  const std::int64_t now = now_us();
+  CachedValue cv;
+  if (impl_->memory_hit(key, now, cv)) return true;
+  return impl_->files.peek(key, now) == ReadStatus::found;
+}
+
+bool Store::erase(const Digest& key) {
+  impl_->memory.erase(key);
+  const bool removed = impl_->files.remove(key);
+  BC_LOG(LogLevel::debug, "erase {} ({})", key_label(key), removed ? "removed" : "absent");
+  return removed;
+}
+
+bool Store::unload(const Digest& key) { return impl_->memory.erase(key); }
+
+void Store::unload_all() { impl_->memory.clear(); }
+
+PrunedFilesInfo Store::prune_directory() { return impl_->files.prune(now_us()); }
+
+Digest Store::digest(std::string_view key_bytes) const {
+  return digest_key(impl_->backend_id, impl_->keymaker_id, key_bytes);
+}
+
+std::unique_ptr<KeyHasher> Store::hasher() const {
+  return std::make_unique<KeyHasher>(impl_->backend_id, impl_->keymaker_id);
+}
+
+const std::string& Store::path() const { return impl_->files.root(); }
+const std::string& Store::backend_id() const { return impl_->backend_id; }
+const std::string& Store::keymaker_id() const { return impl_->keymaker_id; }
+const Options& Store::options() const { return impl_->options; }
+std::string Store::entry_path(const Digest& key) const { return impl_->files.entry_path(key); }
+std::size_t Store::memory_bytes() const { return impl_->memory.used_bytes(); }
+
+namespace detail {
+void log_unreadable_value(const Store& store, const Digest& key, const char* what) noexcept {
+  try {
+    BC_LOG(LogLevel::warn, "value of entry {} in {} cannot be read by backend {}: {}",
+           key_label(key), store.path(), store.backend_id(), what);
+  } catch (...) {
+  }
+}
+}  // namespace detail
+
+BUCKETCACHE_NAMESPACE_END

@@ -1,0 +1,42 @@
+#include "test_util.hpp"
+
+#include <stdlib.h>
+
+#include <boost/filesystem.hpp>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+
+namespace bctest {
+
+TempDir::TempDir() {
+  std::string tmpl = (boost::filesystem::temp_directory_path() / "bctest-XXXXXX").string();
+  if (mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
+  path_ = tmpl;
+}
+
+TempDir::~TempDir() {
+  boost::system::error_code ec;
+  // Restore permissions that a test may have removed, then delete.
+  boost::filesystem::remove_all(path_, ec);
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw std::runtime_error("cannot read " + path);
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+void write_file(const std::string& path, const std::string& bytes) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  if (!out) throw std::runtime_error("cannot write " + path);
+  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+}
+
+std::string shared_testdata(const std::string& name) {
+  return std::string(BUCKETCACHE_SHARED_DIR) + "/testdata/" + name;
+}
+
+}  // namespace bctest

@@ -1,0 +1,29 @@
+// Helpers shared by the unit tests.
+#pragma once
+
+#include <string>
+
+namespace bctest {
+
+// A fresh, empty directory under the system temp dir, removed (recursively) on destruction.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::string& path() const { return path_; }
+  std::string sub(const std::string& name) const { return path_ + "/" + name; }
+
+ private:
+  std::string path_;
+};
+
+// Whole file as bytes; throws std::runtime_error if it cannot be read.
+std::string read_file(const std::string& path);
+void write_file(const std::string& path, const std::string& bytes);
+
+// Path of ../shared/testdata/<name>.
+std::string shared_testdata(const std::string& name);
+
+}  // namespace bctest
