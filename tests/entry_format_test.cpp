@@ -1,0 +1,196 @@
+// The on-disk entry format: golden files pin the bytes; every damaged byte is a miss.
+#include "entry_format.hpp"
+
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "bucketcache/store.hpp"
+#include "file_store.hpp"
+#include "test_util.hpp"
+
+namespace bc = bucketcache;
+using bctest::TempDir;
+
+namespace {
+
+struct Golden {
+  const char* file;
+  const char* backend;
+  const char* keymaker;
+  const char* key;
+  const char* value;
+  std::int64_t created_us;
+  std::int64_t expires_us;
+};
+
+// Changing any of these, or the format, must be deliberate: regenerate the golden files
+// with BUCKETCACHE_REGENERATE_GOLDEN=1 and bump BC_FORMAT_VERSION if old files change meaning.
+const Golden kGolden[] = {
+    {"raw-never.bce", "raw", "raw", "golden-key", "hello, bucketcache\n", 1700000000000000, 0},
+    {"json-expires-2100.bce", "json", "json", "{\"a\":[1,2]}", "{\"x\":1}", 1700000000000000,
+     4102444800000000},
+};
+
+std::string golden_path(const char* name) {
+  return std::string(BUCKETCACHE_TEST_DATA_DIR) + "/golden/" + name;
+}
+
+std::string write_entry(const std::string& root, const Golden& g) {
+  bc::FileStore fs(root, g.backend, g.keymaker, bc::Options{});
+  const bc::Digest d = bc::digest_key(g.backend, g.keymaker, g.key);
+  fs.write(d, g.value, g.created_us, g.expires_us, nullptr);
+  return fs.entry_path(d);
+}
+
+}  // namespace
+
+TEST(EntryFormat, GoldenFilesPinTheBytes) {
+  for (const Golden& g : kGolden) {
+    TempDir dir;
+    const std::string written = bctest::read_file(write_entry(dir.path(), g));
+    if (std::getenv("BUCKETCACHE_REGENERATE_GOLDEN") != nullptr) {
+      bctest::write_file(golden_path(g.file), written);
+    }
+    EXPECT_EQ(written, bctest::read_file(golden_path(g.file)))
+        << g.file << ": the entry format changed; see docs/on-disk-format.md";
+  }
+}
+
+TEST(EntryFormat, GoldenFilesReadBack) {
+  for (const Golden& g : kGolden) {
+    TempDir dir;
+    bc::Store s(dir.path(), g.backend, g.keymaker);
+    const bc::Digest d = s.digest(g.key);
+    const std::string path = s.entry_path(d);
+    ::mkdir(path.substr(0, path.rfind('/', path.rfind('/') - 1)).c_str(), 0700);
+    ::mkdir(path.substr(0, path.rfind('/')).c_str(), 0700);
+    bctest::write_file(path, bctest::read_file(golden_path(g.file)));
+    bc::Entry e;
+    ASSERT_TRUE(s.get(d, e)) << g.file;
+    EXPECT_EQ(*e.value, g.value);
+    EXPECT_EQ(e.created_us, g.created_us);
+    EXPECT_EQ(e.expires_us, g.expires_us);
+  }
+}
+
+TEST(EntryFormat, HeaderLayout) {
+  const std::string bytes = bctest::read_file(golden_path(kGolden[0].file));
+  ASSERT_EQ(bytes.size(), bc::format::kHeaderSize + std::string(kGolden[0].value).size());
+  EXPECT_EQ(bytes.substr(0, 8), "BKTCACHE");
+  EXPECT_EQ(bytes[8], 1);  // format version, little-endian
+  EXPECT_EQ(bytes[9], 0);
+  EXPECT_EQ(static_cast<unsigned char>(bytes[10]), 128);  // header size
+  EXPECT_EQ(bytes.substr(16, 4), std::string("raw\0", 4));
+  EXPECT_EQ(bytes.substr(32, 4), std::string("raw\0", 4));
+  EXPECT_EQ(bytes.substr(128), kGolden[0].value);
+  const bc::Digest d = bc::digest_key("raw", "raw", "golden-key");
+  EXPECT_EQ(bytes.substr(80, 32), std::string(reinterpret_cast<const char*>(d.bytes.data()), 32));
+}
+
+// Every single-bit flip anywhere in the file and every truncation reads as a miss.
+TEST(EntryFormat, EveryBitFlipAndTruncationIsAMiss) {
+  TempDir dir;
+  bc::Options o;
+  o.memory_limit_bytes = 0;
+  bc::Store s(dir.path(), "raw", "raw", o);
+  const bc::Digest d = s.digest("key");
+  const std::string value = "a value long enough to span a few words";
+  s.set(d, value);
+  const std::string path = s.entry_path(d);
+  const std::string good = bctest::read_file(path);
+  bc::Entry e;
+  for (std::size_t byte = 0; byte < good.size(); ++byte) {
+    for (int bit = 0; bit < 8; ++bit) {
+      std::string bad = good;
+      bad[byte] = static_cast<char>(bad[byte] ^ (1 << bit));
+      bctest::write_file(path, bad);
+      const bc::ReadStatus st = s.read(d, e);
+      EXPECT_TRUE(st == bc::ReadStatus::corrupt || st == bc::ReadStatus::foreign)
+          << "byte " << byte << " bit " << bit;
+    }
+  }
+  for (std::size_t len = 0; len < good.size(); ++len) {
+    bctest::write_file(path, good.substr(0, len));
+    EXPECT_EQ(s.read(d, e), bc::ReadStatus::corrupt) << "truncated to " << len;
+  }
+  bctest::write_file(path, good + "x");
+  EXPECT_EQ(s.read(d, e), bc::ReadStatus::corrupt) << "trailing byte";
+  bctest::write_file(path, good);
+  ASSERT_EQ(s.read(d, e), bc::ReadStatus::found);
+  EXPECT_EQ(*e.value, value);
+}
+
+// Each header field, changed with a valid header checksum, is still caught.
+TEST(EntryFormat, EachHeaderFieldIsChecked) {
+  TempDir dir;
+  bc::Options o;
+  o.memory_limit_bytes = 0;
+  bc::Store s(dir.path(), "raw", "raw", o);
+  const bc::Digest d = s.digest("key");
+  s.set(d, "value");
+  const std::string path = s.entry_path(d);
+  const std::string good = bctest::read_file(path);
+  bc::format::EntryHeader base;
+  ASSERT_EQ(bc::format::decode_header(reinterpret_cast<const unsigned char*>(good.data()), base),
+            bc::format::HeaderStatus::ok);
+
+  struct Case {
+    const char* field;
+    void (*edit)(bc::format::EntryHeader&);
+    bc::ReadStatus want;
+  };
+  const Case cases[] = {
+      {"backend id", [](bc::format::EntryHeader& h) { h.backend_id = "json"; },
+       bc::ReadStatus::foreign},
+      {"keymaker id", [](bc::format::EntryHeader& h) { h.keymaker_id = "json"; },
+       bc::ReadStatus::foreign},
+      {"key digest", [](bc::format::EntryHeader& h) { h.key.bytes[5] ^= 1; },
+       bc::ReadStatus::foreign},
+      {"value length", [](bc::format::EntryHeader& h) { h.value_length += 1; },
+       bc::ReadStatus::corrupt},
+      {"value crc", [](bc::format::EntryHeader& h) { h.value_crc ^= 1; }, bc::ReadStatus::corrupt},
+      {"expiry in the past", [](bc::format::EntryHeader& h) { h.expires_us = 1; },
+       bc::ReadStatus::expired},
+  };
+  for (const Case& c : cases) {
+    bc::format::EntryHeader h = base;
+    c.edit(h);
+    std::string bad = good;
+    bc::format::encode_header(h, reinterpret_cast<unsigned char*>(bad.data()));
+    bctest::write_file(path, bad);
+    bc::Entry e;
+    EXPECT_EQ(s.read(d, e), c.want) << c.field;
+  }
+  // Version, header size and flags are not writable through EntryHeader: patch bytes and
+  // fix the header checksum by hand.
+  for (std::size_t off : {std::size_t{8}, std::size_t{10}, std::size_t{12}}) {
+    std::string bad = good;
+    bad[off] = static_cast<char>(bad[off] + 1);
+    const std::uint32_t crc = bc::format::crc32(std::string_view(bad.data(), 124));
+    for (int i = 0; i < 4; ++i) bad[124 + i] = static_cast<char>((crc >> (8 * i)) & 0xff);
+    bctest::write_file(path, bad);
+    bc::Entry e;
+    EXPECT_EQ(s.read(d, e), bc::ReadStatus::foreign) << "offset " << off;
+  }
+}
+
+TEST(EntryFormat, SymlinkAtEntryPathIsNotFollowed) {
+  TempDir dir;
+  bc::Options o;
+  o.memory_limit_bytes = 0;
+  bc::Store s(dir.path(), "raw", "raw", o);
+  const bc::Digest a = s.digest("a");
+  const bc::Digest b = s.digest("b");
+  s.set(a, "A");
+  s.set(b, "B");
+  const std::string pb = s.entry_path(b);
+  ASSERT_EQ(::unlink(pb.c_str()), 0);
+  ASSERT_EQ(::symlink(s.entry_path(a).c_str(), pb.c_str()), 0);
+  bc::Entry e;
+  EXPECT_EQ(s.read(b, e), bc::ReadStatus::foreign);
+  s.set(b, "B2");  // replaces the link itself, never writes through it
+  EXPECT_EQ(bctest::read_file(s.entry_path(a)).substr(128), "A");
+  ASSERT_TRUE(s.get(b, e));
+  EXPECT_EQ(*e.value, "B2");
+}
