@@ -7,6 +7,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <boost/filesystem.hpp>
 #include <chrono>
@@ -371,6 +372,58 @@ bool FileStore::identity(const Digest& key, FileIdentity& out) const {
   return true;
 }
 
+KeyLock& KeyLock::operator=(KeyLock&& o) noexcept {
+  if (this != &o) {
+    release();
+    fd_ = o.fd_;
+    path_ = std::move(o.path_);
+    o.fd_ = -1;
+  }
+  return *this;
+}
+
+void KeyLock::release() {
+  if (fd_ < 0) return;
+  ::unlink(path_.c_str());  // while still locked: waiters see a new inode and retry
+  ::close(fd_);             // drops the flock
+  fd_ = -1;
+}
+
+KeyLock FileStore::lock_key(const Digest& key,
+                            std::chrono::steady_clock::time_point deadline) const {
+  std::string path = entry_path(key);
+  path.replace(path.size() - std::strlen(format::kEntrySuffix), std::string::npos, ".lock");
+  auto pause = std::chrono::microseconds(500);
+  for (;;) {
+    Fd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
+                 static_cast<mode_t>(options_.file_mode)));
+    if (fd.get() < 0) {
+      if (errno == ENOENT) {
+        ensure_shard_dirs(key);
+        continue;
+      }
+      throw_io("cannot open lock file", path, errno);
+    }
+    // Poll this descriptor until it is ours, its file was replaced, or time is up.
+    for (;;) {
+      if (::flock(fd.get(), LOCK_EX | LOCK_NB) == 0) break;
+      if (errno != EWOULDBLOCK && errno != EINTR) throw_io("cannot lock", path, errno);
+      if (std::chrono::steady_clock::now() >= deadline) return KeyLock();
+      std::this_thread::sleep_for(pause);
+      pause = std::min<std::chrono::microseconds>(pause * 2, std::chrono::milliseconds(20));
+    }
+    struct stat held, current;
+    if (::fstat(fd.get(), &held) == 0 && ::stat(path.c_str(), &current) == 0 &&
+        held.st_ino == current.st_ino && held.st_dev == current.st_dev) {
+      KeyLock lock;
+      lock.fd_ = fd.release();
+      lock.path_ = std::move(path);
+      return lock;
+    }
+    // The holder unlinked it as we locked; start again on the new file.
+  }
+}
+
 PrunedFilesInfo FileStore::prune(std::int64_t now) {
   PrunedFilesInfo info;
   const std::string lock_path = root_ + "/" + kPruneLockName;
@@ -399,6 +452,17 @@ PrunedFilesInfo FileStore::prune(std::int64_t now) {
           Fd tfd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
           if (tfd.get() < 0 || ::flock(tfd.get(), LOCK_EX | LOCK_NB) != 0) continue;
           if (::unlink(path.c_str()) == 0) {
+            info.bytes += static_cast<std::uint64_t>(st.st_size);
+            info.files += 1;
+          }
+          continue;
+        }
+        if (name.size() == 64 + 5 && name.compare(64, 5, ".lock") == 0) {
+          // Left by a process that died computing; a live holder keeps it locked.
+          Fd lfd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+          if (lfd.get() < 0 || ::flock(lfd.get(), LOCK_EX | LOCK_NB) != 0) continue;
+          struct stat st;
+          if (::fstat(lfd.get(), &st) == 0 && ::unlink(path.c_str()) == 0) {
             info.bytes += static_cast<std::uint64_t>(st.st_size);
             info.files += 1;
           }

@@ -1,6 +1,7 @@
 // The file layer: sharded entry paths, atomic writes, header-checked reads and pruning.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -19,6 +20,26 @@ inline namespace v1 {
 bool is_expired(std::int64_t expires_us, std::int64_t now_us, std::int64_t lifetime_us);
 
 std::int64_t now_us();
+
+// The compute lock of one key (Store::get_or_compute): <shard>/<digest>.lock, held with
+// flock(). Releasing unlinks the file, so lock files do not pile up; a waiter that ends up
+// holding an unlinked file notices (inode check) and tries again.
+class KeyLock {
+ public:
+  KeyLock() = default;
+  ~KeyLock() { release(); }
+  KeyLock(KeyLock&& o) noexcept : fd_(o.fd_), path_(std::move(o.path_)) { o.fd_ = -1; }
+  KeyLock& operator=(KeyLock&& o) noexcept;
+  KeyLock(const KeyLock&) = delete;
+  KeyLock& operator=(const KeyLock&) = delete;
+  bool held() const { return fd_ >= 0; }
+  void release();
+
+ private:
+  friend class FileStore;
+  int fd_ = -1;
+  std::string path_;
+};
 
 class FileStore {
  public:
@@ -47,6 +68,10 @@ class FileStore {
   bool identity(const Digest& key, FileIdentity& out) const;
 
   PrunedFilesInfo prune(std::int64_t now);
+
+  // Takes the key's compute lock, waiting until `deadline`; returns an unheld lock if the
+  // deadline passes first.
+  KeyLock lock_key(const Digest& key, std::chrono::steady_clock::time_point deadline) const;
 
  private:
   ReadStatus check_header(const format::EntryHeader& h, const Digest& key, std::int64_t now,

@@ -16,6 +16,7 @@ Options checked(Options o) {
     throw InvalidArgument("lifetime must not be negative (got " +
                           std::to_string(o.lifetime.count()) + " us)");
   }
+  if (o.lock_wait.count() < 0) throw InvalidArgument("lock_wait must not be negative");
   if ((o.directory_mode & ~07777u) != 0 || (o.file_mode & ~07777u) != 0) {
     throw InvalidArgument("directory_mode and file_mode must be permission bits (<= 07777)");
   }
@@ -83,7 +84,11 @@ Store& Store::operator=(Store&&) noexcept = default;
 void Store::set(const Digest& key, std::string_view value) {
   const std::int64_t created = now_us();
   const std::int64_t lifetime = impl_->options.lifetime.count();
-  const std::int64_t expires = lifetime > 0 ? created + lifetime : 0;
+  set_entry(key, value, created, lifetime > 0 ? created + lifetime : 0);
+}
+
+void Store::set_entry(const Digest& key, std::string_view value, std::int64_t created,
+                      std::int64_t expires) {
   CachedValue cv;
   const bool keep = impl_->memory.enabled();
   impl_->files.write(key, value, created, expires,
@@ -123,6 +128,37 @@ ReadStatus Store::read(const Digest& key, Entry& out) {
 }
 
 bool Store::get(const Digest& key, Entry& out) { return read(key, out) == ReadStatus::found; }
+
+Entry Store::get_or_compute(const Digest& key, const std::function<std::string()>& compute,
+                            bool* hit) {
+  Entry e;
+  if (read(key, e) == ReadStatus::found) {
+    if (hit != nullptr) *hit = true;
+    return e;
+  }
+  const auto deadline = std::chrono::steady_clock::now() + impl_->options.lock_wait;
+  KeyLock lock = impl_->files.lock_key(key, deadline);
+  if (lock.held()) {
+    // Whoever held the lock before us may have stored the value meanwhile.
+    if (read(key, e) == ReadStatus::found) {
+      if (hit != nullptr) *hit = true;
+      return e;
+    }
+  } else {
+    BC_LOG(LogLevel::warn, "waited {} ms for another computation of {}; computing here",
+           impl_->options.lock_wait.count(), key_label(key));
+  }
+  auto value = std::make_shared<const std::string>(compute());
+  const std::int64_t created = now_us();
+  const std::int64_t lifetime = impl_->options.lifetime.count();
+  const std::int64_t expires = lifetime > 0 ? created + lifetime : 0;
+  set_entry(key, *value, created, expires);
+  if (hit != nullptr) *hit = false;
+  e.value = std::move(value);
+  e.created_us = created;
+  e.expires_us = expires;
+  return e;
+}
 
 bool Store::contains(const Digest& key) {
   const std::int64_t now = now_us();

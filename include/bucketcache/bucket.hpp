@@ -15,6 +15,8 @@
 //   template <class K> Digest make_digest(const K&, std::string_view backend_id) const;
 #pragma once
 
+#include <chrono>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -27,92 +29,123 @@
 BUCKETCACHE_NAMESPACE_BEGIN
 
 namespace detail {
-// Logs (at warning level) a value that failed to deserialize; defined in the library.
-BUCKETCACHE_API void log_unreadable_value(const Store& store, const Digest& key,
-                                          const char* what) noexcept;
-}  // namespace detail
 
-template <class Backend, class KeyMaker = DefaultKeyMaker>
-class Bucket {
+// The typed operations shared by Bucket, DeferredWriteBucket and deferred_write() scopes.
+// Derived provides storage() (a Store or DeferredWrites), store(), config(), keymaker().
+template <class Derived, class Backend, class KeyMaker>
+class TypedOps {
  public:
   using backend_type = Backend;
   using keymaker_type = KeyMaker;
   using Config = typename Backend::Config;
 
-  explicit Bucket(std::string path, Options options = {}, Config config = {},
-                  KeyMaker keymaker = {})
-      : store_(std::move(path), std::string(Backend::id), std::string(KeyMaker::id), options),
-        config_(std::move(config)),
-        keymaker_(std::move(keymaker)) {}
-
   // Stores value under key; throws InvalidArgument (bad key), SerializationError, IoError.
   template <class K, class V>
   void set(const K& key, const V& value) {
-    Digest d = digest(key);
+    const Digest d = digest(key);
     std::string bytes;
     dump_value(value, bytes);
-    store_.set(d, bytes);
+    self().storage().set(d, bytes);
   }
 
   // Returns the value for key; throws KeyError when there is no usable entry. A value the
-  // backend cannot read as V counts as a miss.
+  // backend cannot read as V counts as a miss (the entry is kept).
   template <class V, class K>
   V get(const K& key) {
     std::optional<V> v = try_get<V>(key);
-    if (!v) throw KeyError("no entry for key in bucket " + store_.path());
+    if (!v) throw KeyError("no entry for key in bucket " + self().store().path());
     return std::move(*v);
   }
 
+  // Like get(), with std::nullopt for a miss.
   template <class V, class K>
   std::optional<V> try_get(const K& key) {
-    Entry e;
-    Digest d = digest(key);
-    if (!store_.get(d, e)) return std::nullopt;
-    return load_value<V>(d, *e.value);
+    std::int64_t expires_us = 0;
+    return try_get<V>(key, expires_us);
   }
 
-  // Like try_get, also giving the entry's expiry (0: never), in microseconds since epoch.
+  // Like try_get(), also giving the entry's expiry (microseconds since the epoch; 0: never).
   template <class V, class K>
   std::optional<V> try_get(const K& key, std::int64_t& expires_us) {
     Entry e;
-    Digest d = digest(key);
-    if (!store_.get(d, e)) return std::nullopt;
+    const Digest d = digest(key);
+    if (!self().storage().get(d, e)) return std::nullopt;
     expires_us = e.expires_us;
     return load_value<V>(d, *e.value);
   }
 
+  // Whether a usable entry exists (reads the entry's header only).
   template <class K>
   bool contains(const K& key) {
-    return store_.contains(digest(key));
+    return self().storage().contains(digest(key));
   }
+
+  // Deletes the entry (memory and disk). Returns whether there was one.
   template <class K>
   bool erase(const K& key) {
-    return store_.erase(digest(key));
+    return self().storage().erase(digest(key));
   }
+
+  // Drops the key from the memory layer; the file stays. Returns whether it was loaded.
   template <class K>
   bool unload_key(const K& key) {
-    return store_.unload(digest(key));
+    return self().storage().unload(digest(key));
   }
 
-  PrunedFilesInfo prune_directory() { return store_.prune_directory(); }
+  // Single-flight read-through (Store::get_or_compute): returns the cached V for key, or
+  // calls compute() (returning V), stores the result and returns it. *hit (optional) says
+  // which; *expires_us (optional) gets the entry's expiry. A cached value that cannot be
+  // read as V is recomputed and overwritten.
+  template <class V, class K, class F>
+  V get_or_compute(const K& key, F&& compute, bool* hit = nullptr,
+                   std::int64_t* expires_us = nullptr) {
+    const Digest d = digest(key);
+    std::optional<V> computed;
+    auto produce = [&]() {
+      computed.emplace(compute());
+      std::string bytes;
+      dump_value(*computed, bytes);
+      return bytes;
+    };
+    bool was_hit = false;
+    Entry e = self().storage().get_or_compute(d, produce, &was_hit);
+    if (!was_hit) {
+      if (hit != nullptr) *hit = false;
+      if (expires_us != nullptr) *expires_us = e.expires_us;
+      return std::move(*computed);
+    }
+    if (std::optional<V> v = load_value<V>(d, *e.value)) {
+      if (hit != nullptr) *hit = true;
+      if (expires_us != nullptr) *expires_us = e.expires_us;
+      return std::move(*v);
+    }
+    // Unreadable as V: replace it.
+    V fresh = compute();
+    std::string bytes;
+    dump_value(fresh, bytes);
+    self().storage().set(d, bytes);
+    if (hit != nullptr) *hit = false;
+    if (expires_us != nullptr) {
+      Entry again;
+      *expires_us = self().storage().get(d, again) ? again.expires_us : 0;
+    }
+    return fresh;
+  }
 
+  // The digest that names key's entry in this bucket.
   template <class K>
   Digest digest(const K& key) const {
-    return keymaker_.make_digest(key, Backend::id);
+    return self().keymaker().make_digest(key, Backend::id);
   }
 
-  const std::string& path() const { return store_.path(); }
-  std::chrono::microseconds lifetime() const { return store_.options().lifetime; }
-  const Config& config() const { return config_; }
-  const KeyMaker& keymaker() const { return keymaker_; }
-  Store& store() { return store_; }
-  const Store& store() const { return store_; }
+  const std::string& path() const { return self().store().path(); }
+  std::chrono::microseconds lifetime() const { return self().store().options().lifetime; }
 
  protected:
   template <class V>
   void dump_value(const V& value, std::string& out) const {
     try {
-      Backend::dump(value, out, config_);
+      Backend::dump(value, out, self().config());
     } catch (const Error&) {
       throw;
     } catch (const std::exception& e) {
@@ -124,14 +157,47 @@ class Bucket {
   template <class V>
   std::optional<V> load_value(const Digest& d, const std::string& bytes) const {
     try {
-      return Backend::template load<V>(bytes, config_);
+      return Backend::template load<V>(bytes, self().config());
     } catch (const std::exception& e) {
-      detail::log_unreadable_value(store_, d, e.what());
+      log_unreadable_value(self().store(), d, e.what());
       return std::nullopt;
     }
   }
 
  private:
+  Derived& self() { return static_cast<Derived&>(*this); }
+  const Derived& self() const { return static_cast<const Derived&>(*this); }
+};
+
+}  // namespace detail
+
+// A bucket: a directory of entries, values through Backend, keys through KeyMaker.
+// Thread-safe. Movable, not copyable.
+template <class Backend, class KeyMaker = DefaultKeyMaker>
+class Bucket : public detail::TypedOps<Bucket<Backend, KeyMaker>, Backend, KeyMaker> {
+ public:
+  using Config = typename Backend::Config;
+
+  // Opens (creating with parents) the bucket directory. Throws InvalidArgument (negative
+  // lifetime, bad options) or IoError (the directory cannot be created).
+  explicit Bucket(std::string path, Options options = {}, Config config = {},
+                  KeyMaker keymaker = {})
+      : store_(std::move(path), std::string(Backend::id), std::string(KeyMaker::id), options),
+        config_(std::move(config)),
+        keymaker_(std::move(keymaker)) {}
+
+  // Deletes this bucket's expired entries and stale temp files (docs/on-disk-format.md).
+  PrunedFilesInfo prune_directory() { return store_.prune_directory(); }
+
+  const Config& config() const { return config_; }
+  const KeyMaker& keymaker() const { return keymaker_; }
+  Store& store() { return store_; }
+  const Store& store() const { return store_; }
+
+ private:
+  friend class detail::TypedOps<Bucket, Backend, KeyMaker>;
+  Store& storage() { return store_; }
+
   Store store_;
   Config config_;
   KeyMaker keymaker_;

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -41,6 +42,9 @@ struct Options {
   // Mode for directories the store creates (bucket, parents, shards) and for entry files.
   unsigned directory_mode = 0700;
   unsigned file_mode = 0600;
+  // get_or_compute(): how long a caller waits for another thread or process computing the
+  // same key before it computes the value itself. Negative is rejected.
+  std::chrono::milliseconds lock_wait{60000};
 };
 
 // A value read from the store, with its times (microseconds since the Unix epoch).
@@ -79,6 +83,21 @@ class BUCKETCACHE_API Store {
   // read() with every status but found mapped to "nothing".
   bool get(const Digest& key, Entry& out);
 
+  // Like set(), with explicit times (microseconds since the epoch; expires 0 = never).
+  // Used to land deferred writes with the expiry they were given when set.
+  void set_entry(const Digest& key, std::string_view value, std::int64_t created_us,
+                 std::int64_t expires_us);
+
+  // Single-flight read-through: returns the entry for key, or on a miss calls compute(),
+  // stores its bytes and returns them. Concurrent callers of one key - threads of this
+  // process and other processes sharing the directory - compute once: the others wait (up
+  // to options().lock_wait, then compute themselves) and read the stored entry. The wait
+  // uses a lock file <shard>/<digest>.lock held with flock(), which the kernel releases if
+  // the holder dies. An exception from compute() propagates and nothing is stored.
+  // *hit (optional) tells whether the value came from the cache.
+  Entry get_or_compute(const Digest& key, const std::function<std::string()>& compute,
+                       bool* hit = nullptr);
+
   bool contains(const Digest& key);
   // Removes the entry from memory and disk. Returns whether a file was removed.
   bool erase(const Digest& key);
@@ -109,5 +128,11 @@ class BUCKETCACHE_API Store {
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
+
+namespace detail {
+// Logs (at warning level) a value the typed front could not deserialize.
+BUCKETCACHE_API void log_unreadable_value(const Store& store, const Digest& key,
+                                          const char* what) noexcept;
+}  // namespace detail
 
 BUCKETCACHE_NAMESPACE_END

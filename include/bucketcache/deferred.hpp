@@ -1,0 +1,104 @@
+// Deferred writes: keep sets in memory until sync() (BucketCache's DeferredWriteBucket and
+// deferred_write()).
+//
+//   bucketcache::DeferredWriteBucket<bucketcache::JsonBackend> d("/tmp/cache");
+//   d.set("a", 1);            // in memory only; d.get<int>("a") sees it
+//   d.sync();                 // now on disk (throws on failure; nothing pending is lost)
+//
+//   bucketcache::Bucket<bucketcache::JsonBackend> b("/tmp/cache");
+//   {
+//     auto scope = bucketcache::deferred_write(b);
+//     scope.set("a", 1);      // pending
+//   }                         // written here; b.get<int>("a") == 1
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <utility>
+
+#include "bucketcache/bucket.hpp"
+#include "bucketcache/deferred_writes.hpp"
+
+BUCKETCACHE_NAMESPACE_BEGIN
+
+// A bucket whose sets stay in memory until sync(). Reads see pending values first.
+// unload_key() syncs first. Destruction syncs; if that fails the loss is logged at error
+// level (call sync() yourself to handle the error). Pending values use memory without
+// bound until sync(): sync periodically in long batches.
+template <class Backend, class KeyMaker = DefaultKeyMaker>
+class DeferredWriteBucket
+    : public detail::TypedOps<DeferredWriteBucket<Backend, KeyMaker>, Backend, KeyMaker> {
+ public:
+  using Config = typename Backend::Config;
+
+  explicit DeferredWriteBucket(std::string path, Options options = {}, Config config = {},
+                               KeyMaker keymaker = {})
+      : store_(std::move(path), std::string(Backend::id), std::string(KeyMaker::id), options),
+        config_(std::move(config)),
+        keymaker_(std::move(keymaker)),
+        deferred_(store_) {}
+
+  // Writes every pending value. Throws IoError on failure: values written so far are on
+  // disk, the rest stay pending (call sync() again), nothing on disk is lost.
+  void sync() { deferred_.sync(); }
+  // Drops pending values without writing them; returns how many.
+  std::size_t discard() { return deferred_.discard(); }
+  std::size_t pending_count() const { return deferred_.pending_count(); }
+
+  PrunedFilesInfo prune_directory() { return store_.prune_directory(); }
+
+  const Config& config() const { return config_; }
+  const KeyMaker& keymaker() const { return keymaker_; }
+  Store& store() { return store_; }
+  const Store& store() const { return store_; }
+
+ private:
+  friend class detail::TypedOps<DeferredWriteBucket, Backend, KeyMaker>;
+  DeferredWrites& storage() { return deferred_; }
+
+  Store store_;  // declared first: destroyed after deferred_ has synced into it
+  Config config_;
+  KeyMaker keymaker_;
+  DeferredWrites deferred_;
+};
+
+// The scope returned by deferred_write(bucket): the bucket's typed operations with sets
+// held until the scope ends (or sync()). The original bucket sees the values afterwards
+// (they land through its own store, memory layer included).
+//
+// When the scope ends by an exception, pending values are still written (each value is a
+// valid cache entry on its own); call discard() in your handler to drop them instead.
+template <class Backend, class KeyMaker>
+class DeferredWriteScope
+    : public detail::TypedOps<DeferredWriteScope<Backend, KeyMaker>, Backend, KeyMaker> {
+ public:
+  explicit DeferredWriteScope(Bucket<Backend, KeyMaker>& bucket)
+      : bucket_(bucket), deferred_(bucket.store()) {}
+  DeferredWriteScope(const DeferredWriteScope&) = delete;
+  DeferredWriteScope& operator=(const DeferredWriteScope&) = delete;
+
+  void sync() { deferred_.sync(); }
+  std::size_t discard() { return deferred_.discard(); }
+  std::size_t pending_count() const { return deferred_.pending_count(); }
+
+  const typename Backend::Config& config() const { return bucket_.config(); }
+  const KeyMaker& keymaker() const { return bucket_.keymaker(); }
+  Store& store() { return bucket_.store(); }
+  const Store& store() const { return bucket_.store(); }
+
+ private:
+  friend class detail::TypedOps<DeferredWriteScope, Backend, KeyMaker>;
+  DeferredWrites& storage() { return deferred_; }
+
+  Bucket<Backend, KeyMaker>& bucket_;
+  DeferredWrites deferred_;
+};
+
+// Starts a deferred-write scope on bucket (BucketCache's `with deferred_write(bucket)`).
+// The bucket must outlive the scope.
+template <class Backend, class KeyMaker>
+DeferredWriteScope<Backend, KeyMaker> deferred_write(Bucket<Backend, KeyMaker>& bucket) {
+  return DeferredWriteScope<Backend, KeyMaker>(bucket);
+}
+
+BUCKETCACHE_NAMESPACE_END

@@ -1,0 +1,63 @@
+// DeferredWrites: the byte-level deferred-write layer over a Store.
+//
+// Sets are held in memory until sync(); reads see them first. Used by
+// DeferredWriteBucket, deferred_write() scopes and the C API's BC_OPT_DEFERRED.
+// Thread-safe, like Store.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "bucketcache/export.hpp"
+#include "bucketcache/store.hpp"
+
+BUCKETCACHE_NAMESPACE_BEGIN
+
+class BUCKETCACHE_API DeferredWrites {
+ public:
+  // `target` must outlive this object.
+  explicit DeferredWrites(Store& target);
+  // Syncs pending writes. A failure cannot be thrown from here: it is logged at error
+  // level, naming how many writes were lost. Call sync() first to handle errors.
+  ~DeferredWrites();
+  DeferredWrites(const DeferredWrites&) = delete;
+  DeferredWrites& operator=(const DeferredWrites&) = delete;
+
+  // Keeps the value in memory until sync(); its expiry is fixed now (now + lifetime).
+  void set(const Digest& key, std::string_view value);
+  // Pending value first, then the target store.
+  ReadStatus read(const Digest& key, Entry& out);
+  bool get(const Digest& key, Entry& out);
+  bool contains(const Digest& key);
+  // Drops a pending write of key and erases it from the target.
+  bool erase(const Digest& key);
+  // Syncs (all pending writes) first, then unloads key from the target's memory layer,
+  // as BucketCache's DeferredWriteBucket does.
+  bool unload(const Digest& key);
+  // Read-through like Store::get_or_compute, but the computed value becomes a pending
+  // write. Threads of this process compute a key once; other processes cannot see pending
+  // writes, so there is no cross-process single flight until sync().
+  Entry get_or_compute(const Digest& key, const std::function<std::string()>& compute,
+                       bool* hit = nullptr);
+
+  // Writes every pending entry to the target (each atomically). On failure throws the
+  // error; entries already written are no longer pending, the failed one and the rest
+  // stay pending (retry with sync()), and nothing already on disk is lost.
+  void sync();
+  // Forgets pending writes without writing them. Returns how many were dropped.
+  std::size_t discard();
+
+  std::size_t pending_count() const;
+  std::size_t pending_bytes() const;
+  Store& target();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+BUCKETCACHE_NAMESPACE_END
