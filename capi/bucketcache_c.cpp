@@ -1,21 +1,400 @@
-// The C API: each function is a few lines over the C++ core; no exception escapes.
+// The C API: each entry point is a few lines over the C++ core. guard() catches every
+// exception and maps it to a BC_* code with a thread-local message.
 #include "bucketcache/bucketcache.h"
 
+#include <cstdlib>
+#include <cstring>
+#include <limits>
+#include <memory>
+#include <new>
+#include <string>
+#include <string_view>
+
+#include "bucketcache/canonical.hpp"
+#include "bucketcache/deferred_writes.hpp"
 #include "bucketcache/error.hpp"
+#include "bucketcache/logging.hpp"
+#include "bucketcache/store.hpp"
 #include "bucketcache/version.hpp"
+#include "value_formats.hpp"
+
+namespace bc = bucketcache;
+
+struct bc_options {
+  bc::Options options;
+  std::string backend = "raw";
+  std::string key_format = "raw";
+  bool deferred = false;
+};
+
+struct bc_bucket {
+  bc_bucket(const std::string& path, const bc_options& o)
+      : store(path, o.backend, o.key_format, o.options),
+        json_keys(o.key_format == "json"),
+        backend(o.backend) {
+    if (o.deferred) deferred = std::make_unique<bc::DeferredWrites>(store);
+  }
+  bc::Store store;
+  std::unique_ptr<bc::DeferredWrites> deferred;  // with BC_OPT_DEFERRED
+  const bool json_keys;
+  const std::string backend;
+};
+
+namespace {
+
+thread_local std::string last_error;
+
+int fail(int code, const char* message) noexcept {
+  try {
+    last_error = message;
+  } catch (...) {
+    last_error.clear();  // out of memory: keep the code, lose the detail
+  }
+  return code;
+}
+
+// Runs f, turning every exception into a result code; f returns BC_OK or a code.
+template <class F>
+int guard(F&& f) noexcept {
+  try {
+    return f();
+  } catch (const bc::Error& e) {
+    return fail(static_cast<int>(e.code()), e.what());
+  } catch (const std::bad_alloc&) {
+    return fail(BC_ENOMEM, "out of memory");
+  } catch (const std::exception& e) {
+    return fail(BC_ERROR, e.what());
+  } catch (...) {
+    return fail(BC_ERROR, "unknown exception");
+  }
+}
+
+void require(bool ok, const char* what) {
+  if (!ok) throw bc::InvalidArgument(what);
+}
+
+std::string_view bytes_arg(const void* p, size_t n, const char* name) {
+  if (p == nullptr && n != 0) {
+    throw bc::InvalidArgument(std::string(name) + " is NULL but its length is " +
+                              std::to_string(n));
+  }
+  return p == nullptr ? std::string_view() : std::string_view(static_cast<const char*>(p), n);
+}
+
+bc::Digest key_digest(const bc_bucket* b, const void* key, size_t klen) {
+  const std::string_view k = bytes_arg(key, klen, "key");
+  if (b->json_keys) return b->store.digest(bc::canonicalize_json(k));
+  return b->store.digest(k);
+}
+
+// Copies bytes into a malloc'ed buffer owned by the caller (data never NULL on success).
+void give(bc_buf* out, std::string_view bytes) {
+  void* data = std::malloc(bytes.empty() ? 1 : bytes.size());
+  if (data == nullptr) throw std::bad_alloc();
+  if (!bytes.empty()) std::memcpy(data, bytes.data(), bytes.size());
+  out->data = data;
+  out->size = bytes.size();
+}
+
+int read_status_code(bc::ReadStatus st) {
+  switch (st) {
+    case bc::ReadStatus::found:
+      return BC_OK;
+    case bc::ReadStatus::corrupt:
+      return fail(BC_ECORRUPT, "entry is corrupt (failed its checks); treated as a miss");
+    case bc::ReadStatus::foreign:
+      return fail(BC_ENOTFOUND, "no usable entry (another backend's or format's file)");
+    case bc::ReadStatus::expired:
+      return fail(BC_ENOTFOUND, "entry expired");
+    case bc::ReadStatus::absent:
+      break;
+  }
+  return fail(BC_ENOTFOUND, "no entry for key");
+}
+
+bc::ReadStatus read_entry(bc_bucket* b, const bc::Digest& d, bc::Entry& e) {
+  return b->deferred ? b->deferred->read(d, e) : b->store.read(d, e);
+}
+
+bool is_bool(int64_t v) { return v == 0 || v == 1; }
+
+}  // namespace
 
 extern "C" {
 
-const char* bc_strerror(int code) {
-  if (code > 0 || code < BC_ERROR) return "unknown error code";
-  return bucketcache::error_code_name(static_cast<bucketcache::ErrorCode>(code));
+int bc_options_new(bc_options** out) {
+  return guard([&] {
+    require(out != nullptr, "bc_options_new: out is NULL");
+    *out = new bc_options();
+    return BC_OK;
+  });
 }
 
-const char* bc_version_string(void) { return bucketcache::version_string(); }
+void bc_options_free(bc_options* o) { delete o; }
+
+int bc_options_set_int(bc_options* o, int option, int64_t value) {
+  return guard([&] {
+    require(o != nullptr, "bc_options_set_int: options is NULL");
+    bc::Options& opt = o->options;
+    switch (option) {
+      case BC_OPT_LIFETIME_US:
+        require(value >= 0, "BC_OPT_LIFETIME_US must not be negative");
+        opt.lifetime = std::chrono::microseconds(value);
+        return BC_OK;
+      case BC_OPT_MEMORY_LIMIT_BYTES:
+        require(value >= 0, "BC_OPT_MEMORY_LIMIT_BYTES must not be negative");
+        opt.memory_limit_bytes = static_cast<std::size_t>(value);
+        return BC_OK;
+      case BC_OPT_DEFERRED:
+        require(is_bool(value), "BC_OPT_DEFERRED takes 0 or 1");
+        o->deferred = value == 1;
+        return BC_OK;
+      case BC_OPT_FSYNC:
+        require(is_bool(value), "BC_OPT_FSYNC takes 0 or 1");
+        opt.fsync = value == 1;
+        return BC_OK;
+      case BC_OPT_CHECK_FILE:
+        require(is_bool(value), "BC_OPT_CHECK_FILE takes 0 or 1");
+        opt.check_file = value == 1;
+        return BC_OK;
+      case BC_OPT_LOCK_WAIT_MS:
+        require(value >= 0, "BC_OPT_LOCK_WAIT_MS must not be negative");
+        opt.lock_wait = std::chrono::milliseconds(value);
+        return BC_OK;
+      case BC_OPT_DIRECTORY_MODE:
+        require(value >= 0 && value <= 07777, "BC_OPT_DIRECTORY_MODE must be 0..07777");
+        opt.directory_mode = static_cast<unsigned>(value);
+        return BC_OK;
+      case BC_OPT_FILE_MODE:
+        require(value >= 0 && value <= 07777, "BC_OPT_FILE_MODE must be 0..07777");
+        opt.file_mode = static_cast<unsigned>(value);
+        return BC_OK;
+      case BC_OPT_BACKEND:
+      case BC_OPT_KEY_FORMAT:
+        return fail(BC_EINVAL, "this option takes a string: use bc_options_set_str");
+      default:
+        return fail(BC_EUNSUPPORTED, ("unknown option " + std::to_string(option)).c_str());
+    }
+  });
+}
+
+int bc_options_set_str(bc_options* o, int option, const char* value) {
+  return guard([&] {
+    require(o != nullptr, "bc_options_set_str: options is NULL");
+    require(value != nullptr, "bc_options_set_str: value is NULL");
+    const std::string v(value);
+    switch (option) {
+      case BC_OPT_BACKEND:
+        require(bucketcache::capi::known_backend(v),
+                "BC_OPT_BACKEND must be \"raw\", \"json\" or \"msgpack\"");
+        o->backend = v;
+        return BC_OK;
+      case BC_OPT_KEY_FORMAT:
+        require(v == "raw" || v == "json", "BC_OPT_KEY_FORMAT must be \"raw\" or \"json\"");
+        o->key_format = v;
+        return BC_OK;
+      case BC_OPT_LIFETIME_US:
+      case BC_OPT_MEMORY_LIMIT_BYTES:
+      case BC_OPT_DEFERRED:
+      case BC_OPT_FSYNC:
+      case BC_OPT_CHECK_FILE:
+      case BC_OPT_LOCK_WAIT_MS:
+      case BC_OPT_DIRECTORY_MODE:
+      case BC_OPT_FILE_MODE:
+        return fail(BC_EINVAL, "this option takes an integer: use bc_options_set_int");
+      default:
+        return fail(BC_EUNSUPPORTED, ("unknown option " + std::to_string(option)).c_str());
+    }
+  });
+}
+
+int bc_bucket_open(bc_bucket** out, const char* path, const bc_options* o) {
+  return guard([&] {
+    require(out != nullptr, "bc_bucket_open: out is NULL");
+    *out = nullptr;
+    require(path != nullptr, "bc_bucket_open: path is NULL");
+    const bc_options defaults;
+    *out = new bc_bucket(path, o != nullptr ? *o : defaults);
+    return BC_OK;
+  });
+}
+
+void bc_bucket_close(bc_bucket* b) {
+  delete b;  // ~DeferredWrites syncs and logs a failure
+}
+
+int bc_set(bc_bucket* b, const void* key, size_t klen, const void* val, size_t vlen) {
+  return guard([&] {
+    require(b != nullptr, "bc_set: bucket is NULL");
+    const std::string_view v = bytes_arg(val, vlen, "value");
+    const bc::Digest d = key_digest(b, key, klen);
+    bucketcache::capi::check_value(b->backend, v);
+    if (b->deferred) {
+      b->deferred->set(d, v);
+    } else {
+      b->store.set(d, v);
+    }
+    return BC_OK;
+  });
+}
+
+int bc_get(bc_bucket* b, const void* key, size_t klen, bc_buf* out) {
+  if (out != nullptr) *out = bc_buf{nullptr, 0};
+  return guard([&] {
+    require(b != nullptr, "bc_get: bucket is NULL");
+    require(out != nullptr, "bc_get: out is NULL");
+    bc::Entry e;
+    const int rc = read_status_code(read_entry(b, key_digest(b, key, klen), e));
+    if (rc == BC_OK) give(out, *e.value);
+    return rc;
+  });
+}
+
+int bc_get_expiry(bc_bucket* b, const void* key, size_t klen, int64_t* expires_us) {
+  return guard([&] {
+    require(b != nullptr, "bc_get_expiry: bucket is NULL");
+    require(expires_us != nullptr, "bc_get_expiry: expires_us is NULL");
+    bc::Entry e;
+    const int rc = read_status_code(read_entry(b, key_digest(b, key, klen), e));
+    if (rc == BC_OK) *expires_us = e.expires_us;
+    return rc;
+  });
+}
+
+int bc_delete(bc_bucket* b, const void* key, size_t klen) {
+  return guard([&] {
+    require(b != nullptr, "bc_delete: bucket is NULL");
+    const bc::Digest d = key_digest(b, key, klen);
+    const bool removed = b->deferred ? b->deferred->erase(d) : b->store.erase(d);
+    return removed ? BC_OK : fail(BC_ENOTFOUND, "no entry for key");
+  });
+}
+
+int bc_contains(bc_bucket* b, const void* key, size_t klen) {
+  return guard([&] {
+    require(b != nullptr, "bc_contains: bucket is NULL");
+    const bc::Digest d = key_digest(b, key, klen);
+    return (b->deferred ? b->deferred->contains(d) : b->store.contains(d)) ? 1 : 0;
+  });
+}
+
+int bc_unload_key(bc_bucket* b, const void* key, size_t klen) {
+  return guard([&] {
+    require(b != nullptr, "bc_unload_key: bucket is NULL");
+    const bc::Digest d = key_digest(b, key, klen);
+    if (b->deferred) {
+      b->deferred->unload(d);
+    } else {
+      b->store.unload(d);
+    }
+    return BC_OK;
+  });
+}
+
+int bc_sync(bc_bucket* b) {
+  return guard([&] {
+    require(b != nullptr, "bc_sync: bucket is NULL");
+    if (b->deferred) b->deferred->sync();
+    return BC_OK;
+  });
+}
+
+int bc_prune_directory(bc_bucket* b, bc_prune_info* out) {
+  return guard([&] {
+    require(b != nullptr, "bc_prune_directory: bucket is NULL");
+    const bc::PrunedFilesInfo info = b->store.prune_directory();
+    if (out != nullptr) *out = bc_prune_info{info.bytes, info.files};
+    return BC_OK;
+  });
+}
+
+int bc_get_or_compute(bc_bucket* b, const void* key, size_t klen, bc_compute_fn fn, void* user,
+                      bc_buf* out, int* hit) {
+  if (out != nullptr) *out = bc_buf{nullptr, 0};
+  return guard([&] {
+    require(b != nullptr, "bc_get_or_compute: bucket is NULL");
+    require(fn != nullptr, "bc_get_or_compute: fn is NULL");
+    require(out != nullptr, "bc_get_or_compute: out is NULL");
+    const bc::Digest d = key_digest(b, key, klen);
+    auto compute = [&]() -> std::string {
+      bc_buf produced{nullptr, 0};
+      const int rc = fn(user, key, klen, &produced);
+      if (rc != 0) {
+        throw bc::Error(bc::ErrorCode::user,
+                        "compute callback returned " + std::to_string(rc) + "; nothing cached");
+      }
+      std::string bytes(bytes_arg(produced.data, produced.size, "computed value"));
+      bucketcache::capi::check_value(b->backend, bytes);
+      return bytes;
+    };
+    bool was_hit = false;
+    const bc::Entry e = b->deferred ? b->deferred->get_or_compute(d, compute, &was_hit)
+                                    : b->store.get_or_compute(d, compute, &was_hit);
+    give(out, *e.value);
+    if (hit != nullptr) *hit = was_hit ? 1 : 0;
+    return BC_OK;
+  });
+}
+
+void bc_buf_dispose(bc_buf* buf) {
+  if (buf == nullptr) return;
+  std::free(buf->data);
+  buf->data = nullptr;
+  buf->size = 0;
+}
+
+const char* bc_strerror(int code) {
+  if (code > 0 || code < BC_ERROR) return "unknown error code";
+  return bc::error_code_name(static_cast<bc::ErrorCode>(code));
+}
+
+const char* bc_last_error_message(void) { return last_error.c_str(); }
+
+const char* bc_version_string(void) { return bc::version_string(); }
 
 unsigned bc_version_number(void) {
   return BUCKETCACHE_VERSION_MAJOR * 10000u + BUCKETCACHE_VERSION_MINOR * 100u +
          BUCKETCACHE_VERSION_PATCH;
+}
+
+unsigned bc_format_version(void) { return BC_FORMAT_VERSION; }
+
+int bc_canonical_key(bc_buf* out, const void* json, size_t len) {
+  if (out != nullptr) *out = bc_buf{nullptr, 0};
+  return guard([&] {
+    require(out != nullptr, "bc_canonical_key: out is NULL");
+    give(out, bc::canonicalize_json(bytes_arg(json, len, "json")));
+    return BC_OK;
+  });
+}
+
+int bc_set_log_level(int level) {
+  return guard([&] {
+    require(level >= BC_LOG_TRACE && level <= BC_LOG_OFF, "unknown log level");
+    bc::set_log_level(static_cast<bc::LogLevel>(level));
+    return BC_OK;
+  });
+}
+
+int bc_set_log_callback(bc_log_fn fn, void* user) {
+  return guard([&] {
+    if (fn == nullptr) {
+      bc::set_log_callback(nullptr);
+    } else {
+      bc::set_log_callback([fn, user](bc::LogLevel level, std::string_view message) {
+        fn(user, static_cast<int>(level), message.data(), message.size());
+      });
+    }
+    return BC_OK;
+  });
+}
+
+int bc_set_log_full_keys(int on) {
+  return guard([&] {
+    require(on == 0 || on == 1, "bc_set_log_full_keys takes 0 or 1");
+    bc::set_log_full_keys(on == 1);
+    return BC_OK;
+  });
 }
 
 }  // extern "C"

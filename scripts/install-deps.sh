@@ -9,7 +9,7 @@ PACKAGES=(
   libssl-dev libspdlog-dev libfmt-dev
   nlohmann-json3-dev libmsgpack-cxx-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  zlib1g-dev python3
+  zlib1g-dev python3 abigail-tools binutils
 )
 
 missing=()

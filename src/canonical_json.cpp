@@ -86,12 +86,8 @@ class TrackingIterator {
     ++*this;
     return old;
   }
-  friend bool operator==(const TrackingIterator& a, const TrackingIterator& b) {
-    return a.p_ == b.p_;
-  }
-  friend bool operator!=(const TrackingIterator& a, const TrackingIterator& b) {
-    return a.p_ != b.p_;
-  }
+  bool operator==(const TrackingIterator& other) const { return p_ == other.p_; }
+  bool operator!=(const TrackingIterator& other) const { return p_ != other.p_; }
 
  private:
   const char* p_;

@@ -1,7 +1,12 @@
 #include "bucketcache/deferred_writes.hpp"
 
+#include <chrono>
+#include <condition_variable>
+#include <exception>
 #include <map>
 #include <mutex>
+#include <string>
+#include <vector>
 
 #include "bucketcache/error.hpp"
 #include "file_store.hpp"
@@ -26,10 +31,17 @@ struct Pending {
 struct DeferredWrites::Impl {
   explicit Impl(Store& s) : target(s) {}
   Store& target;
-  mutable std::mutex mu;
+  mutable std::mutex mu;                          // guards pending, bytes and flights
   std::map<Digest, Pending, DigestLess> pending;  // ordered: sync writes shard by shard
   std::size_t bytes = 0;
-  std::mutex sync_mu;  // one sync at a time
+  std::mutex sync_mu;  // one sync at a time; erase() waits for it
+
+  // In-process single flight of get_or_compute(): one computation per key at a time.
+  struct Flight {
+    bool done = false;
+  };
+  std::map<Digest, std::shared_ptr<Flight>, DigestLess> flights;
+  std::condition_variable flight_done;
 
   bool find(const Digest& key, Entry& out) const {
     std::lock_guard<std::mutex> lock(mu);
@@ -55,17 +67,38 @@ struct DeferredWrites::Impl {
     bytes += value->size();
     pending.emplace(key, Pending{std::move(value), created, expires});
   }
+
+  // Ends a flight: removes it and wakes its waiters (also when the computation threw).
+  void finish(const Digest& key, const std::shared_ptr<Flight>& flight) {
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      auto it = flights.find(key);
+      if (it != flights.end() && it->second == flight) flights.erase(it);
+      flight->done = true;
+    }
+    flight_done.notify_all();
+  }
+
+  // Ends the flight the caller leads, if any, on every way out of get_or_compute().
+  struct FlightGuard {
+    Impl* impl;
+    const Digest& key;
+    std::shared_ptr<Flight> flight;
+    ~FlightGuard() {
+      if (flight) impl->finish(key, flight);
+    }
+  };
 };
 
 DeferredWrites::DeferredWrites(Store& target) : impl_(std::make_unique<Impl>(target)) {}
 
 DeferredWrites::~DeferredWrites() {
+  if (pending_count() == 0) return;
   try {
     sync();
   } catch (const std::exception& e) {
-    const std::size_t lost = pending_count();
     BC_LOG(LogLevel::error, "deferred writes to {} lost: {} entries not written: {}",
-           impl_->target.path(), lost, e.what());
+           impl_->target.path(), pending_count(), e.what());
   } catch (...) {
     BC_LOG(LogLevel::error, "deferred writes to {} lost: {} entries not written",
            impl_->target.path(), pending_count());
@@ -95,6 +128,8 @@ bool DeferredWrites::contains(const Digest& key) {
 }
 
 bool DeferredWrites::erase(const Digest& key) {
+  // A sync in progress may be writing this key: let it finish, then erase the file too.
+  std::lock_guard<std::mutex> sync_lock(impl_->sync_mu);
   bool was_pending = false;
   {
     std::lock_guard<std::mutex> lock(impl_->mu);
@@ -113,18 +148,46 @@ bool DeferredWrites::unload(const Digest& key) {
   return impl_->target.unload(key);
 }
 
-Entry DeferredWrites::get_or_compute(const Digest& key,
-                                     const std::function<std::string()>& compute, bool* hit) {
+Entry DeferredWrites::get_or_compute(const Digest& key, const std::function<std::string()>& compute,
+                                     bool* hit) {
   Entry e;
   if (read(key, e) == ReadStatus::found) {
     if (hit != nullptr) *hit = true;
     return e;
   }
-  auto value = std::make_shared<const std::string>(compute());
+  const auto deadline = std::chrono::steady_clock::now() + impl_->target.options().lock_wait;
+  Impl::FlightGuard guard{impl_.get(), key, nullptr};
+  for (;;) {
+    std::shared_ptr<Impl::Flight> theirs;
+    {
+      std::unique_lock<std::mutex> lock(impl_->mu);
+      auto it = impl_->flights.find(key);
+      if (it == impl_->flights.end()) {
+        guard.flight = std::make_shared<Impl::Flight>();
+        impl_->flights.emplace(key, guard.flight);
+      } else {
+        theirs = it->second;
+        if (!impl_->flight_done.wait_until(lock, deadline, [&] { return theirs->done; })) {
+          lock.unlock();
+          BC_LOG(LogLevel::warn, "waited {} ms for another computation of {}; computing here",
+                 impl_->target.options().lock_wait.count(), key_label(key));
+          break;
+        }
+      }
+    }
+    // Leading now, or the flight we waited for ended: the value may be there already.
+    if (read(key, e) == ReadStatus::found) {
+      if (hit != nullptr) *hit = true;
+      return e;  // the guard ends our flight, if we lead one
+    }
+    if (guard.flight) break;  // we lead: compute
+    // The computation we waited for threw (or its value was discarded): try to lead.
+  }
+  auto value = std::make_shared<const std::string>(compute());  // may throw: guard ends flight
   const std::int64_t created = now_us();
   const std::int64_t lifetime = impl_->target.options().lifetime.count();
   const std::int64_t expires = lifetime > 0 ? created + lifetime : 0;
-  impl_->put(key, value, created, expires);
+  impl_->put(key, value, created, expires);  // before the guard wakes the waiters
   if (hit != nullptr) *hit = false;
   e.value = std::move(value);
   e.created_us = created;
@@ -134,24 +197,58 @@ Entry DeferredWrites::get_or_compute(const Digest& key,
 
 void DeferredWrites::sync() {
   std::lock_guard<std::mutex> sync_lock(impl_->sync_mu);
-  for (;;) {
-    Digest key;
+  std::vector<Digest> keys;
+  {
+    std::lock_guard<std::mutex> lock(impl_->mu);
+    keys.reserve(impl_->pending.size());
+    for (const auto& kv : impl_->pending) keys.push_back(kv.first);
+  }
+  std::size_t failed = 0;
+  std::exception_ptr first_error;
+  std::string first_message;
+  int first_errno = 0;
+  bool first_is_io = false;
+  for (const Digest& key : keys) {
     Pending p;
     {
       std::lock_guard<std::mutex> lock(impl_->mu);
-      if (impl_->pending.empty()) break;
-      key = impl_->pending.begin()->first;
-      p = impl_->pending.begin()->second;
+      auto it = impl_->pending.find(key);
+      if (it == impl_->pending.end()) continue;  // discarded or erased meanwhile
+      p = it->second;
     }
-    impl_->target.set_entry(key, *p.value, p.created_us, p.expires_us);  // may throw
+    try {
+      impl_->target.set_entry(key, *p.value, p.created_us, p.expires_us);
+    } catch (const std::exception& e) {
+      // Stays pending; the previous entry on disk (if any) is intact (atomic writes).
+      BC_LOG(LogLevel::error, "deferred write of {} to {} failed (kept pending): {}",
+             key_label(key), impl_->target.path(), e.what());
+      if (failed++ == 0) {
+        first_error = std::current_exception();
+        first_message = e.what();
+        if (const auto* io = dynamic_cast<const IoError*>(&e)) {
+          first_is_io = true;
+          first_errno = io->errno_value();
+        }
+      }
+      continue;
+    }
     std::lock_guard<std::mutex> lock(impl_->mu);
     auto it = impl_->pending.find(key);
-    // Remove it unless another thread set a newer value meanwhile.
+    // Remove it unless another thread set a newer value meanwhile (that one stays pending).
     if (it != impl_->pending.end() && it->second.value == p.value) {
       impl_->bytes -= it->second.value->size();
       impl_->pending.erase(it);
     }
   }
+  if (failed == 0) return;
+  if (first_is_io) {
+    throw IoError(
+        "deferred writes to " + impl_->target.path() + ": " + std::to_string(failed) + " of " +
+            std::to_string(keys.size()) +
+            " entries could not be written and stay pending; first error: " + first_message,
+        first_errno);
+  }
+  std::rethrow_exception(first_error);
 }
 
 std::size_t DeferredWrites::discard() {

@@ -46,4 +46,11 @@ IoError::IoError(const std::string& message, int errno_value)
 SerializationError::SerializationError(const std::string& message)
     : Error(ErrorCode::serialize, message) {}
 
+// Out-of-line destructors anchor each class's vtable and typeinfo in the library.
+Error::~Error() = default;
+KeyError::~KeyError() = default;
+InvalidArgument::~InvalidArgument() = default;
+IoError::~IoError() = default;
+SerializationError::~SerializationError() = default;
+
 BUCKETCACHE_NAMESPACE_END

@@ -461,8 +461,16 @@ PrunedFilesInfo FileStore::prune(std::int64_t now) {
           // Left by a process that died computing; a live holder keeps it locked.
           Fd lfd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
           if (lfd.get() < 0 || ::flock(lfd.get(), LOCK_EX | LOCK_NB) != 0) continue;
+          // Fix (memoize single flight): the file we locked may have been released and
+          // unlinked by its holder after we opened it, and a new holder may have created
+          // and locked a new file at this path. Unlink only if the path still names the
+          // file we hold locked; otherwise we would remove a live lock and let a second
+          // process compute the same key. (While we hold it, nobody else can replace it.)
           struct stat st;
-          if (::fstat(lfd.get(), &st) == 0 && ::unlink(path.c_str()) == 0) {
+          struct stat now_at_path;
+          if (::fstat(lfd.get(), &st) == 0 && ::lstat(path.c_str(), &now_at_path) == 0 &&
+              st.st_ino == now_at_path.st_ino && st.st_dev == now_at_path.st_dev &&
+              ::unlink(path.c_str()) == 0) {
             info.bytes += static_cast<std::uint64_t>(st.st_size);
             info.files += 1;
           }

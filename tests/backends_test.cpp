@@ -1,5 +1,7 @@
 // The built-in backends (raw, json, msgpack, boost): round trips, config effects, garbage
 // and truncated input, type mismatches, and use through Bucket.
+#include "bucketcache/backends.hpp"
+
 #include <gtest/gtest.h>
 
 #include <cstddef>
@@ -13,12 +15,8 @@
 #include <type_traits>
 #include <vector>
 
-#include "bucketcache/backends.hpp"
-
-#ifndef BUCKETCACHE_BACKENDS_STANDALONE_TEST
 #include "bucketcache/bucket.hpp"
 #include "test_util.hpp"
-#endif
 
 namespace bc = bucketcache;
 
@@ -151,8 +149,7 @@ void expect_truncations_throw(const T& value) {
 template <class Case>
 void fuzz_loads(unsigned seed) {
   std::mt19937 rng(seed);
-  const std::vector<std::string> valid = {dump<Case>(sample_person()),
-                                          dump<Case>(sample_nested()),
+  const std::vector<std::string> valid = {dump<Case>(sample_person()), dump<Case>(sample_nested()),
                                           dump<Case>(std::vector<int>{1, 2, 3, 4}),
                                           dump<Case>(std::string("hello"))};
   auto random_bytes = [&](std::size_t n) {
@@ -189,10 +186,9 @@ void fuzz_loads(unsigned seed) {
 template <class Case>
 class BackendTyped : public ::testing::Test {};
 
-using StructuredCases =
-    ::testing::Types<JsonCase, JsonPrettyCase, MsgpackCase, BoostBinaryCase, BoostTextCase,
-                     BoostXmlCase, BoostBinaryNoHeaderCase, BoostTextNoHeaderCase,
-                     BoostXmlNoHeaderCase>;
+using StructuredCases = ::testing::Types<JsonCase, JsonPrettyCase, MsgpackCase, BoostBinaryCase,
+                                         BoostTextCase, BoostXmlCase, BoostBinaryNoHeaderCase,
+                                         BoostTextNoHeaderCase, BoostXmlNoHeaderCase>;
 TYPED_TEST_SUITE(BackendTyped, StructuredCases);
 
 TYPED_TEST(BackendTyped, Primitives) {
@@ -217,7 +213,8 @@ TYPED_TEST(BackendTyped, Strings) {
   using C = TypeParam;
   const std::string long_string(100000, 'q');
   for (const std::string& s :
-       {std::string(), std::string("plain"), std::string("h\xc3\xa9llo w\xc3\xb6rld \xe2\x9c\x93 \xf0\x9d\x84\x9e"),
+       {std::string(), std::string("plain"),
+        std::string("h\xc3\xa9llo w\xc3\xb6rld \xe2\x9c\x93 \xf0\x9d\x84\x9e"),
         std::string("nul\0inside\0", 11), std::string("<tag attr=\"x\"> & ' \t\n\r"),
         long_string}) {
     EXPECT_EQ(round_trip<C>(s), s);
@@ -370,10 +367,21 @@ TEST(BackendJson, LoadsJsonValuesAndRejectsNonJson) {
   EXPECT_THROW(J::load<std::string>("\"\xff\"", {}), std::exception);  // invalid UTF-8
   EXPECT_THROW(J::load<bool>("1", {}), std::exception);
   EXPECT_THROW(J::load<std::vector<int>>("{\"a\":1}", {}), std::exception);
-  // Deep nesting is parsed without recursion and freed without recursion.
-  const std::string deep = std::string(100000, '[') + std::string(100000, ']');
-  EXPECT_NO_THROW(J::load<nlohmann::json>(deep, {}));
-  EXPECT_THROW(J::load<std::vector<int>>(deep, {}), std::exception);
+}
+
+TEST(BackendJson, NestingIsLimited) {
+  using J = bc::JsonBackend;
+  auto nested = [](std::size_t depth) { return std::string(depth, '[') + std::string(depth, ']'); };
+  EXPECT_NO_THROW(J::load<nlohmann::json>(nested(512), {}));
+  EXPECT_THROW(J::load<nlohmann::json>(nested(513), {}), std::exception);
+  EXPECT_THROW(J::load<std::vector<nlohmann::json>>(nested(1000000), {}), std::exception);
+  // Brackets inside strings (escaped quotes included) do not count.
+  const std::string in_string = "[\"\\\"" + std::string(1000, '[') + "\"]";
+  EXPECT_EQ(J::load<std::vector<std::string>>(in_string, {}).at(0).size(), 1001u);
+  // A larger limit: parsing and freeing do not recurse.
+  J::Config deep;
+  deep.max_depth = 200000;
+  EXPECT_NO_THROW(J::load<nlohmann::json>(nested(100000), deep));
 }
 
 // ---- msgpack ----
@@ -384,8 +392,9 @@ TEST(BackendMsgpack, WireFormatIsMessagePack) {
   EXPECT_EQ(out, "\x92\x01\xff");
   out.clear();
   bc::MsgpackBackend::dump(std::string("ab"), out, {});
-  EXPECT_EQ(out, "\xa2"
-                 "ab");
+  EXPECT_EQ(out,
+            "\xa2"
+            "ab");
 }
 
 TEST(BackendMsgpack, ConfigLimitsApplyOnLoad) {
@@ -408,8 +417,7 @@ TEST(BackendMsgpack, ConfigLimitsApplyOnLoad) {
   M::dump(std::vector<std::vector<std::vector<int>>>{{{1}}}, bytes, {});
   M::Config depth;
   depth.max_depth = 2;
-  EXPECT_THROW((M::load<std::vector<std::vector<std::vector<int>>>>(bytes, depth)),
-               std::exception);
+  EXPECT_THROW((M::load<std::vector<std::vector<std::vector<int>>>>(bytes, depth)), std::exception);
   depth.max_depth = 3;
   EXPECT_NO_THROW((M::load<std::vector<std::vector<std::vector<int>>>>(bytes, depth)));
 }
@@ -421,15 +429,13 @@ TEST(BackendMsgpack, OversizedHeadersThrowWithoutAllocating) {
                std::exception);
   EXPECT_THROW((M::load<std::map<int, int>>(std::string("\xdf\xff\xff\xff\xff", 5), {})),
                std::exception);
-  EXPECT_THROW(M::load<std::string>(std::string("\xdb\xff\xff\xff\xff", 5), {}),
-               std::exception);
+  EXPECT_THROW(M::load<std::string>(std::string("\xdb\xff\xff\xff\xff", 5), {}), std::exception);
   // Many nested headers, each claiming 65536 elements: bounded by the payload size.
   std::string nested;
   for (int i = 0; i < 100000; ++i) nested.append("\xdd\x00\x01\x00\x00", 5);
   EXPECT_THROW(M::load<std::vector<std::vector<int>>>(nested, {}), std::exception);
   // Deep nesting beyond the default limit.
-  EXPECT_THROW(M::load<std::vector<int>>(std::string(100000, '\x91') + '\x01', {}),
-               std::exception);
+  EXPECT_THROW(M::load<std::vector<int>>(std::string(100000, '\x91') + '\x01', {}), std::exception);
 }
 
 TEST(BackendMsgpack, StrictNumericConversion) {
@@ -448,11 +454,14 @@ TEST(BackendMsgpack, StrictNumericConversion) {
 TEST(BackendBoost, KindIsRecordedAndAnyConfigReadsAnyKind) {
   using B = bc::BoostBackend;
   const std::vector<B::Config> configs = {
-      BoostBinaryCase::config(),         BoostTextCase::config(),
-      BoostXmlCase::config(),            BoostBinaryNoHeaderCase::config(),
-      BoostTextNoHeaderCase::config(),   BoostXmlNoHeaderCase::config(),
-      BoostCase<bc::BoostArchive::xml, boost::archive::no_tracking |
-                                           boost::archive::no_xml_tag_checking>::config()};
+      BoostBinaryCase::config(),
+      BoostTextCase::config(),
+      BoostXmlCase::config(),
+      BoostBinaryNoHeaderCase::config(),
+      BoostTextNoHeaderCase::config(),
+      BoostXmlNoHeaderCase::config(),
+      BoostCase<bc::BoostArchive::xml,
+                boost::archive::no_tracking | boost::archive::no_xml_tag_checking>::config()};
   std::vector<std::string> payloads;
   for (const B::Config& c : configs) {
     std::string out;
@@ -513,8 +522,8 @@ TEST(BackendBoost, HugeLengthsThrowWithoutAllocating) {
   B::dump(std::string("abc"), s, cfg);
   ASSERT_EQ(s.size(), 2u + 8u + 3u);
   EXPECT_EQ(B::load<std::string>(s, cfg), "abc");
-  for (std::uint64_t n : {std::uint64_t{4}, std::uint64_t{1} << 31, std::uint64_t{1} << 40,
-                          ~std::uint64_t{0}}) {
+  for (std::uint64_t n :
+       {std::uint64_t{4}, std::uint64_t{1} << 31, std::uint64_t{1} << 40, ~std::uint64_t{0}}) {
     EXPECT_THROW(B::load<std::string>(with_size_at(s, 2, n), cfg), std::exception) << n;
   }
   std::string v;
@@ -530,11 +539,43 @@ TEST(BackendBoost, HugeLengthsThrowWithoutAllocating) {
                std::exception);
   EXPECT_THROW(B::load<std::vector<int>>(std::string("t\x01") + "4000000000 0 1 2\n", tcfg),
                std::exception);
-  EXPECT_THROW(B::load<std::vector<int>>(std::string("x\x01") +
-                                             "<value><count>4000000000</count>"
-                                             "<item_version>0</item_version></value>\n",
-                                         BoostXmlNoHeaderCase::config()),
-               std::exception);
+  EXPECT_THROW(
+      B::load<std::vector<int>>(std::string("x\x01") + "<value><count>4000000000</count>"
+                                                       "<item_version>0</item_version></value>\n",
+                                BoostXmlNoHeaderCase::config()),
+      std::exception);
+}
+
+std::string replace_all(std::string s, const std::string& from, const std::string& to) {
+  for (std::size_t at = s.find(from); at != std::string::npos; at = s.find(from, at + to.size())) {
+    s.replace(at, from.size(), to);
+  }
+  return s;
+}
+
+TEST(BackendBoost, CraftedLibraryVersionsThrow) {
+  using B = bc::BoostBackend;
+  const std::string current = std::to_string(unsigned(boost::archive::BOOST_ARCHIVE_VERSION()));
+  const std::string xml = dump<BoostXmlCase>(5);
+  const std::string text = dump<BoostTextCase>(5);
+  ASSERT_EQ(B::load<int>(xml, {}), 5);
+  ASSERT_EQ(B::load<int>(text, {}), 5);
+  for (const char* v : {"0", "3", "6", "99999", "70000", "4294967296", "-1"}) {
+    const std::string bad_xml =
+        replace_all(xml, "version=\"" + current + "\"", std::string("version=\"") + v + "\"");
+    ASSERT_NE(bad_xml, xml);
+    EXPECT_THROW(B::load<int>(bad_xml, {}), std::exception) << v;
+    const std::string bad_text = replace_all(text, " " + current + " ", std::string(" ") + v + " ");
+    ASSERT_NE(bad_text, text);
+    EXPECT_THROW(B::load<int>(bad_text, {}), std::exception) << v;
+  }
+  // Binary: the version byte follows the 8-byte length and the 22-byte signature.
+  std::string binary = dump<BoostBinaryCase>(5);
+  ASSERT_EQ(static_cast<unsigned char>(binary[2 + 8 + 22]), std::stoul(current));
+  for (unsigned char v : {0, 3, 6, 200, 255}) {
+    binary[2 + 8 + 22] = static_cast<char>(v);
+    EXPECT_THROW(B::load<int>(binary, {}), std::exception) << int(v);
+  }
 }
 
 TEST(BackendBoost, InvalidBoolThrows) {
@@ -546,15 +587,13 @@ TEST(BackendBoost, InvalidBoolThrows) {
   EXPECT_THROW(bc::BoostBackend::load<bool>(p, cfg), std::exception);
 }
 
-#ifndef BUCKETCACHE_BACKENDS_STANDALONE_TEST
-
 // ---- through Bucket ----
 
 template <class Case>
 class BackendBucket : public ::testing::Test {};
 
-using BucketCases = ::testing::Types<JsonCase, MsgpackCase, BoostBinaryCase, BoostTextCase,
-                                     BoostXmlCase>;
+using BucketCases =
+    ::testing::Types<JsonCase, MsgpackCase, BoostBinaryCase, BoostTextCase, BoostXmlCase>;
 TYPED_TEST_SUITE(BackendBucket, BucketCases);
 
 TYPED_TEST(BackendBucket, SetGetContainsErase) {
@@ -601,8 +640,7 @@ TEST(BackendBucketMisc, RawBucket) {
   const std::string bytes("\0\x01\x02\xff", 4);
   b.set("blob", bytes);
   EXPECT_EQ(b.get<std::string>("blob"), bytes);
-  EXPECT_EQ(b.get<std::vector<unsigned char>>("blob"),
-            (std::vector<unsigned char>{0, 1, 2, 0xff}));
+  EXPECT_EQ(b.get<std::vector<unsigned char>>("blob"), (std::vector<unsigned char>{0, 1, 2, 0xff}));
   EXPECT_TRUE(b.contains("blob"));
   EXPECT_TRUE(b.erase("blob"));
   EXPECT_FALSE(b.try_get<std::string>("blob").has_value());
@@ -633,7 +671,5 @@ TEST(BackendBucketMisc, UnserializableValueThrowsSerializationError) {
   bc::Bucket<bc::BoostBackend> bb(dir.path(), {}, bad);
   EXPECT_THROW(bb.set("k", 1), bc::SerializationError);
 }
-
-#endif  // BUCKETCACHE_BACKENDS_STANDALONE_TEST
 
 }  // namespace

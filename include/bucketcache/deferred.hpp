@@ -1,5 +1,5 @@
 // Deferred writes: keep sets in memory until sync() (BucketCache's DeferredWriteBucket and
-// deferred_write()).
+// deferred_write()). docs/deferred.md.
 //
 //   bucketcache::DeferredWriteBucket<bucketcache::JsonBackend> d("/tmp/cache");
 //   d.set("a", 1);            // in memory only; d.get<int>("a") sees it
@@ -21,10 +21,12 @@
 
 BUCKETCACHE_NAMESPACE_BEGIN
 
-// A bucket whose sets stay in memory until sync(). Reads see pending values first.
-// unload_key() syncs first. Destruction syncs; if that fails the loss is logged at error
-// level (call sync() yourself to handle the error). Pending values use memory without
-// bound until sync(): sync periodically in long batches.
+// A bucket whose sets stay in memory until sync(). Reads (get, try_get, contains,
+// get_or_compute, memoized calls) see pending values first; other Bucket objects and other
+// processes see them only after sync(). unload_key() syncs first. Destruction syncs; if
+// that fails the loss is logged at error level (call sync() yourself to handle the error).
+// Pending values use memory without bound until sync(): sync periodically in long batches.
+// Thread-safe.
 template <class Backend, class KeyMaker = DefaultKeyMaker>
 class DeferredWriteBucket
     : public detail::TypedOps<DeferredWriteBucket<Backend, KeyMaker>, Backend, KeyMaker> {
@@ -44,6 +46,7 @@ class DeferredWriteBucket
   // Drops pending values without writing them; returns how many.
   std::size_t discard() { return deferred_.discard(); }
   std::size_t pending_count() const { return deferred_.pending_count(); }
+  std::size_t pending_bytes() const { return deferred_.pending_bytes(); }
 
   PrunedFilesInfo prune_directory() { return store_.prune_directory(); }
 
@@ -67,7 +70,14 @@ class DeferredWriteBucket
 // (they land through its own store, memory layer included).
 //
 // When the scope ends by an exception, pending values are still written (each value is a
-// valid cache entry on its own); call discard() in your handler to drop them instead.
+// valid cache entry on its own). To drop them instead, call discard() before the scope
+// ends, e.g. in a handler inside it:
+//   auto scope = bucketcache::deferred_write(bucket);
+//   try { ...; } catch (...) { scope.discard(); throw; }
+// The destructor cannot throw: a failed write at the end of the scope is logged at error
+// level. Call sync() before the end of the scope to get the error as an exception.
+// Reads through the scope see its pending values; reads through the bucket see them after
+// the scope ends. Thread-safe; the bucket must outlive the scope.
 template <class Backend, class KeyMaker>
 class DeferredWriteScope
     : public detail::TypedOps<DeferredWriteScope<Backend, KeyMaker>, Backend, KeyMaker> {
@@ -77,9 +87,12 @@ class DeferredWriteScope
   DeferredWriteScope(const DeferredWriteScope&) = delete;
   DeferredWriteScope& operator=(const DeferredWriteScope&) = delete;
 
+  // As DeferredWriteBucket's.
   void sync() { deferred_.sync(); }
   std::size_t discard() { return deferred_.discard(); }
   std::size_t pending_count() const { return deferred_.pending_count(); }
+  std::size_t pending_bytes() const { return deferred_.pending_bytes(); }
+  Bucket<Backend, KeyMaker>& bucket() { return bucket_; }
 
   const typename Backend::Config& config() const { return bucket_.config(); }
   const KeyMaker& keymaker() const { return bucket_.keymaker(); }

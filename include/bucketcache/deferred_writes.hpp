@@ -33,25 +33,30 @@ class BUCKETCACHE_API DeferredWrites {
   ReadStatus read(const Digest& key, Entry& out);
   bool get(const Digest& key, Entry& out);
   bool contains(const Digest& key);
-  // Drops a pending write of key and erases it from the target.
+  // Drops a pending write of key and erases it from the target. Waits for a sync() in
+  // progress, so the erased value cannot land afterwards.
   bool erase(const Digest& key);
   // Syncs (all pending writes) first, then unloads key from the target's memory layer,
-  // as BucketCache's DeferredWriteBucket does.
+  // as BucketCache's DeferredWriteBucket does. Throws what sync() throws.
   bool unload(const Digest& key);
   // Read-through like Store::get_or_compute, but the computed value becomes a pending
-  // write. Threads of this process compute a key once; other processes cannot see pending
-  // writes, so there is no cross-process single flight until sync().
+  // write. Threads of this process compute a key once (the others wait up to the target's
+  // Options::lock_wait, then compute themselves); other processes cannot see pending
+  // writes, so there is no cross-process single flight until sync(). An exception from
+  // compute() propagates, nothing is stored, and one waiting thread computes instead.
   Entry get_or_compute(const Digest& key, const std::function<std::string()>& compute,
                        bool* hit = nullptr);
 
-  // Writes every pending entry to the target (each atomically). On failure throws the
-  // error; entries already written are no longer pending, the failed one and the rest
-  // stay pending (retry with sync()), and nothing already on disk is lost.
+  // Writes every pending entry to the target, each atomically, with the times it was
+  // given when set. An entry that fails stays pending and the others are still written;
+  // then the first error is thrown (IoError names how many failed; retry with sync()).
+  // Nothing already on disk is lost: a failed write leaves the previous entry intact.
   void sync();
   // Forgets pending writes without writing them. Returns how many were dropped.
   std::size_t discard();
 
   std::size_t pending_count() const;
+  // Bytes of pending values (unbounded until sync(): sync periodically in long batches).
   std::size_t pending_bytes() const;
   Store& target();
 

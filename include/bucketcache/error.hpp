@@ -33,6 +33,7 @@ BUCKETCACHE_API const char* error_code_name(ErrorCode code) noexcept;
 class BUCKETCACHE_API Error : public std::runtime_error {
  public:
   Error(ErrorCode code, const std::string& message);
+  ~Error() override;
   ErrorCode code() const noexcept { return code_; }
 
  private:
@@ -43,18 +44,21 @@ class BUCKETCACHE_API Error : public std::runtime_error {
 class BUCKETCACHE_API KeyError : public Error {
  public:
   explicit KeyError(const std::string& message);
+  ~KeyError() override;
 };
 
 // A bad argument: an invalid key, a negative lifetime, a bad option value.
 class BUCKETCACHE_API InvalidArgument : public Error {
  public:
   explicit InvalidArgument(const std::string& message);
+  ~InvalidArgument() override;
 };
 
 // The file system failed in a way that is not "entry absent"; message has path and errno.
 class BUCKETCACHE_API IoError : public Error {
  public:
   IoError(const std::string& message, int errno_value);
+  ~IoError() override;
   int errno_value() const noexcept { return errno_; }
 
  private:
@@ -65,6 +69,7 @@ class BUCKETCACHE_API IoError : public Error {
 class BUCKETCACHE_API SerializationError : public Error {
  public:
   explicit SerializationError(const std::string& message);
+  ~SerializationError() override;
 };
 
 BUCKETCACHE_NAMESPACE_END

@@ -20,6 +20,7 @@
 //   std::multiset, std::pair, std::tuple                      -> array, in iteration order
 //   std::map, std::multimap, std::unordered_map with
 //   std::string / std::string_view names                      -> object, members sorted
+//                                                                (a repeated name throws)
 // Plain char, wchar_t, char16_t and char32_t are rejected at compile time (a character or
 // a small number? write std::string(1, c) or int(c)). long double is rejected too (it
 // would have to be rounded to double).
@@ -29,7 +30,6 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
-#include <cstring>
 #include <deque>
 #include <functional>
 #include <list>
@@ -285,12 +285,14 @@ struct is_byte_container<std::array<T, N>> : std::bool_constant<is_byte_v<T>> {}
 
 template <class T>
 void write_key_value(KeyWriter& w, const T& value) {
-  static_assert(!detail::is_char_type_v<T>,
-                "bucketcache: a plain char (or wchar_t, char16_t, char32_t) is not a key: write "
-                "std::string(1, c) for a character or int(c) for a number");
-  static_assert(!std::is_same_v<T, long double>,
-                "bucketcache: long double is not a key type; convert it to double");
-  if constexpr (detail::has_member_write_key<T>::value) {
+  if constexpr (detail::is_char_type_v<T>) {
+    static_assert(detail::dependent_false<T>::value,
+                  "bucketcache: a plain char (or wchar_t, char16_t, char32_t) is not a key: "
+                  "write std::string(1, c) for a character or int(c) for a number");
+  } else if constexpr (std::is_same_v<T, long double>) {
+    static_assert(detail::dependent_false<T>::value,
+                  "bucketcache: long double is not a key type; convert it to double");
+  } else if constexpr (detail::has_member_write_key<T>::value) {
     value.write_key(w);
   } else if constexpr (detail::has_free_write_key<T>::value) {
     write_key(w, value);

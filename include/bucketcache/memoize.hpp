@@ -1,5 +1,5 @@
 // Memoization: wrap a function so its results are served from a bucket (BucketCache's
-// decorator), with single-flight across threads and processes.
+// decorator), with single-flight across threads and processes. docs/memoize.md.
 //
 //   bucketcache::Bucket<bucketcache::JsonBackend> bucket("/tmp/cache");
 //   auto slow_square = bucketcache::memoize(bucket, "slow_square", [](int x) {
@@ -11,11 +11,14 @@
 //   slow_square.refresh(4);  // calls again and overwrites (BucketCache's nocache)
 //
 // The key of a call is the canonical form of
-//   {"args": [<arguments, ignored ones left out>], "name": <name>}
-// plus "self": <object state> for methods (memoize_method). The bucket's keymaker hashes
-// it, so the bucket must use a JSON keymaker (DefaultKeyMaker or StreamingDefaultKeyMaker)
-// and every argument that is not ignored must be a key type (docs/keys.md). The result
-// goes through the bucket's backend.
+//   {"args":[<arguments, ignored ones left out>],"name":<name>}
+// with "self":<object state> added for methods (memoize_method). The bucket's keymaker
+// hashes it, so the bucket must use a JSON keymaker (DefaultKeyMaker or
+// StreamingDefaultKeyMaker) and every argument that is not ignored must be a key type
+// (keys.hpp). The result goes through the bucket's backend.
+//
+// The bucket may be any bucket with the typed operations: Bucket, DeferredWriteBucket or a
+// deferred_write() scope. It must outlive the memoized function.
 #pragma once
 
 #include <chrono>
@@ -24,10 +27,12 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <tuple>
 #include <type_traits>
 #include <utility>
 
+#include "bucketcache/bucket.hpp"
 #include "bucketcache/keys.hpp"
 
 BUCKETCACHE_NAMESPACE_BEGIN
@@ -38,15 +43,19 @@ BUCKETCACHE_NAMESPACE_BEGIN
 template <std::size_t... I>
 struct ignore_args {};
 
-// What an on_hit callback receives (BucketCache's CachedCallInfo).
+// What an on_hit callback receives (BucketCache's CachedCallInfo). The references are
+// valid during the callback only.
 template <class R>
 struct CachedCallInfo {
-  std::string arguments;  // canonical JSON array of the key's arguments
+  std::string arguments;  // canonical JSON array of the key's arguments (ignored ones left out)
   const R& value;         // the cached result being returned
-  std::optional<std::chrono::system_clock::time_point> expires;  // nullopt: never
+  std::optional<std::chrono::system_clock::time_point> expires;  // nullopt: never expires
+  const std::string& name;                                       // the memoized function's name
 };
 
 namespace detail {
+
+// ---- The signature of a callable ----
 
 template <class F>
 struct callable_traits : callable_traits<decltype(&F::operator())> {};
@@ -59,35 +68,83 @@ template <class R, class... A>
 struct callable_traits<R (*)(A...) noexcept> : callable_traits<R (*)(A...)> {};
 template <class R, class... A>
 struct callable_traits<R(A...)> : callable_traits<R (*)(A...)> {};
-template <class C, class R, class... A>
-struct callable_traits<R (C::*)(A...)> : callable_traits<R (*)(A...)> {
-  using object = C;
-};
-template <class C, class R, class... A>
-struct callable_traits<R (C::*)(A...) const> : callable_traits<R (*)(A...)> {
-  using object = const C;
-};
-template <class C, class R, class... A>
-struct callable_traits<R (C::*)(A...) noexcept> : callable_traits<R (C::*)(A...)> {};
-template <class C, class R, class... A>
-struct callable_traits<R (C::*)(A...) const noexcept> : callable_traits<R (C::*)(A...) const> {};
+template <class R, class... A>
+struct callable_traits<R(A...) noexcept> : callable_traits<R (*)(A...)> {};
+
+#define BUCKETCACHE_MEMBER_TRAITS_(QUALS, OBJECT)                                                 \
+  template <class C, class R, class... A>                                                         \
+  struct callable_traits<R (C::*)(A...) QUALS> : callable_traits<R (*)(A...)> {                   \
+    using object = OBJECT;                                                                        \
+  };                                                                                              \
+  template <class C, class R, class... A>                                                         \
+  struct callable_traits<R (C::*)(A...) QUALS noexcept> : callable_traits<R (C::*)(A...) QUALS> { \
+  };
+BUCKETCACHE_MEMBER_TRAITS_(, C)
+BUCKETCACHE_MEMBER_TRAITS_(const, const C)
+BUCKETCACHE_MEMBER_TRAITS_(&, C)
+BUCKETCACHE_MEMBER_TRAITS_(const&, const C)
+#undef BUCKETCACHE_MEMBER_TRAITS_
+
+// Whether callable_traits<F> is usable: a function, a function pointer, a member function
+// pointer, or a class with exactly one non-template operator() (lambdas with typed
+// parameters, std::function). Generic lambdas (auto parameters) and overloaded call
+// operators have no single signature.
+template <class F, class = void>
+struct has_call_signature : std::false_type {};
+template <class F>
+struct has_call_signature<F, std::void_t<decltype(&F::operator())>> : std::true_type {};
+template <class F>
+inline constexpr bool has_call_signature_v =
+    std::is_function_v<std::remove_pointer_t<F>> || std::is_member_function_pointer_v<F> ||
+    has_call_signature<F>::value;
+
+template <class T>
+struct is_ignore_args : std::false_type {};
+template <std::size_t... I>
+struct is_ignore_args<ignore_args<I...>> : std::true_type {};
 
 template <std::size_t J, std::size_t... I>
 constexpr bool is_ignored(ignore_args<I...>) {
   return ((J == I) || ... || false);
 }
 
-// The key of one call; a key type through its write_key member.
+template <std::size_t N, std::size_t... I>
+constexpr bool ignore_indexes_valid(ignore_args<I...>) {
+  return ((I < N) && ... && true);
+}
+
+// Derived from TypedOps (Bucket, DeferredWriteBucket, DeferredWriteScope)?
+template <class B, class = void>
+struct is_typed_bucket : std::false_type {};
+template <class B>
+struct is_typed_bucket<B, std::void_t<typename B::backend_type, typename B::keymaker_type>>
+    : std::is_base_of<TypedOps<B, typename B::backend_type, typename B::keymaker_type>, B> {};
+
+template <class BucketT>
+constexpr void check_bucket() {
+  static_assert(is_typed_bucket<BucketT>::value,
+                "bucketcache::memoize: the first argument must be a Bucket, a "
+                "DeferredWriteBucket or a deferred_write() scope");
+  if constexpr (is_typed_bucket<BucketT>::value) {
+    static_assert(BucketT::keymaker_type::id == std::string_view("json"),
+                  "bucketcache::memoize: the bucket's keymaker must build JSON keys "
+                  "(DefaultKeyMaker or StreamingDefaultKeyMaker), not RawKeyMaker");
+  }
+}
+
+// ---- The key of one call: a key type through its write_key member ----
+
 template <class Ignore, class Self, class... A>
 struct CallKey {
   std::string_view name;
-  const Self* self;  // null for plain functions
+  const Self* self;  // unused (null) for plain functions
   std::tuple<const A&...> args;
 
+  // The canonical JSON array of the arguments that are part of the key.
   void write_args(KeyWriter& w) const { write_args(w, std::index_sequence_for<A...>{}); }
 
   void write_key(KeyWriter& w) const {
-    w.begin_object();
+    w.begin_object();  // members in byte order: args, name, self
     w.key("args");
     write_args(w);
     w.key("name");
@@ -112,7 +169,6 @@ struct CallKey {
   }
 };
 
-// Canonical JSON of a call's arguments (for CachedCallInfo).
 template <class Key>
 std::string arguments_text(const Key& key) {
   std::string out;
@@ -123,13 +179,29 @@ std::string arguments_text(const Key& key) {
   return out;
 }
 
-template <class R>
-std::optional<std::chrono::system_clock::time_point> expiry_time(std::int64_t expires_us) {
+inline std::optional<std::chrono::system_clock::time_point> expiry_time(std::int64_t expires_us) {
   if (expires_us == 0) return std::nullopt;
-  return std::chrono::system_clock::time_point(std::chrono::microseconds(expires_us));
+  return std::chrono::system_clock::time_point(
+      std::chrono::duration_cast<std::chrono::system_clock::duration>(
+          std::chrono::microseconds(expires_us)));
 }
 
-// Lookup, single-flight compute and hit callback, shared by functions and methods.
+// How argument J (declared type A) is handed to the wrapped function. The wrapper owns its
+// parameters, so it may move them into the function - unless the key still has to be read
+// after the call (refresh() stores after computing), where arguments that are part of the
+// key are passed as lvalues (copied for rvalue-reference parameters).
+template <class A, bool Move>
+decltype(auto) pass_arg(std::remove_reference_t<A>& a) {
+  if constexpr (Move || std::is_lvalue_reference_v<A>) {
+    return static_cast<A&&>(a);
+  } else if constexpr (std::is_rvalue_reference_v<A>) {
+    return std::decay_t<A>(a);
+  } else {
+    return static_cast<const std::remove_reference_t<A>&>(a);
+  }
+}
+
+// Lookup, single-flight compute and the hit callback, shared by functions and methods.
 template <class BucketT, class R>
 class MemoCore {
  public:
@@ -138,19 +210,19 @@ class MemoCore {
   MemoCore(BucketT& bucket, std::string name) : bucket_(&bucket), name_(std::move(name)) {}
 
   template <class Key, class Call>
-  R call(const Key& key, Call&& compute) {
+  R call(const Key& key, Call&& compute) const {
     bool hit = false;
     std::int64_t expires_us = 0;
-    R value = bucket_->template get_or_compute<R>(key, std::forward<Call>(compute), &hit,
-                                                  &expires_us);
+    R value =
+        bucket_->template get_or_compute<R>(key, std::forward<Call>(compute), &hit, &expires_us);
     if (hit && on_hit_) {
-      on_hit_(CachedCallInfo<R>{arguments_text(key), value, expiry_time<R>(expires_us)});
+      on_hit_(CachedCallInfo<R>{arguments_text(key), value, expiry_time(expires_us), name_});
     }
     return value;
   }
 
   template <class Key, class Call>
-  R refresh(const Key& key, Call&& compute) {
+  R refresh(const Key& key, Call&& compute) const {
     R value = compute();
     bucket_->set(key, value);
     return value;
@@ -174,37 +246,62 @@ class MemoizedFunction<BucketT, F, Ignore, Traits, std::tuple<A...>> {
  public:
   using result_type = std::decay_t<typename Traits::result>;
   using Key = CallKey<Ignore, void, std::decay_t<A>...>;
+  using bucket_type = BucketT;
+
+  static_assert(!std::is_void_v<result_type>, "bucketcache::memoize: the function returns void");
+  static_assert(ignore_indexes_valid<sizeof...(A)>(Ignore{}),
+                "bucketcache::ignore_args: an index is not a parameter position of the function");
 
   MemoizedFunction(BucketT& bucket, std::string name, F fn)
       : core_(bucket, std::move(name)), fn_(std::move(fn)) {}
 
-  // Cached result for these arguments, computing (once across threads and processes) on
-  // a miss. Exceptions from the function propagate and cache nothing.
-  result_type operator()(A... args) {
-    return core_.call(key(args...), [&] { return result_type(fn_(args...)); });
+  // The cached result for these arguments; on a miss calls the function (once across the
+  // threads and processes sharing the bucket) and stores the result. Exceptions from the
+  // function propagate and cache nothing.
+  result_type operator()(A... args) const {
+    const Key k = key(args...);
+    return core_.call(k, [&] { return invoke<true>(std::index_sequence_for<A...>{}, args...); });
   }
-  // Calls the function and overwrites the cached result (BucketCache's nocache).
-  result_type refresh(A... args) {
-    return core_.refresh(key(args...), [&] { return result_type(fn_(args...)); });
+  // Calls the function and overwrites the cached result (BucketCache's nocache=True).
+  result_type refresh(A... args) const {
+    const Key k = key(args...);
+    return core_.refresh(k,
+                         [&] { return invoke<false>(std::index_sequence_for<A...>{}, args...); });
   }
   // Stores value as the result for these arguments without calling the function.
-  void precache(const result_type& value, A... args) { core_.bucket().set(key(args...), value); }
+  void precache(const result_type& value, const std::decay_t<A>&... args) const {
+    core_.bucket().set(key(args...), value);
+  }
   // Whether a result for these arguments is cached.
-  bool cached(A... args) { return core_.bucket().contains(key(args...)); }
-  // Removes the cached result for these arguments.
-  bool forget(A... args) { return core_.bucket().erase(key(args...)); }
-  // Called with CachedCallInfo on every cache hit (not when computing).
+  bool cached(const std::decay_t<A>&... args) const {
+    return core_.bucket().contains(key(args...));
+  }
+  // Removes the cached result for these arguments; returns whether there was one.
+  bool forget(const std::decay_t<A>&... args) const { return core_.bucket().erase(key(args...)); }
+  // cb(const CachedCallInfo<result_type>&) is called on every cache hit (not when
+  // computing), before the value is returned. Set it before sharing the object between
+  // threads; an exception from cb propagates to the caller.
   MemoizedFunction& on_hit(typename MemoCore<BucketT, result_type>::HitCallback cb) {
     core_.on_hit_ = std::move(cb);
     return *this;
   }
+  // The canonical key of a call (what the keymaker hashes), e.g. for logging or tests.
+  std::string canonical_key(const std::decay_t<A>&... args) const {
+    return bucketcache::canonical_key(key(args...));
+  }
   const std::string& name() const { return core_.name(); }
+  BucketT& bucket() const { return core_.bucket(); }
 
  private:
   Key key(const std::decay_t<A>&... args) const { return Key{core_.name(), nullptr, {args...}}; }
 
+  template <bool Move, std::size_t... J>
+  result_type invoke(std::index_sequence<J...>, std::remove_reference_t<A>&... args) const {
+    return result_type(std::invoke(fn_, pass_arg < A, Move || is_ignored<J>(Ignore{}) > (args)...));
+  }
+
   MemoCore<BucketT, result_type> core_;
-  F fn_;
+  mutable F fn_;
 };
 
 template <class BucketT, class M, class Ignore, class Traits = callable_traits<M>,
@@ -217,38 +314,58 @@ class MemoizedMethod<BucketT, M, Ignore, Traits, std::tuple<A...>> {
   using object_type = typename Traits::object;  // const C for const methods
   using result_type = std::decay_t<typename Traits::result>;
   using Key = CallKey<Ignore, std::remove_const_t<object_type>, std::decay_t<A>...>;
+  using bucket_type = BucketT;
+
+  static_assert(!std::is_void_v<result_type>,
+                "bucketcache::memoize_method: the method returns void");
+  static_assert(ignore_indexes_valid<sizeof...(A)>(Ignore{}),
+                "bucketcache::ignore_args: an index is not a parameter position of the method "
+                "(positions do not count the object)");
 
   MemoizedMethod(BucketT& bucket, std::string name, M method)
       : core_(bucket, std::move(name)), method_(method) {}
 
   // The object's state (its key representation) is part of the key: two objects with
   // equal state share entries.
-  result_type operator()(object_type& self, A... args) {
-    return core_.call(key(self, args...),
-                      [&] { return result_type((self.*method_)(args...)); });
+  result_type operator()(object_type& self, A... args) const {
+    const Key k = key(self, args...);
+    return core_.call(k,
+                      [&] { return invoke<true>(self, std::index_sequence_for<A...>{}, args...); });
   }
-  result_type refresh(object_type& self, A... args) {
-    return core_.refresh(key(self, args...),
-                         [&] { return result_type((self.*method_)(args...)); });
+  result_type refresh(object_type& self, A... args) const {
+    const Key k = key(self, args...);
+    return core_.refresh(
+        k, [&] { return invoke<false>(self, std::index_sequence_for<A...>{}, args...); });
   }
-  void precache(const result_type& value, const object_type& self, A... args) {
+  void precache(const result_type& value, const object_type& self,
+                const std::decay_t<A>&... args) const {
     core_.bucket().set(key(self, args...), value);
   }
-  bool cached(const object_type& self, A... args) {
+  bool cached(const object_type& self, const std::decay_t<A>&... args) const {
     return core_.bucket().contains(key(self, args...));
   }
-  bool forget(const object_type& self, A... args) {
+  bool forget(const object_type& self, const std::decay_t<A>&... args) const {
     return core_.bucket().erase(key(self, args...));
   }
   MemoizedMethod& on_hit(typename MemoCore<BucketT, result_type>::HitCallback cb) {
     core_.on_hit_ = std::move(cb);
     return *this;
   }
+  std::string canonical_key(const object_type& self, const std::decay_t<A>&... args) const {
+    return bucketcache::canonical_key(key(self, args...));
+  }
   const std::string& name() const { return core_.name(); }
+  BucketT& bucket() const { return core_.bucket(); }
 
  private:
   Key key(const object_type& self, const std::decay_t<A>&... args) const {
     return Key{core_.name(), &self, {args...}};
+  }
+
+  template <bool Move, std::size_t... J>
+  result_type invoke(object_type& self, std::index_sequence<J...>,
+                     std::remove_reference_t<A>&... args) const {
+    return result_type((self.*method_)(pass_arg < A, Move || is_ignored<J>(Ignore{}) > (args)...));
   }
 
   MemoCore<BucketT, result_type> core_;
@@ -257,22 +374,43 @@ class MemoizedMethod<BucketT, M, Ignore, Traits, std::tuple<A...>> {
 
 }  // namespace detail
 
-// Wraps fn (function pointer, lambda, std::function or other callable with one
-// non-template call operator) so calls go through bucket. `name` identifies the function
-// in keys: give each memoized function its own. bucket must outlive the result.
+// Wraps fn (function, function pointer, lambda with typed parameters, std::function, or
+// any object with one non-template call operator) so calls go through bucket. `name`
+// identifies the function in keys: give each memoized function its own. Generic lambdas
+// (auto parameters) have no signature to take the key from: wrap them in
+// std::function<R(Args...)> or give the parameters types. bucket must outlive the result.
 template <class BucketT, class F, class Ignore = ignore_args<>>
 auto memoize(BucketT& bucket, std::string name, F fn, Ignore = {}) {
   using Fn = std::decay_t<F>;
-  return detail::MemoizedFunction<BucketT, Fn, Ignore>(bucket, std::move(name), std::move(fn));
+  detail::check_bucket<BucketT>();
+  static_assert(detail::is_ignore_args<Ignore>::value,
+                "bucketcache::memoize: the fourth argument must be bucketcache::ignore_args<...>");
+  static_assert(!std::is_member_function_pointer_v<Fn>,
+                "bucketcache::memoize: use memoize_method for member functions");
+  static_assert(detail::has_call_signature_v<Fn>,
+                "bucketcache::memoize: the callable has no single signature (a generic lambda "
+                "or an overloaded operator()); wrap it in std::function<R(Args...)> or give "
+                "its parameters types");
+  if constexpr (detail::has_call_signature_v<Fn> && !std::is_member_function_pointer_v<Fn>) {
+    return detail::MemoizedFunction<BucketT, Fn, Ignore>(bucket, std::move(name), std::move(fn));
+  }
 }
 
 // Wraps a member function (BucketCache's method=True): call it as m(object, args...). The
 // object's state enters the key through its key customization point (a write_key member
-// or free function, docs/keys.md).
-template <class BucketT, class M, class Ignore = ignore_args<>,
-          std::enable_if_t<std::is_member_function_pointer_v<M>, int> = 0>
+// or free function, keys.hpp).
+template <class BucketT, class M, class Ignore = ignore_args<>>
 auto memoize_method(BucketT& bucket, std::string name, M method, Ignore = {}) {
-  return detail::MemoizedMethod<BucketT, M, Ignore>(bucket, std::move(name), method);
+  detail::check_bucket<BucketT>();
+  static_assert(detail::is_ignore_args<Ignore>::value,
+                "bucketcache::memoize_method: the fourth argument must be "
+                "bucketcache::ignore_args<...>");
+  static_assert(std::is_member_function_pointer_v<M>,
+                "bucketcache::memoize_method: the third argument must be a member function "
+                "pointer (&Class::method)");
+  if constexpr (std::is_member_function_pointer_v<M>) {
+    return detail::MemoizedMethod<BucketT, M, Ignore>(bucket, std::move(name), method);
+  }
 }
 
 BUCKETCACHE_NAMESPACE_END

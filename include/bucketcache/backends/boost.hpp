@@ -85,8 +85,8 @@ namespace boost_backend {
 namespace ba = boost::archive;
 
 // Flags a payload may record: no_header | no_codecvt | no_xml_tag_checking | no_tracking.
-inline constexpr unsigned known_flags = ba::no_header | ba::no_codecvt |
-                                        ba::no_xml_tag_checking | ba::no_tracking;
+inline constexpr unsigned known_flags =
+    ba::no_header | ba::no_codecvt | ba::no_xml_tag_checking | ba::no_tracking;
 
 [[noreturn]] inline void fail(const char* what) {
   throw ba::archive_exception(ba::archive_exception::input_stream_error, what);
@@ -130,8 +130,8 @@ inline void check_count(std::size_t count, std::size_t remaining) {
   if (count > remaining) fail("collection size exceeds the remaining input");
 }
 
-// Archives from Boost before 1.45 (library version < 7) read sizes in ways that bypass the
-// checks below; a header claiming such a version is refused.
+// Archives of library version < 7 (about Boost 1.42 and older) read sizes in ways that
+// bypass the checks below; a header claiming such a version is refused.
 inline void check_library_version(boost::serialization::library_version_type v) {
   if (v < boost::serialization::library_version_type(7)) fail("unsupported archive version");
 }
@@ -189,7 +189,8 @@ class TextIArchive : public ba::text_iarchive_impl<TextIArchive> {
   using Impl = ba::text_iarchive_impl<TextIArchive>;
 
  public:
-  TextIArchive(std::istream& stream, ViewBuf& buf, unsigned flags) : Impl(stream, flags), buf_(buf) {
+  TextIArchive(std::istream& stream, ViewBuf& buf, unsigned flags)
+      : Impl(stream, flags), buf_(buf) {
     if ((flags & ba::no_header) == 0) init();
     check_library_version(this->get_library_version());
   }
@@ -229,7 +230,13 @@ class XmlIArchive : public ba::xml_iarchive_impl<XmlIArchive> {
  public:
   XmlIArchive(std::istream& stream, ViewBuf& buf, unsigned flags)
       : Impl(stream, flags | ba::no_header), buf_(buf), header_((flags & ba::no_header) == 0) {
-    if (header_) init();
+    if (header_) {
+      // Impl::init() without its unchecked conversion of the version attribute.
+      this->gimpl->init(this->is);
+      const unsigned version = this->gimpl->rv.version;
+      if (version > ba::BOOST_ARCHIVE_VERSION()) fail("unsupported archive version");
+      this->set_library_version(boost::serialization::library_version_type(version));
+    }
     check_library_version(this->get_library_version());
   }
 
@@ -252,8 +259,7 @@ class XmlIArchive : public ba::xml_iarchive_impl<XmlIArchive> {
     if (name == nullptr) return;
     if (!this->gimpl->parse_end_tag(this->is) || depth_ == 0) fail("bad XML end tag");
     if (--depth_ == 0) return;
-    if ((this->get_flags() & ba::no_xml_tag_checking) == 0 &&
-        this->gimpl->rv.object_name != name) {
+    if ((this->get_flags() & ba::no_xml_tag_checking) == 0 && this->gimpl->rv.object_name != name) {
       throw ba::xml_archive_exception(ba::xml_archive_exception::xml_archive_tag_mismatch, name);
     }
   }

@@ -1,6 +1,6 @@
 // MsgpackBackend: values as MessagePack through msgpack-cxx (id "msgpack").
 //
-//   struct Point { int x, y; MSGPACK_DEFINE(x, y); };
+//   struct Point { int x, y; MSGPACK_DEFINE(x, y) };
 //   bucketcache::Bucket<bucketcache::MsgpackBackend> b(dir);
 //   b.set("origin", Point{0, 0});
 //
@@ -96,11 +96,12 @@ struct MsgpackBackend {
 
   // Decodes exactly one MessagePack value filling bytes and converts it to T. Throws
   // msgpack::unpack_error (malformed, truncated, trailing bytes, over a limit) or
-  // msgpack::type_error (not a T).
+  // msgpack::type_error (not a T). T must own its data: views into the unpacked object
+  // (msgpack::object, std::string_view, msgpack::type::raw_ref) would dangle.
   template <class T>
   static T load(std::string_view bytes, const Config& config) {
-    static_assert(!std::is_same_v<T, msgpack::object>,
-                  "a msgpack::object would point into freed memory; load a concrete type");
+    static_assert(!std::is_same_v<T, msgpack::object> && !std::is_same_v<T, std::string_view>,
+                  "the result would point into freed memory; load a type owning its data");
     std::size_t off = 0;
     detail::MsgpackBudget budget(bytes.size(), config.max_depth);
     if (!msgpack::v2::parse(bytes.data(), bytes.size(), off, budget)) {
@@ -108,8 +109,8 @@ struct MsgpackBackend {
     }
     if (off != bytes.size()) throw msgpack::parse_error("msgpack: trailing bytes");
     const msgpack::unpack_limit limit(config.max_array_size, config.max_map_size,
-                                      config.max_str_size, config.max_bin_size,
-                                      config.max_ext_size, config.max_depth);
+                                      config.max_str_size, config.max_bin_size, config.max_ext_size,
+                                      config.max_depth);
     off = 0;
     msgpack::object_handle handle =
         msgpack::unpack(bytes.data(), bytes.size(), off, nullptr, nullptr, limit);

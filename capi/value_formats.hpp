@@ -1,0 +1,18 @@
+// Value checks for the backends the C API accepts ("raw", "json", "msgpack").
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace bucketcache {
+namespace capi {
+
+bool known_backend(const std::string& id);
+
+// Throws InvalidArgument unless bytes is one complete value of the backend's format: any
+// bytes for "raw", one JSON text (strict UTF-8) for "json", one MessagePack object with
+// nothing after it for "msgpack".
+void check_value(const std::string& backend, std::string_view bytes);
+
+}  // namespace capi
+}  // namespace bucketcache
