@@ -1,7 +1,5 @@
 // The C API: each entry point is a few lines over the C++ core. guard() catches every
 // exception and maps it to a BC_* code with a thread-local message.
-#include "bucketcache/bucketcache.h"
-
 #include <cstdlib>
 #include <cstring>
 #include <limits>
@@ -10,6 +8,7 @@
 #include <string>
 #include <string_view>
 
+#include "bucketcache/bucketcache.h"
 #include "bucketcache/canonical.hpp"
 #include "bucketcache/deferred_writes.hpp"
 #include "bucketcache/error.hpp"
@@ -186,7 +185,7 @@ int bc_options_set_str(bc_options* o, int option, const char* value) {
     switch (option) {
       case BC_OPT_BACKEND:
         require(bucketcache::capi::known_backend(v),
-                "BC_OPT_BACKEND must be \"raw\", \"json\" or \"msgpack\"");
+                "BC_OPT_BACKEND must be \"raw\", \"json\", \"msgpack\" or \"pickle\"");
         o->backend = v;
         return BC_OK;
       case BC_OPT_KEY_FORMAT:

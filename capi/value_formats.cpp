@@ -32,7 +32,7 @@ void check_msgpack(std::string_view bytes) {
 }  // namespace
 
 bool known_backend(const std::string& id) {
-  return id == "raw" || id == "json" || id == "msgpack";
+  return id == "raw" || id == "json" || id == "msgpack" || id == "pickle";
 }
 
 void check_value(const std::string& backend, std::string_view bytes) {

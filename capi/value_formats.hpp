@@ -1,4 +1,5 @@
-// Value checks for the backends the C API accepts ("raw", "json", "msgpack").
+// Value checks for the backends the C API accepts: "raw", "json", "msgpack", and
+// "pickle" (Python pickle bytes from the Python binding; opaque to the library).
 #pragma once
 
 #include <string>
@@ -10,8 +11,8 @@ namespace capi {
 bool known_backend(const std::string& id);
 
 // Throws InvalidArgument unless bytes is one complete value of the backend's format: any
-// bytes for "raw", one JSON text (strict UTF-8) for "json", one MessagePack object with
-// nothing after it for "msgpack".
+// bytes for "raw" and "pickle", one JSON text (strict UTF-8) for "json", one MessagePack object
+// with nothing after it for "msgpack".
 void check_value(const std::string& backend, std::string_view bytes);
 
 }  // namespace capi

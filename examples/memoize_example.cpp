@@ -51,10 +51,10 @@ struct Account {
   std::int64_t cents = 0;
   std::string owner;  // not part of the key: the result does not depend on it
 
-  std::string format(int decimals) const {
-    std::ostringstream out;
-    out << currency << " " << cents / 100 << "." << (cents % 100) / (decimals > 1 ? 1 : 10);
-    return out.str();
+  std::string format(const std::string& decimal_mark) const {
+    const std::int64_t fraction = cents % 100;
+    return currency + " " + std::to_string(cents / 100) + decimal_mark +
+           (fraction < 10 ? "0" : "") + std::to_string(fraction);
   }
 
   // The key customization point (keys.hpp): the state that memoized methods depend on.
@@ -76,14 +76,14 @@ int main(int argc, char** argv) {
   try {
     // snippet-begin: basic
     bucketcache::Options options;
-    options.lifetime = std::chrono::hours(24);    // memoized results expire after a day
-    options.lock_wait = std::chrono::seconds(30); // single flight: wait at most this long
+    options.lifetime = std::chrono::hours(24);     // memoized results expire after a day
+    options.lock_wait = std::chrono::seconds(30);  // single flight: wait at most this long
     bucketcache::Bucket<bucketcache::JsonBackend> bucket(dir, options);
 
     auto fib = bucketcache::memoize(bucket, "slow_fib", slow_fib);
-    fib.forget(80);                     // start from a miss, so this run shows both cases
-    std::uint64_t first = fib(80);      // computes (fib_calls == 1) and stores the result
-    std::uint64_t second = fib(80);     // served from the bucket, here and in later runs
+    fib.forget(80);                  // start from a miss, so this run shows both cases
+    std::uint64_t first = fib(80);   // computes (fib_calls == 1) and stores the result
+    std::uint64_t second = fib(80);  // served from the bucket, here and in later runs
     // snippet-end: basic
     check(first == 23416728348467685u && second == first, "fib(80) is right");
     check(fib_calls == 1, "second call served from the cache");
@@ -123,10 +123,10 @@ int main(int argc, char** argv) {
     check(last_hit == std::string("slow_fib[80]"), "on_hit called with the arguments");
 
     // snippet-begin: refresh
-    fib.refresh(80);                 // calls slow_fib again and overwrites the entry
-    fib.precache(55, 10);            // stores fib(10) = 55 without calling slow_fib
-    bool cached = fib.cached(10);    // true
-    fib.forget(10);                  // removes the entry
+    fib.refresh(80);               // calls slow_fib again and overwrites the entry
+    fib.precache(55, 10);          // stores fib(10) = 55 without calling slow_fib
+    bool cached = fib.cached(10);  // true
+    fib.forget(10);                // removes the entry
     // snippet-end: refresh
     check(fib_calls == 2, "refresh called the function again");
     check(cached && !fib.cached(10), "precache, cached, forget");
@@ -157,16 +157,16 @@ int main(int argc, char** argv) {
     auto format = bucketcache::memoize_method(bucket, "Account::format", &Account::format);
     Account alice{"EUR", 12345, "alice"};
     Account bob{"EUR", 12345, "bob"};  // equal state: shares alice's entries
-    format(alice, 2);                  // computes "EUR 123.45"
-    format(bob, 2);                    // served from the cache
+    format(alice, ".");                // computes "EUR 123.45"
+    format(bob, ".");                  // served from the cache
     // snippet-end: method
     int method_hits = 0;
     format.on_hit([&](const bucketcache::CachedCallInfo<std::string>&) { ++method_hits; });
-    format.forget(alice, 2);
-    format(alice, 2);
-    check(format(bob, 2) == "EUR 123.45" && method_hits == 1, "equal objects share entries");
-    check(format.canonical_key(alice, 2) ==
-              R"({"args":[2],"name":"Account::format","self":{"cents":12345,"currency":"EUR"}})",
+    format.forget(alice, ".");
+    format(alice, ".");
+    check(format(bob, ".") == "EUR 123.45" && method_hits == 1, "equal objects share entries");
+    check(format.canonical_key(alice, ".") ==
+              R"({"args":["."],"name":"Account::format","self":{"cents":12345,"currency":"EUR"}})",
           "method key includes the object's state");
 
     // snippet-begin: exceptions
@@ -182,10 +182,11 @@ int main(int argc, char** argv) {
     check(!parse.cached("x"), "an exception caches nothing");
 
     // snippet-begin: single-flight
-    fib.forget(90);
+    auto shared_fib = bucketcache::memoize(bucket, "slow_fib", slow_fib);  // same entries
+    shared_fib.forget(90);
     fib_calls = 0;
     std::vector<std::thread> threads;
-    for (int i = 0; i < 4; ++i) threads.emplace_back([&] { fib(90); });
+    for (int i = 0; i < 4; ++i) threads.emplace_back([&] { shared_fib(90); });
     for (auto& t : threads) t.join();
     // fib_calls == 1: one thread computed, the others waited for its result
     // snippet-end: single-flight

@@ -51,8 +51,8 @@ int main(int argc, char** argv) {
                   std::chrono::steady_clock::now() - start)
                   .count();
     std::cout << (cached ? "served from the cache" : "computed (cache miss), stored in the cache")
-              << ": " << primes->size() << " primes below " << n << ", largest "
-              << primes->back() << ", in " << ms << " ms\n"
+              << ": " << primes->size() << " primes below " << n << ", largest " << primes->back()
+              << ", in " << ms << " ms\n"
               << "cache directory: " << bucket.path() << "\n";
     return 0;
   } catch (const bucketcache::Error& e) {

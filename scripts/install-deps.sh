@@ -9,8 +9,13 @@ PACKAGES=(
   libssl-dev libspdlog-dev libfmt-dev
   nlohmann-json3-dev libmsgpack-cxx-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  zlib1g-dev python3 abigail-tools binutils
+  zlib1g-dev python3 python3-pytest python3-msgpack abigail-tools binutils
 )
+
+# Node.js and npm for the Node binding (Debian's packages, unless a node is already there).
+if ! command -v node > /dev/null 2>&1 || ! command -v npm > /dev/null 2>&1; then
+  PACKAGES+=(nodejs npm)
+fi
 
 missing=()
 for p in "${PACKAGES[@]}"; do

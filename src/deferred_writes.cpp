@@ -214,6 +214,11 @@ void DeferredWrites::sync() {
       std::lock_guard<std::mutex> lock(impl_->mu);
       auto it = impl_->pending.find(key);
       if (it == impl_->pending.end()) continue;  // discarded or erased meanwhile
+      if (is_expired(it->second.expires_us, now_us(), impl_->target.options().lifetime.count())) {
+        impl_->bytes -= it->second.value->size();  // expired while pending: nothing to keep
+        impl_->pending.erase(it);
+        continue;
+      }
       p = it->second;
     }
     try {

@@ -188,8 +188,7 @@ void FileStore::ensure_shard_dirs(const Digest& key) const {
   const std::string first = root_ + "/" + hex.substr(0, 2);
   const std::string second = first + "/" + hex.substr(2, 2);
   for (const std::string* d : {&first, &second}) {
-    if (::mkdir(d->c_str(), static_cast<mode_t>(options_.directory_mode)) != 0 &&
-        errno != EEXIST) {
+    if (::mkdir(d->c_str(), static_cast<mode_t>(options_.directory_mode)) != 0 && errno != EEXIST) {
       throw_io("cannot create directory", *d, errno);
     }
   }
@@ -484,8 +483,7 @@ PrunedFilesInfo FileStore::prune(std::int64_t now) {
         struct stat st;
         if (::fstat(efd.get(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
         unsigned char header[format::kHeaderSize];
-        if (::pread(efd.get(), header, sizeof(header), 0) !=
-            static_cast<ssize_t>(sizeof(header))) {
+        if (::pread(efd.get(), header, sizeof(header), 0) != static_cast<ssize_t>(sizeof(header))) {
           continue;
         }
         format::EntryHeader h;

@@ -22,9 +22,9 @@ inline std::string key_label(const Digest& d) {
 }  // namespace bucketcache
 
 // Formats and logs only when the level is enabled.
-#define BC_LOG(level, ...)                                                             \
-  do {                                                                                 \
-    if (::bucketcache::detail::log_enabled(level)) {                                   \
-      ::bucketcache::detail::log_message(level, fmt::format(__VA_ARGS__));             \
-    }                                                                                  \
+#define BC_LOG(level, ...)                                                 \
+  do {                                                                     \
+    if (::bucketcache::detail::log_enabled(level)) {                       \
+      ::bucketcache::detail::log_message(level, fmt::format(__VA_ARGS__)); \
+    }                                                                      \
   } while (0)

@@ -40,8 +40,8 @@ struct Store::Impl {
                             "'");
     }
     if (!format::valid_id(keymaker)) {
-      throw InvalidArgument("keymaker id must be 1-15 printable ASCII characters: '" +
-                            keymaker + "'");
+      throw InvalidArgument("keymaker id must be 1-15 printable ASCII characters: '" + keymaker +
+                            "'");
     }
     return 0;
   }

@@ -72,7 +72,8 @@ TEST_F(LoggingTest, LinesReachTheCallbackWithAbbreviatedKeys) {
   ASSERT_FALSE(got.empty());
   EXPECT_TRUE(any_line_contains(got, d.hex().substr(0, 12)));
   EXPECT_FALSE(any_line_contains(got, d.hex()));  // abbreviated
-  for (const auto& l : got) EXPECT_GE(static_cast<int>(l.first), static_cast<int>(bc::LogLevel::debug));
+  for (const auto& l : got)
+    EXPECT_GE(static_cast<int>(l.first), static_cast<int>(bc::LogLevel::debug));
 }
 
 TEST_F(LoggingTest, FullKeysWhenAsked) {

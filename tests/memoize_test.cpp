@@ -399,6 +399,36 @@ TEST(MemoizeMethod, AdlFreeWriteKeyAndIgnoredArguments) {
   EXPECT_EQ(run.canonical_key(w, 1, log1), R"({"args":[1],"name":"Worker::run","self":100})");
 }
 
+TEST(MemoizeMethod, RefQualifiedAndNoexceptMethods) {
+  struct Qualified {
+    int v = 0;
+    int get() const& noexcept { return v; }
+    int add(int k) & { return v + k; }
+    int twice() noexcept { return 2 * v; }
+    void write_key(bc::KeyWriter& w) const { w.integer(v); }
+  };
+  TempDir dir;
+  JsonBucket b(dir.path());
+  Qualified q{4};
+  EXPECT_EQ(bc::memoize_method(b, "get", &Qualified::get)(q), 4);
+  EXPECT_EQ(bc::memoize_method(b, "add", &Qualified::add)(q, 1), 5);
+  EXPECT_EQ(bc::memoize_method(b, "twice", &Qualified::twice)(q), 8);
+  Qualified other{4};
+  auto add = bc::memoize_method(b, "add", &Qualified::add);
+  add.on_hit([](const bc::CachedCallInfo<int>& info) { EXPECT_EQ(info.arguments, "[1]"); });
+  EXPECT_TRUE(add.cached(other, 1));
+  EXPECT_EQ(add(other, 1), 5);
+}
+
+TEST(MemoizeOnHit, ExceptionFromTheCallbackPropagates) {
+  TempDir dir;
+  JsonBucket b(dir.path());
+  auto f = bc::memoize(b, "f", [](int x) { return x; });
+  f.on_hit([](const bc::CachedCallInfo<int>&) { throw std::logic_error("from callback"); });
+  EXPECT_EQ(f(1), 1);
+  EXPECT_THROW(f(1), std::logic_error);
+}
+
 // ---- refresh (nocache) ----
 
 TEST(MemoizeRefresh, ForcesACallAndOverwritesTheEntry) {

@@ -1,9 +1,9 @@
 // prune_directory: removes this bucket's expired entries and stale temp files only.
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/time.h>
-#include <fcntl.h>
 #include <unistd.h>
 
 #include <atomic>

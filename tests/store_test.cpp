@@ -82,7 +82,7 @@ TEST(Store, ContainsEraseAndUnload) {
   s.set(k, "v");
   EXPECT_TRUE(s.contains(k));
   EXPECT_TRUE(s.unload(k));
-  EXPECT_FALSE(s.unload(k));  // no longer loaded
+  EXPECT_FALSE(s.unload(k));   // no longer loaded
   EXPECT_TRUE(s.contains(k));  // the file stays
   EXPECT_TRUE(s.erase(k));
   EXPECT_FALSE(s.contains(k));
@@ -120,8 +120,8 @@ TEST(Store, EntryPathIsShardedByDigest) {
   bc::Store s(dir.path(), "raw", "raw");
   const bc::Digest k = key_of(s, "k");
   const std::string hex = k.hex();
-  EXPECT_EQ(s.entry_path(k), dir.path() + "/" + hex.substr(0, 2) + "/" + hex.substr(2, 2) + "/" +
-                                 hex + ".bce");
+  EXPECT_EQ(s.entry_path(k),
+            dir.path() + "/" + hex.substr(0, 2) + "/" + hex.substr(2, 2) + "/" + hex + ".bce");
 }
 
 TEST(Store, RejectsBadArguments) {
@@ -241,8 +241,7 @@ TEST(Store, FileCopiedToAnotherKeysNameIsForeign) {
   bc::Store s(dir.path(), "raw", "raw", o);
   s.set(key_of(s, "a"), "value of a");
   s.set(key_of(s, "b"), "value of b");
-  bctest::write_file(s.entry_path(key_of(s, "b")),
-                     bctest::read_file(s.entry_path(key_of(s, "a"))));
+  bctest::write_file(s.entry_path(key_of(s, "b")), bctest::read_file(s.entry_path(key_of(s, "a"))));
   bc::Entry e;
   EXPECT_EQ(s.read(key_of(s, "b"), e), bc::ReadStatus::foreign);
   EXPECT_EQ(get_string(s, "a"), "value of a");
@@ -254,7 +253,7 @@ TEST(Store, MemoryLayerServesUntilUnloaded) {
   const bc::Digest k = key_of(s, "k");
   s.set(k, "v");
   ASSERT_EQ(::unlink(s.entry_path(k).c_str()), 0);  // behind the store's back
-  EXPECT_EQ(get_string(s, "k"), "v");                // memory layer
+  EXPECT_EQ(get_string(s, "k"), "v");               // memory layer
   s.unload(k);
   EXPECT_EQ(get_string(s, "k"), "<miss>");
 }
@@ -278,7 +277,8 @@ TEST(Store, MemoryLayerEvictsLeastRecentlyUsedWithinItsLimit) {
   o.memory_limit_bytes = 10 * (value_size + 200);
   bc::Store s(dir.path(), "raw", "raw", o);
   for (int i = 0; i < 50; ++i) {
-    s.set(key_of(s, "k" + std::to_string(i)), std::string(value_size, static_cast<char>('a' + i % 26)));
+    s.set(key_of(s, "k" + std::to_string(i)),
+          std::string(value_size, static_cast<char>('a' + i % 26)));
     EXPECT_LE(s.memory_bytes(), o.memory_limit_bytes);
   }
   EXPECT_GT(s.memory_bytes(), 0u);
@@ -386,7 +386,8 @@ TEST(Store, FourThreadsShareOneStore) {
     threads.emplace_back([&, t] {
       for (int i = 0; i < 300; ++i) {
         const std::string key = "k" + std::to_string(i % 40);
-        const std::string value = key + ":" + std::string(static_cast<std::size_t>(i % 7) * 100, 'x');
+        const std::string value =
+            key + ":" + std::string(static_cast<std::size_t>(i % 7) * 100, 'x');
         switch ((i + t) % 5) {
           case 0:
           case 1:

@@ -57,7 +57,7 @@ typedef struct bc_options bc_options;
 
 /* Bytes. From the library: malloc'ed, owned by the caller until bc_buf_dispose(). */
 typedef struct bc_buf {
-  void *data;
+  void* data;
   size_t size;
 } bc_buf;
 
@@ -71,7 +71,7 @@ typedef struct bc_prune_info {
 
 /* Option keys for bc_options_set_int (I) and bc_options_set_str (S). Fixed values. */
 #define BC_OPT_LIFETIME_US 1        /* I: entry lifetime in microseconds; 0 = never (default) */
-#define BC_OPT_BACKEND 2            /* S: value format: "raw" (default), "json", "msgpack" */
+#define BC_OPT_BACKEND 2            /* S: "raw" (default), "json", "msgpack", "pickle" */
 #define BC_OPT_KEY_FORMAT 3         /* S: "raw" (default: keys are bytes) or "json" */
 #define BC_OPT_MEMORY_LIMIT_BYTES 4 /* I: memory layer bound; 0 disables; default 64 MiB */
 #define BC_OPT_DEFERRED 5           /* I: 1 = hold sets in memory until bc_sync/close */
@@ -83,19 +83,19 @@ typedef struct bc_prune_info {
 
 /* Creates options with defaults in *out. Free with bc_options_free.
  * Errors: BC_EINVAL (out NULL), BC_ENOMEM. */
-BC_API int bc_options_new(bc_options **out);
+BC_API int bc_options_new(bc_options** out);
 
 /* Frees options. NULL is a no-op. */
-BC_API void bc_options_free(bc_options *o);
+BC_API void bc_options_free(bc_options* o);
 
 /* Sets an integer option. Errors: BC_EINVAL (o NULL, value out of range, or a string
  * option), BC_EUNSUPPORTED (unknown option). Booleans take 0 or 1. */
-BC_API int bc_options_set_int(bc_options *o, int option, int64_t value);
+BC_API int bc_options_set_int(bc_options* o, int option, int64_t value);
 
 /* Sets a string option (value NUL-terminated, copied). Errors: BC_EINVAL (NULL argument,
  * a value the option does not accept, or an integer option), BC_EUNSUPPORTED (unknown
  * option). */
-BC_API int bc_options_set_str(bc_options *o, int option, const char *value);
+BC_API int bc_options_set_str(bc_options* o, int option, const char* value);
 
 /* ---- Buckets ----------------------------------------------------------------------- */
 
@@ -103,12 +103,12 @@ BC_API int bc_options_set_str(bc_options *o, int option, const char *value);
  * the directory mode if missing, and stores the handle in *out. o may be NULL (defaults)
  * and may be freed right after. Errors: BC_EINVAL (out or path NULL, empty path),
  * BC_EIO (the directory cannot be created or is not a directory), BC_ENOMEM. */
-BC_API int bc_bucket_open(bc_bucket **out, const char *path, const bc_options *o);
+BC_API int bc_bucket_open(bc_bucket** out, const char* path, const bc_options* o);
 
 /* Closes a bucket. Pending deferred writes are synced first; if that fails the loss is
  * logged (call bc_sync before closing to get the error). NULL is a no-op. No call on the
  * handle may be running or follow. */
-BC_API void bc_bucket_close(bc_bucket *b);
+BC_API void bc_bucket_close(bc_bucket* b);
 
 /* Keys: with BC_OPT_KEY_FORMAT "raw", key/klen are any bytes (key may be NULL if klen is
  * 0). With "json", they are UTF-8 JSON text, turned into the canonical key form
@@ -117,42 +117,43 @@ BC_API void bc_bucket_close(bc_bucket *b);
 
 /* Stores val/vlen under key, atomically on disk (or pending, with BC_OPT_DEFERRED).
  * With the "json" and "msgpack" backends, val must be one complete JSON text / MessagePack
- * object, else BC_EINVAL. Errors: BC_EINVAL, BC_EIO (the previous value stays readable),
- * BC_ENOMEM. */
-BC_API int bc_set(bc_bucket *b, const void *key, size_t klen, const void *val, size_t vlen);
+ * object, else BC_EINVAL; "raw" and "pickle" (Python pickles, written by the Python
+ * binding; opaque to the library) take any bytes. Errors: BC_EINVAL, BC_EIO (the previous value
+ * stays readable), BC_ENOMEM. */
+BC_API int bc_set(bc_bucket* b, const void* key, size_t klen, const void* val, size_t vlen);
 
 /* Reads the value of key into *out (free with bc_buf_dispose; an empty value has size 0
  * and may have data NULL). On error *out is {NULL, 0}. Errors: BC_ENOTFOUND (absent,
  * expired — the file is deleted — or another backend's/format's entry), BC_ECORRUPT (the
  * entry failed its checksums; it is a miss), BC_EINVAL, BC_EIO (e.g. permission denied:
  * not a miss), BC_ENOMEM. */
-BC_API int bc_get(bc_bucket *b, const void *key, size_t klen, bc_buf *out);
+BC_API int bc_get(bc_bucket* b, const void* key, size_t klen, bc_buf* out);
 
 /* Deletes key's entry (memory and disk). Returns BC_OK if one was removed, BC_ENOTFOUND if
  * there was none; BC_EINVAL, BC_EIO. */
-BC_API int bc_delete(bc_bucket *b, const void *key, size_t klen);
+BC_API int bc_delete(bc_bucket* b, const void* key, size_t klen);
 
 /* 1 if key has a usable entry (reads the entry's header only), 0 if not, or a negative
  * error code (BC_EINVAL, BC_EIO). */
-BC_API int bc_contains(bc_bucket *b, const void *key, size_t klen);
+BC_API int bc_contains(bc_bucket* b, const void* key, size_t klen);
 
 /* Drops key from the memory layer; the file stays. With BC_OPT_DEFERRED, syncs all pending
  * writes first. BC_OK whether or not it was loaded; BC_EINVAL, BC_EIO (sync failed). */
-BC_API int bc_unload_key(bc_bucket *b, const void *key, size_t klen);
+BC_API int bc_unload_key(bc_bucket* b, const void* key, size_t klen);
 
 /* Writes pending deferred writes (no-op without BC_OPT_DEFERRED). On failure (BC_EIO) the
  * entries not written stay pending and nothing on disk is lost. */
-BC_API int bc_sync(bc_bucket *b);
+BC_API int bc_sync(bc_bucket* b);
 
 /* Deletes this bucket's expired entries (its backend and key format) and stale temp and
  * lock files, reading headers only; one pruner at a time per directory. *out (may be NULL)
  * receives what was removed. Errors: BC_EINVAL, BC_EIO. */
-BC_API int bc_prune_directory(bc_bucket *b, bc_prune_info *out);
+BC_API int bc_prune_directory(bc_bucket* b, bc_prune_info* out);
 
 /* Computes the value of a key. Set out->data/out->size to bytes that the callback keeps
  * owning (e.g. a static or a buffer in user); the library copies them before
  * bc_get_or_compute returns. Return 0 on success, non-zero to abort. */
-typedef int (*bc_compute_fn)(void *user, const void *key, size_t klen, bc_buf *out);
+typedef int (*bc_compute_fn)(void* user, const void* key, size_t klen, bc_buf* out);
 
 /* Returns key's cached value in *out, or on a miss calls fn (on the calling thread) and
  * stores and returns its bytes. Concurrent callers of one key — threads and processes
@@ -160,24 +161,24 @@ typedef int (*bc_compute_fn)(void *user, const void *key, size_t klen, bc_buf *o
  * compute themselves. *hit (may be NULL) is set to 1 for a cached value, 0 if computed.
  * Errors: BC_EUSER (fn returned non-zero: nothing is cached), BC_EINVAL (NULL argument or
  * fn's bytes invalid for the backend), BC_EIO, BC_ENOMEM. */
-BC_API int bc_get_or_compute(bc_bucket *b, const void *key, size_t klen, bc_compute_fn fn,
-                             void *user, bc_buf *out, int *hit);
+BC_API int bc_get_or_compute(bc_bucket* b, const void* key, size_t klen, bc_compute_fn fn,
+                             void* user, bc_buf* out, int* hit);
 
 /* Frees data the library returned in buf and sets it to {NULL, 0}. NULL is a no-op. */
-BC_API void bc_buf_dispose(bc_buf *buf);
+BC_API void bc_buf_dispose(bc_buf* buf);
 
 /* ---- Errors, versions, keys, logging ----------------------------------------------- */
 
 /* A static, never-NULL description of a result code ("not found", ...), for any int. */
-BC_API const char *bc_strerror(int code);
+BC_API const char* bc_strerror(int code);
 
 /* Detail of the last failure on the calling thread (never NULL; "" if none yet). Valid
  * until the next bucketcache call on this thread. */
-BC_API const char *bc_last_error_message(void);
+BC_API const char* bc_last_error_message(void);
 
 /* The loaded library's version, "MAJOR.MINOR.PATCH" (may differ from BC_VERSION_STRING,
  * the headers' version). Static, never NULL. */
-BC_API const char *bc_version_string(void);
+BC_API const char* bc_version_string(void);
 
 /* The loaded library's version as MAJOR*10000 + MINOR*100 + PATCH. */
 BC_API unsigned bc_version_number(void);
@@ -187,11 +188,11 @@ BC_API unsigned bc_format_version(void);
 
 /* Canonical key form of JSON text json/len into *out (not NUL-terminated; free with
  * bc_buf_dispose). Errors: BC_EINVAL (invalid JSON key: message has the byte offset). */
-BC_API int bc_canonical_key(bc_buf *out, const void *json, size_t len);
+BC_API int bc_canonical_key(bc_buf* out, const void* json, size_t len);
 
 /* Expiry of key's entry in microseconds since the epoch (0: never) into *expires_us.
  * Errors as bc_get. */
-BC_API int bc_get_expiry(bc_bucket *b, const void *key, size_t klen, int64_t *expires_us);
+BC_API int bc_get_expiry(bc_bucket* b, const void* key, size_t klen, int64_t* expires_us);
 
 /* Log levels for bc_set_log_level and the log callback. */
 #define BC_LOG_TRACE 0
@@ -204,14 +205,14 @@ BC_API int bc_get_expiry(bc_bucket *b, const void *key, size_t klen, int64_t *ex
 
 /* Receives one log line (message/len, not NUL-terminated) at level. May be called from
  * any thread, several at once. */
-typedef void (*bc_log_fn)(void *user, int level, const char *message, size_t len);
+typedef void (*bc_log_fn)(void* user, int level, const char* message, size_t len);
 
 /* Sets the global log level (default BC_LOG_OFF, or the BUCKETCACHE_LOG environment
  * variable). Errors: BC_EINVAL (unknown level). */
 BC_API int bc_set_log_level(int level);
 
 /* Sends log lines to fn(user, ...) instead of stderr; fn NULL restores stderr. */
-BC_API int bc_set_log_callback(bc_log_fn fn, void *user);
+BC_API int bc_set_log_callback(bc_log_fn fn, void* user);
 
 /* 1: log whole key digests; 0 (default): abbreviated. */
 BC_API int bc_set_log_full_keys(int on);

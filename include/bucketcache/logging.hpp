@@ -11,7 +11,15 @@
 BUCKETCACHE_NAMESPACE_BEGIN
 
 // Values match the C API's BC_LOG_* constants.
-enum class LogLevel : int { trace = 0, debug = 1, info = 2, warn = 3, error = 4, critical = 5, off = 6 };
+enum class LogLevel : int {
+  trace = 0,
+  debug = 1,
+  info = 2,
+  warn = 3,
+  error = 4,
+  critical = 5,
+  off = 6
+};
 
 BUCKETCACHE_API void set_log_level(LogLevel level);
 BUCKETCACHE_API LogLevel log_level();

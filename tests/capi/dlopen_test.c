@@ -7,23 +7,23 @@
 
 #define LOAD(var, name)                                    \
   do {                                                     \
-    *(void **)(&var) = dlsym(lib, name);                   \
+    *(void**)(&var) = dlsym(lib, name);                    \
     if (var == NULL) {                                     \
       fprintf(stderr, "dlsym(%s): %s\n", name, dlerror()); \
       return 1;                                            \
     }                                                      \
   } while (0)
 
-int main(int argc, char **argv) {
-  void *lib;
-  int (*open_fn)(bc_bucket **, const char *, const bc_options *);
-  void (*close_fn)(bc_bucket *);
-  int (*set_fn)(bc_bucket *, const void *, size_t, const void *, size_t);
-  int (*get_fn)(bc_bucket *, const void *, size_t, bc_buf *);
-  void (*dispose_fn)(bc_buf *);
-  const char *(*version_fn)(void);
-  const char *(*strerror_fn)(int);
-  bc_bucket *b = NULL;
+int main(int argc, char** argv) {
+  void* lib;
+  int (*open_fn)(bc_bucket**, const char*, const bc_options*);
+  void (*close_fn)(bc_bucket*);
+  int (*set_fn)(bc_bucket*, const void*, size_t, const void*, size_t);
+  int (*get_fn)(bc_bucket*, const void*, size_t, bc_buf*);
+  void (*dispose_fn)(bc_buf*);
+  const char* (*version_fn)(void);
+  const char* (*strerror_fn)(int);
+  bc_bucket* b = NULL;
   bc_buf out = {NULL, 0};
   int ok;
   if (argc != 3) return 2;

@@ -3,8 +3,8 @@
 #include <stdio.h>
 #include <string.h>
 
-int main(int argc, char **argv) {
-  bc_bucket *b = NULL;
+int main(int argc, char** argv) {
+  bc_bucket* b = NULL;
   bc_buf out = {NULL, 0};
   int ok;
   if (argc != 2 || bc_bucket_open(&b, argv[1], NULL) != BC_OK) return 1;

@@ -1,0 +1,137 @@
+'use strict';
+
+// The C API (include/bucketcache/bucketcache.h) through koffi. Everything here is a thin
+// declaration; the Bucket class in index.js holds the logic.
+
+const fs = require('node:fs');
+const path = require('node:path');
+const koffi = require('koffi');
+const { BucketCacheError } = require('./errors');
+
+const SONAME = 'libbucketcache.so.0';
+
+// The build trees of the repository this package sits in: <root>/build*/libbucketcache.so.0,
+// the most recently built first.
+function buildTreeCandidates() {
+  const root = path.resolve(__dirname, '..', '..', '..');
+  let entries;
+  try {
+    entries = fs.readdirSync(root, { withFileTypes: true });
+  } catch {
+    return [];
+  }
+  const found = [];
+  for (const e of entries) {
+    if (!e.isDirectory() || !e.name.startsWith('build')) continue;
+    const file = path.join(root, e.name, SONAME);
+    try {
+      found.push({ file, mtime: fs.statSync(file).mtimeMs });
+    } catch {
+      // no library in this build tree
+    }
+  }
+  return found.sort((a, b) => b.mtime - a.mtime).map((c) => c.file);
+}
+
+// Loads the library: $BUCKETCACHE_LIBRARY if set (and only that), else the system loader's
+// libbucketcache.so.0, else the repository's build trees.
+function loadLibrary() {
+  const fromEnv = process.env.BUCKETCACHE_LIBRARY;
+  if (fromEnv) {
+    try {
+      return { lib: koffi.load(fromEnv), file: fromEnv };
+    } catch (e) {
+      throw new Error(
+        `bucketcache: cannot load the library named by BUCKETCACHE_LIBRARY (${fromEnv}): ${e.message}`,
+      );
+    }
+  }
+  const tried = [];
+  for (const file of [SONAME, ...buildTreeCandidates()]) {
+    try {
+      return { lib: koffi.load(file), file };
+    } catch (e) {
+      tried.push(`  ${file}: ${e.message}`);
+    }
+  }
+  throw new Error(
+    'bucketcache: cannot find the native library libbucketcache.so.0. Set BUCKETCACHE_LIBRARY ' +
+      'to its path, install it where the system loader finds it, or build it in the ' +
+      `repository (cmake -S . -B build && cmake --build build). Tried:\n${tried.join('\n')}`,
+  );
+}
+
+const { lib, file: libraryFile } = loadLibrary();
+
+koffi.opaque('bc_bucket');
+koffi.opaque('bc_options');
+const bc_buf = koffi.struct('bc_buf', { data: 'void *', size: 'size_t' });
+koffi.struct('bc_prune_info', { bytes: 'uint64_t', files: 'uint64_t' });
+koffi.proto('int bc_compute_fn(void *user, const void *key, size_t klen, bc_buf *out)');
+
+const c = {
+  options_new: lib.func('int bc_options_new(_Out_ bc_options **out)'),
+  options_free: lib.func('void bc_options_free(bc_options *o)'),
+  options_set_int: lib.func('int bc_options_set_int(bc_options *o, int option, int64_t value)'),
+  options_set_str: lib.func('int bc_options_set_str(bc_options *o, int option, const char *value)'),
+  bucket_open: lib.func('int bc_bucket_open(_Out_ bc_bucket **out, const char *path, const bc_options *o)'),
+  bucket_close: lib.func('void bc_bucket_close(bc_bucket *b)'),
+  set: lib.func('int bc_set(bc_bucket *b, const void *key, size_t klen, const void *val, size_t vlen)'),
+  get: lib.func('int bc_get(bc_bucket *b, const void *key, size_t klen, _Out_ bc_buf *out)'),
+  delete: lib.func('int bc_delete(bc_bucket *b, const void *key, size_t klen)'),
+  contains: lib.func('int bc_contains(bc_bucket *b, const void *key, size_t klen)'),
+  unload_key: lib.func('int bc_unload_key(bc_bucket *b, const void *key, size_t klen)'),
+  sync: lib.func('int bc_sync(bc_bucket *b)'),
+  prune_directory: lib.func('int bc_prune_directory(bc_bucket *b, _Out_ bc_prune_info *out)'),
+  get_or_compute: lib.func(
+    'int bc_get_or_compute(bc_bucket *b, const void *key, size_t klen, bc_compute_fn *fn, ' +
+      'void *user, _Out_ bc_buf *out, _Out_ int *hit)',
+  ),
+  get_expiry: lib.func('int bc_get_expiry(bc_bucket *b, const void *key, size_t klen, _Out_ int64_t *expires_us)'),
+  buf_dispose: lib.func('void bc_buf_dispose(_Inout_ bc_buf *buf)'),
+  strerror: lib.func('const char *bc_strerror(int code)'),
+  last_error_message: lib.func('const char *bc_last_error_message(void)'),
+  version_string: lib.func('const char *bc_version_string(void)'),
+  version_number: lib.func('unsigned bc_version_number(void)'),
+  format_version: lib.func('unsigned bc_format_version(void)'),
+  canonical_key: lib.func('int bc_canonical_key(_Out_ bc_buf *out, const void *json, size_t len)'),
+  set_log_level: lib.func('int bc_set_log_level(int level)'),
+  set_log_full_keys: lib.func('int bc_set_log_full_keys(int on)'),
+};
+
+// Option keys (BC_OPT_*).
+const opt = Object.freeze({
+  LIFETIME_US: 1,
+  BACKEND: 2,
+  KEY_FORMAT: 3,
+  MEMORY_LIMIT_BYTES: 4,
+  DEFERRED: 5,
+  FSYNC: 6,
+  CHECK_FILE: 7,
+  LOCK_WAIT_MS: 8,
+  DIRECTORY_MODE: 9,
+  FILE_MODE: 10,
+});
+
+// The error for result code rc, with the calling thread's detail message. Call right
+// after the failing call: the next library call replaces the detail.
+function errorFor(rc) {
+  return new BucketCacheError(rc, c.last_error_message(), c.strerror(rc));
+}
+
+function check(rc) {
+  if (rc < 0) throw errorFor(rc);
+  return rc;
+}
+
+// Copies the bytes of a bc_buf the library filled into a Buffer and disposes the bc_buf.
+function takeBuffer(buf) {
+  try {
+    if (!buf.size) return Buffer.alloc(0);
+    return Buffer.from(new Uint8Array(koffi.view(buf.data, buf.size)));
+  } finally {
+    c.buf_dispose(buf);
+  }
+}
+
+module.exports = { koffi, c, opt, bc_buf, check, errorFor, takeBuffer, libraryFile };
