@@ -12,6 +12,35 @@ namespace {
 constexpr char kDigestDomain[] = "bucketcache-key-v1";
 
 [[noreturn]] void fail(const char* what) { throw Error(ErrorCode::other, what); }
+
+// SHA-256 fetched once: an implicit fetch on every EVP_DigestInit_ex costs more than
+// hashing a short key.
+const EVP_MD* sha256() {
+  static EVP_MD* md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+  return md != nullptr ? md : EVP_sha256();
+}
+
+// Each thread keeps one spare context, so hashing a key allocates nothing in the common
+// case of one hasher at a time per thread.
+struct SpareContext {
+  EVP_MD_CTX* ctx = nullptr;
+  ~SpareContext() { EVP_MD_CTX_free(ctx); }
+};
+thread_local SpareContext spare;
+
+EVP_MD_CTX* take_context() {
+  EVP_MD_CTX* ctx = spare.ctx;
+  spare.ctx = nullptr;
+  return ctx != nullptr ? ctx : EVP_MD_CTX_new();
+}
+
+void return_context(EVP_MD_CTX* ctx) {
+  if (spare.ctx == nullptr && EVP_MD_CTX_reset(ctx) == 1) {
+    spare.ctx = ctx;
+  } else {
+    EVP_MD_CTX_free(ctx);
+  }
+}
 }  // namespace
 
 std::string Digest::hex() const {
@@ -29,21 +58,23 @@ KeySink::~KeySink() = default;
 struct KeyHasher::Impl {
   EVP_MD_CTX* ctx = nullptr;
   bool finished = false;
-  ~Impl() { EVP_MD_CTX_free(ctx); }
+  ~Impl() {
+    if (ctx != nullptr) return_context(ctx);
+  }
 };
 
 KeyHasher::KeyHasher(std::string_view backend_id, std::string_view keymaker_id)
     : impl_(std::make_unique<Impl>()) {
-  impl_->ctx = EVP_MD_CTX_new();
+  impl_->ctx = take_context();
   if (impl_->ctx == nullptr) throw std::bad_alloc();
-  if (EVP_DigestInit_ex(impl_->ctx, EVP_sha256(), nullptr) != 1) fail("EVP_DigestInit_ex failed");
-  static const char zero = '\0';
-  write(kDigestDomain, sizeof(kDigestDomain) - 1);
-  write(&zero, 1);
-  write(backend_id.data(), backend_id.size());
-  write(&zero, 1);
-  write(keymaker_id.data(), keymaker_id.size());
-  write(&zero, 1);
+  if (EVP_DigestInit_ex(impl_->ctx, sha256(), nullptr) != 1) fail("EVP_DigestInit_ex failed");
+  // The prefix "bucketcache-key-v1\0<backend>\0<keymaker>\0" in one update.
+  std::string prefix;
+  prefix.reserve(sizeof(kDigestDomain) + backend_id.size() + keymaker_id.size() + 2);
+  prefix.append(kDigestDomain, sizeof(kDigestDomain));  // includes the terminating NUL
+  prefix.append(backend_id).push_back('\0');
+  prefix.append(keymaker_id).push_back('\0');
+  write(prefix.data(), prefix.size());
 }
 
 KeyHasher::~KeyHasher() = default;
