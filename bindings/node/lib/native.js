@@ -5,7 +5,19 @@
 
 const fs = require('node:fs');
 const path = require('node:path');
-const koffi = require('koffi');
+const koffi = requireKoffi();
+
+function requireKoffi() {
+  try {
+    return require('koffi');
+  } catch (e) {
+    if (e.code !== 'MODULE_NOT_FOUND') throw e;
+    throw new Error(
+      `bucketcache: the npm package koffi is missing: run \`npm ci\` in ${path.resolve(__dirname, '..')} ` +
+        `(or install this package with npm). ${e.message.split('\n')[0]}`,
+    );
+  }
+}
 const { BucketCacheError } = require('./errors');
 
 const SONAME = 'libbucketcache.so.0';
@@ -47,12 +59,16 @@ function loadLibrary() {
     }
   }
   const tried = [];
-  for (const file of [SONAME, ...buildTreeCandidates()]) {
+  const builds = buildTreeCandidates();
+  for (const file of [SONAME, ...builds]) {
     try {
       return { lib: koffi.load(file), file };
     } catch (e) {
       tried.push(`  ${file}: ${e.message}`);
     }
+  }
+  if (builds.length === 0) {
+    tried.push(`  ${path.resolve(__dirname, '..', '..', '..', 'build*', SONAME)}: no such file`);
   }
   throw new Error(
     'bucketcache: cannot find the native library libbucketcache.so.0. Set BUCKETCACHE_LIBRARY ' +
@@ -92,8 +108,8 @@ const c = {
   strerror: lib.func('const char *bc_strerror(int code)'),
   last_error_message: lib.func('const char *bc_last_error_message(void)'),
   version_string: lib.func('const char *bc_version_string(void)'),
-  version_number: lib.func('unsigned bc_version_number(void)'),
-  format_version: lib.func('unsigned bc_format_version(void)'),
+  version_number: lib.func('unsigned int bc_version_number(void)'),
+  format_version: lib.func('unsigned int bc_format_version(void)'),
   canonical_key: lib.func('int bc_canonical_key(_Out_ bc_buf *out, const void *json, size_t len)'),
   set_log_level: lib.func('int bc_set_log_level(int level)'),
   set_log_full_keys: lib.func('int bc_set_log_full_keys(int on)'),

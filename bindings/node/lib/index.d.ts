@@ -1,0 +1,126 @@
+// Type declarations for the bucketcache Node binding. See docs/node.md.
+
+/// <reference types="node" />
+
+export type JsonKeyValue = null | boolean | number | string | JsonKeyValue[] | { [name: string]: JsonKeyValue };
+/** A JSON-format key: a JSON-representable value, or JSON text given with jsonKey(). */
+export type Key = JsonKeyValue | JsonKey | { toJSON(name?: string): unknown };
+/** A raw-format key (keyFormat 'raw'): bytes, or a string as UTF-8. */
+export type RawKey = Buffer | Uint8Array | string;
+
+export type Lifetime =
+  | number
+  | {
+      weeks?: number;
+      days?: number;
+      hours?: number;
+      minutes?: number;
+      seconds?: number;
+      milliseconds?: number;
+      microseconds?: number;
+    };
+
+export interface BucketOptions {
+  /** ms, or {days, hours, ...}; 0 or absent = never expires. */
+  lifetime?: Lifetime;
+  /** 'json' (default): JS values as JSON; 'msgpack': JS values as MessagePack; 'raw': Buffers. */
+  backend?: 'json' | 'msgpack' | 'raw';
+  /** 'json' (default): keys are JS values; 'raw': keys are bytes. */
+  keyFormat?: 'json' | 'raw';
+  memoryLimitBytes?: number;
+  deferred?: boolean;
+  fsync?: boolean;
+  checkFile?: boolean;
+  lockWaitMs?: number;
+  directoryMode?: number;
+  fileMode?: number;
+}
+
+export interface PruneInfo {
+  bytes: number | bigint;
+  files: number | bigint;
+}
+
+export interface HitInfo<A extends unknown[], R> {
+  name: string;
+  args: A;
+  value: R;
+  expires: Date | null | undefined;
+}
+
+export interface MemoizeOptions<A extends unknown[], R> {
+  name?: string;
+  ignore?: number[];
+  method?: boolean;
+  onHit?: (info: HitInfo<A, R>) => void;
+}
+
+export interface MemoizedMembers<A extends unknown[]> {
+  readonly stats: { hits: number; misses: number };
+  /** The canonical key text of a call. */
+  key(...args: A): string;
+  /** Deletes the cached result of a call; true if there was one. */
+  forget(...args: A): boolean;
+}
+
+export class Bucket<V = any> {
+  constructor(path: string, options?: BucketOptions);
+  readonly path: string;
+  readonly backend: 'json' | 'msgpack' | 'raw';
+  readonly keyFormat: 'json' | 'raw';
+  /** In milliseconds; 0 = never expires. */
+  readonly lifetime: number;
+  readonly deferred: boolean;
+  readonly closed: boolean;
+  get(key: Key | RawKey): V | undefined;
+  getOrThrow(key: Key | RawKey): V;
+  set(key: Key | RawKey, value: V): this;
+  delete(key: Key | RawKey): boolean;
+  has(key: Key | RawKey): boolean;
+  unloadKey(key: Key | RawKey): void;
+  expiry(key: Key | RawKey): Date | null | undefined;
+  pruneDirectory(): PruneInfo;
+  sync(): void;
+  close(): void;
+  getOrCompute(key: Key | RawKey, compute: () => V): V;
+  memoize<A extends unknown[], R extends V>(
+    fn: (this: any, ...args: A) => R,
+    options?: MemoizeOptions<A, R>,
+  ): ((this: any, ...args: A) => R) & MemoizedMembers<A> & { refresh(...args: A): R };
+  memoizeAsync<A extends unknown[], R extends V>(
+    fn: (this: any, ...args: A) => Promise<R> | R,
+    options?: MemoizeOptions<A, R>,
+  ): ((this: any, ...args: A) => Promise<R>) & MemoizedMembers<A> & { refresh(...args: A): Promise<R> };
+}
+
+export class BucketCacheError extends Error {
+  /** 'BC_ENOTFOUND', 'BC_EINVAL', 'BC_EIO', ... */
+  readonly code: string;
+  /** The C result code: -1, -2, -3, ... */
+  readonly errno: number;
+  /** bc_last_error_message() at the failure. */
+  readonly detail: string;
+}
+
+export const codes: Readonly<Record<string, number>>;
+
+export class JsonKey {
+  constructor(text: string | Uint8Array);
+  readonly bytes: Buffer;
+  readonly text: string;
+}
+export function jsonKey(text: string | Uint8Array): JsonKey;
+export function canonicalKey(key: Key): string;
+export function setLogLevel(level: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'critical' | 'off' | number): void;
+export function setLogFullKeys(on: boolean): void;
+export function version(): { library: string; number: number; format: number; path: string };
+
+export namespace msgpack {
+  class MsgpackExt {
+    constructor(type: number, data: Uint8Array);
+    type: number;
+    data: Buffer;
+  }
+  function encode(value: unknown): Buffer;
+  function decode(bytes: Uint8Array): unknown;
+}

@@ -1,0 +1,547 @@
+'use strict';
+
+// bucketcache for Node.js: persistent on-disk keyed caches over the bucketcache C API.
+// See docs/node.md.
+
+const { koffi, c, opt, bc_buf, check, takeBuffer, libraryFile } = require('./native');
+const { codes, BucketCacheError } = require('./errors');
+const { JsonKey, jsonKey, toJsonText, jsonKeyBytes, rawKeyBytes } = require('./keys');
+const msgpack = require('./msgpack');
+
+// ---- values ------------------------------------------------------------------------
+
+function describe(v) {
+  if (v === null) return 'null';
+  if (typeof v === 'object') return (v.constructor && v.constructor.name) || 'object';
+  return typeof v;
+}
+
+const codecs = {
+  // JS values as JSON text (JSON.stringify / JSON.parse semantics).
+  json: {
+    encode(value) {
+      const text = JSON.stringify(value);
+      if (text === undefined) {
+        throw new TypeError(`the 'json' backend cannot store ${describe(value)} (JSON.stringify gives nothing)`);
+      }
+      return Buffer.from(text, 'utf8');
+    },
+    decode(bytes) {
+      return JSON.parse(bytes.toString('utf8'));
+    },
+  },
+  // JS values as MessagePack (lib/msgpack.js).
+  msgpack: {
+    encode(value) {
+      if (value === undefined) throw new TypeError("the 'msgpack' backend cannot store undefined");
+      return msgpack.encode(value);
+    },
+    decode(bytes) {
+      return msgpack.decode(bytes);
+    },
+  },
+  // Bytes: Buffer/Uint8Array as they are, strings as UTF-8; read back as a Buffer.
+  raw: {
+    encode(value) {
+      if (value instanceof Uint8Array) return value;
+      if (typeof value === 'string') return Buffer.from(value, 'utf8');
+      throw new TypeError(`the 'raw' backend stores a Buffer, a Uint8Array or a string, not ${describe(value)}`);
+    },
+    decode(bytes) {
+      return bytes;
+    },
+  },
+};
+
+// ---- options -----------------------------------------------------------------------
+
+const LIFETIME_UNITS = {
+  weeks: 7 * 24 * 3600 * 1000,
+  days: 24 * 3600 * 1000,
+  hours: 3600 * 1000,
+  minutes: 60 * 1000,
+  seconds: 1000,
+  milliseconds: 1,
+  microseconds: 0.001,
+};
+
+// Lifetime in microseconds from ms or {days, hours, minutes, seconds, milliseconds, ...}.
+function lifetimeMicros(lifetime) {
+  if (lifetime === undefined || lifetime === null) return 0;
+  let ms;
+  if (typeof lifetime === 'number') {
+    ms = lifetime;
+  } else if (typeof lifetime === 'object') {
+    ms = 0;
+    for (const [unit, amount] of Object.entries(lifetime)) {
+      if (!(unit in LIFETIME_UNITS)) {
+        throw new TypeError(`lifetime: unknown unit '${unit}' (use ${Object.keys(LIFETIME_UNITS).join(', ')})`);
+      }
+      if (typeof amount !== 'number') throw new TypeError(`lifetime.${unit} must be a number`);
+      ms += amount * LIFETIME_UNITS[unit];
+    }
+  } else {
+    throw new TypeError('lifetime must be milliseconds (a number) or an object like {days: 1, hours: 2}');
+  }
+  if (!Number.isFinite(ms) || ms < 0) throw new RangeError(`lifetime must be finite and not negative, not ${ms} ms`);
+  const us = Math.round(ms * 1000);
+  if (!Number.isSafeInteger(us)) throw new RangeError(`lifetime too long: ${ms} ms`);
+  return us;
+}
+
+const INT_OPTIONS = {
+  memoryLimitBytes: opt.MEMORY_LIMIT_BYTES,
+  lockWaitMs: opt.LOCK_WAIT_MS,
+  directoryMode: opt.DIRECTORY_MODE,
+  fileMode: opt.FILE_MODE,
+};
+const BOOL_OPTIONS = { deferred: opt.DEFERRED, fsync: opt.FSYNC, checkFile: opt.CHECK_FILE };
+const KNOWN_OPTIONS = new Set(['lifetime', 'backend', 'keyFormat', ...Object.keys(INT_OPTIONS), ...Object.keys(BOOL_OPTIONS)]);
+
+function checkedOptions(options) {
+  if (options === undefined || options === null) options = {};
+  if (typeof options !== 'object') throw new TypeError('Bucket options must be an object');
+  for (const name of Object.keys(options)) {
+    if (!KNOWN_OPTIONS.has(name)) throw new TypeError(`Bucket: unknown option '${name}'`);
+  }
+  const backend = options.backend === undefined ? 'json' : options.backend;
+  if (!Object.prototype.hasOwnProperty.call(codecs, backend)) {
+    throw new TypeError(`Bucket: backend must be 'json', 'msgpack' or 'raw', not ${JSON.stringify(backend)}`);
+  }
+  const keyFormat = options.keyFormat === undefined ? 'json' : options.keyFormat;
+  if (keyFormat !== 'json' && keyFormat !== 'raw') {
+    throw new TypeError(`Bucket: keyFormat must be 'json' or 'raw', not ${JSON.stringify(keyFormat)}`);
+  }
+  const ints = [[opt.LIFETIME_US, lifetimeMicros(options.lifetime)]];
+  for (const [name, id] of Object.entries(INT_OPTIONS)) {
+    const v = options[name];
+    if (v === undefined) continue;
+    if (!Number.isSafeInteger(v) || v < 0) throw new TypeError(`Bucket: ${name} must be an integer >= 0`);
+    ints.push([id, v]);
+  }
+  for (const [name, id] of Object.entries(BOOL_OPTIONS)) {
+    const v = options[name];
+    if (v === undefined) continue;
+    if (typeof v !== 'boolean') throw new TypeError(`Bucket: ${name} must be a boolean`);
+    ints.push([id, v ? 1 : 0]);
+  }
+  return { backend, keyFormat, ints, lifetimeUs: ints[0][1], deferred: options.deferred === true };
+}
+
+// ---- handles: closed at exit or when the Bucket is garbage collected ----------------
+
+const openHandles = new Set();
+const finalizer = new FinalizationRegistry((holder) => closeHolder(holder));
+
+function closeHolder(holder) {
+  if (holder.ptr === null) return;
+  const ptr = holder.ptr;
+  holder.ptr = null;
+  openHandles.delete(holder);
+  c.bucket_close(ptr);
+}
+
+process.on('exit', () => {
+  for (const holder of [...openHandles]) closeHolder(holder);
+});
+
+// ---- Bucket ------------------------------------------------------------------------
+
+const AsyncFunction = (async () => {}).constructor;
+
+function isThenable(v) {
+  return v !== null && (typeof v === 'object' || typeof v === 'function') && typeof v.then === 'function';
+}
+
+function expiryDate(us) {
+  const n = Number(us);
+  return n === 0 ? null : new Date(n / 1000);
+}
+
+function toSafe(n) {
+  return typeof n === 'bigint' && n <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(n) : n;
+}
+
+class Bucket {
+  // new Bucket(path, {lifetime, backend, keyFormat, memoryLimitBytes, deferred, fsync,
+  //                   checkFile, lockWaitMs, directoryMode, fileMode})
+  constructor(path, options) {
+    if (typeof path !== 'string' || path === '') throw new TypeError('Bucket: path must be a non-empty string');
+    if (path.includes('\0')) throw new TypeError('Bucket: path must not contain NUL');
+    const o = checkedOptions(options);
+    const optsOut = [null];
+    check(c.options_new(optsOut));
+    const opts = optsOut[0];
+    const handle = [null];
+    try {
+      check(c.options_set_str(opts, opt.BACKEND, o.backend));
+      check(c.options_set_str(opts, opt.KEY_FORMAT, o.keyFormat));
+      for (const [id, v] of o.ints) check(c.options_set_int(opts, id, v));
+      check(c.bucket_open(handle, path, opts));
+    } finally {
+      c.options_free(opts);
+    }
+    this._holder = { ptr: handle[0] };
+    openHandles.add(this._holder);
+    finalizer.register(this, this._holder, this._holder);
+    this._codec = codecs[o.backend];
+    this._keyBytes = o.keyFormat === 'json' ? jsonKeyBytes : rawKeyBytes;
+    Object.defineProperties(this, {
+      path: { value: path, enumerable: true },
+      backend: { value: o.backend, enumerable: true },
+      keyFormat: { value: o.keyFormat, enumerable: true },
+      lifetime: { value: o.lifetimeUs / 1000, enumerable: true },
+      deferred: { value: o.deferred, enumerable: true },
+    });
+  }
+
+  get closed() {
+    return this._holder.ptr === null;
+  }
+
+  _h() {
+    const ptr = this._holder.ptr;
+    if (ptr === null) {
+      throw new BucketCacheError(codes.BC_EINVAL, `bucket ${this.path} is closed`, 'invalid argument');
+    }
+    return ptr;
+  }
+
+  _decode(bytes) {
+    try {
+      return this._codec.decode(bytes);
+    } catch (e) {
+      throw new BucketCacheError(codes.BC_ESERIALIZE, `cannot decode a '${this.backend}' value: ${e.message}`,
+        'serialization error');
+    }
+  }
+
+  // The stored bytes of key, or undefined on a miss (absent, expired, foreign or corrupt).
+  _getBytes(k) {
+    const h = this._h();
+    const out = {};
+    const rc = c.get(h, k, k.length, out);
+    if (rc === codes.BC_ENOTFOUND || rc === codes.BC_ECORRUPT) return undefined;
+    check(rc);
+    return takeBuffer(out);
+  }
+
+  _setBytes(k, bytes) {
+    check(c.set(this._h(), k, k.length, bytes, bytes.length));
+  }
+
+  // The value of key, or undefined on a miss (Map semantics).
+  get(key) {
+    const bytes = this._getBytes(this._keyBytes(key));
+    return bytes === undefined ? undefined : this._decode(bytes);
+  }
+
+  // The value of key; a miss throws a BucketCacheError with code 'BC_ENOTFOUND'.
+  getOrThrow(key) {
+    const k = this._keyBytes(key);
+    const bytes = this._getBytes(k);
+    if (bytes === undefined) {
+      throw new BucketCacheError(codes.BC_ENOTFOUND, 'no usable entry for this key', 'not found');
+    }
+    return this._decode(bytes);
+  }
+
+  // Stores value under key. Returns the bucket (Map semantics).
+  set(key, value) {
+    const k = this._keyBytes(key);
+    this._setBytes(k, this._codec.encode(value));
+    return this;
+  }
+
+  // Deletes key's entry from memory and disk: true if there was one.
+  delete(key) {
+    const k = this._keyBytes(key);
+    const rc = c.delete(this._h(), k, k.length);
+    if (rc === codes.BC_ENOTFOUND) return false;
+    check(rc);
+    return true;
+  }
+
+  // true if key has a usable entry (reads the entry's header only).
+  has(key) {
+    const k = this._keyBytes(key);
+    return check(c.contains(this._h(), k, k.length)) === 1;
+  }
+
+  // Drops key from the memory layer; the file stays. With deferred, syncs pending writes.
+  unloadKey(key) {
+    const k = this._keyBytes(key);
+    check(c.unload_key(this._h(), k, k.length));
+  }
+
+  // When key's entry expires: a Date, null if it never does, undefined on a miss.
+  expiry(key) {
+    const k = this._keyBytes(key);
+    const us = [0];
+    const rc = c.get_expiry(this._h(), k, k.length, us);
+    if (rc === codes.BC_ENOTFOUND || rc === codes.BC_ECORRUPT) return undefined;
+    check(rc);
+    return expiryDate(us[0]);
+  }
+
+  // Deletes expired entries of this bucket's backend and key format and stale temp/lock
+  // files. Returns {bytes, files} removed: numbers (BigInt only past 2^53 - 1).
+  pruneDirectory() {
+    const out = {};
+    check(c.prune_directory(this._h(), out));
+    return { bytes: toSafe(out.bytes), files: toSafe(out.files) };
+  }
+
+  // Writes pending deferred writes (a no-op unless deferred).
+  sync() {
+    check(c.sync(this._h()));
+  }
+
+  // Syncs deferred writes (a failure is logged by the library: call sync() first to see
+  // it) and closes the bucket. Further calls throw; close() again is a no-op.
+  close() {
+    finalizer.unregister(this._holder);
+    closeHolder(this._holder);
+  }
+
+  // Single flight: the cached value of key, or compute()'s result, stored and returned.
+  // compute must be synchronous. Concurrent callers of one key (other processes sharing
+  // the directory) compute once; others wait up to lockWaitMs. Returns {value, hit}.
+  _getOrCompute(k, compute) {
+    const h = this._h();
+    let failure = null;
+    let mem = null;
+    const callback = (user, key, klen, outPtr) => {
+      try {
+        const result = compute();
+        if (isThenable(result)) {
+          result.then(undefined, () => {}); // nobody awaits it
+          throw new TypeError('the computed function returned a Promise; use memoizeAsync() for async functions');
+        }
+        const bytes = this._codec.encode(result);
+        if (bytes.length > 0) {
+          mem = koffi.alloc('uint8_t', bytes.length);
+          new Uint8Array(koffi.view(mem, bytes.length)).set(bytes);
+        }
+        koffi.encode(outPtr, bc_buf, { data: mem, size: bytes.length });
+        return 0;
+      } catch (e) {
+        failure = { error: e };
+        return 1;
+      }
+    };
+    const out = {};
+    const hit = [0];
+    let rc;
+    try {
+      rc = c.get_or_compute(h, k, k.length, callback, null, out, hit);
+    } finally {
+      if (mem !== null) koffi.free(mem);
+    }
+    if (failure !== null) throw failure.error;
+    check(rc);
+    return { value: this._decode(takeBuffer(out)), hit: hit[0] === 1 };
+  }
+
+  // The cached value of key, or compute() (synchronous), stored and returned, computed
+  // once across processes sharing the directory.
+  getOrCompute(key, compute) {
+    if (typeof compute !== 'function') throw new TypeError('getOrCompute(key, compute): compute must be a function');
+    return this._getOrCompute(this._keyBytes(key), compute).value;
+  }
+
+  // Wraps a synchronous function so its results are cached under
+  // {"args": [...], "name": name[, "self": ...]} (the C++ memoize key; docs/memoize.md).
+  // options: name (default fn.name), ignore (argument indices left out of the key),
+  // method (put `this` in the key), onHit(info) (called on cache hits).
+  memoize(fn, options) {
+    if (fn instanceof AsyncFunction) {
+      throw new TypeError('memoize() takes synchronous functions; use memoizeAsync() for async functions');
+    }
+    const m = makeMemoized(this, fn, options, 'memoize');
+    const bucket = this;
+    const memoized = function (...args) {
+      const k = m.keyBytes(this, args);
+      const { value, hit } = bucket._getOrCompute(k, () => fn.apply(this, args));
+      if (hit) {
+        m.stats.hits++;
+        m.onHit(k, args, value);
+      } else {
+        m.stats.misses++;
+      }
+      return value;
+    };
+    return m.decorate(memoized);
+  }
+
+  // Like memoize() for async functions (or functions returning a Promise). The result is
+  // computed with get + set: single flight within this process only; concurrent callers in
+  // other processes may compute too (the last write wins). Returns a Promise.
+  memoizeAsync(fn, options) {
+    const m = makeMemoized(this, fn, options, 'memoizeAsync');
+    const bucket = this;
+    const inFlight = new Map();
+    const memoized = async function (...args) {
+      const k = m.keyBytes(this, args);
+      const cached = bucket._getBytes(k);
+      if (cached !== undefined) {
+        const value = bucket._decode(cached);
+        m.stats.hits++;
+        m.onHit(k, args, value);
+        return value;
+      }
+      const id = canonicalText(k);
+      const running = inFlight.get(id);
+      if (running) {
+        m.stats.hits++;
+        return running;
+      }
+      const p = (async () => {
+        const bytes = bucket._codec.encode(await fn.apply(this, args));
+        bucket._setBytes(k, bytes);
+        m.stats.misses++;
+        return bucket._decode(Buffer.from(bytes));
+      })();
+      inFlight.set(id, p);
+      const done = () => inFlight.delete(id);
+      p.then(done, done);
+      return p;
+    };
+    return m.decorate(memoized);
+  }
+}
+
+if (typeof Symbol.dispose === 'symbol') {
+  Bucket.prototype[Symbol.dispose] = Bucket.prototype.close;
+}
+
+// The parts memoize() and memoizeAsync() share.
+function makeMemoized(bucket, fn, options, what) {
+  if (typeof fn !== 'function') throw new TypeError(`${what}(fn, options): fn must be a function`);
+  const o = options === undefined ? {} : options;
+  if (o === null || typeof o !== 'object') throw new TypeError(`${what}: options must be an object`);
+  for (const name of Object.keys(o)) {
+    if (!['name', 'ignore', 'method', 'onHit'].includes(name)) throw new TypeError(`${what}: unknown option '${name}'`);
+  }
+  if (bucket.keyFormat !== 'json') throw new TypeError(`${what} needs a bucket with keyFormat 'json'`);
+  const name = o.name !== undefined ? o.name : fn.name;
+  if (typeof name !== 'string' || name === '') {
+    throw new TypeError(`${what}: give options.name for an anonymous function (it names the function in the key)`);
+  }
+  const ignore = new Set(o.ignore || []);
+  for (const i of ignore) {
+    if (!Number.isInteger(i) || i < 0) throw new TypeError(`${what}: ignore must list argument indices (integers >= 0)`);
+  }
+  const method = o.method === true;
+  if (o.onHit !== undefined && typeof o.onHit !== 'function') throw new TypeError(`${what}: onHit must be a function`);
+  const stats = { hits: 0, misses: 0 };
+
+  function selfKey(self) {
+    if (self === undefined || self === null) {
+      throw new TypeError(`${what}: a method-mode function must be called as a method (this is ${self})`);
+    }
+    if (typeof self.cacheKey === 'function') return self.cacheKey();
+    if (typeof self.toJSON === 'function' || Array.isArray(self)) return self;
+    const proto = Object.getPrototypeOf(self);
+    return proto === Object.prototype || proto === null ? self : { ...self };
+  }
+
+  function keyObject(self, args) {
+    const key = { args: args.filter((_, i) => !ignore.has(i)), name };
+    if (method) key.self = selfKey(self);
+    return key;
+  }
+
+  function keyBytes(self, args) {
+    return Buffer.from(toJsonText(keyObject(self, args), 'memoized call key'), 'utf8');
+  }
+
+  function onHit(k, args, value) {
+    if (!o.onHit) return;
+    o.onHit({ name, args, value, expires: bucket.expiry(jsonKey(k)) });
+  }
+
+  // Calls fn and overwrites the stored result (BucketCache's nocache): a Promise of the
+  // value for memoizeAsync.
+  function refresh(self, args) {
+    const k = keyBytes(self, args);
+    const store = (result) => {
+      const bytes = bucket._codec.encode(result);
+      bucket._setBytes(k, bytes);
+      stats.misses++;
+      return bucket._decode(Buffer.from(bytes));
+    };
+    if (what === 'memoizeAsync') return (async () => store(await fn.apply(self, args)))();
+    const result = fn.apply(self, args);
+    if (isThenable(result)) {
+      result.then(undefined, () => {});
+      throw new TypeError('the computed function returned a Promise; use memoizeAsync() for async functions');
+    }
+    return store(result);
+  }
+
+  function decorate(memoized) {
+    Object.defineProperty(memoized, 'name', { value: fn.name });
+    memoized.refresh = function (...args) {
+      return refresh(this, args);
+    };
+    Object.defineProperty(memoized, 'stats', { value: stats, enumerable: true });
+    memoized.key = function (...args) {
+      return canonicalText(keyBytes(this, args));
+    };
+    memoized.forget = function (...args) {
+      return bucket.delete(jsonKey(keyBytes(this, args)));
+    };
+    return memoized;
+  }
+
+  return { stats, keyBytes, onHit, decorate };
+}
+
+// ---- module functions ----------------------------------------------------------------
+
+function canonicalText(bytes) {
+  const out = {};
+  check(c.canonical_key(out, bytes, bytes.length));
+  return takeBuffer(out).toString('utf8');
+}
+
+// The canonical key form (docs/keys.md) of a key: a JS value or a jsonKey(text).
+function canonicalKey(key) {
+  return canonicalText(jsonKeyBytes(key));
+}
+
+const LOG_LEVELS = { trace: 0, debug: 1, info: 2, warn: 3, error: 4, critical: 5, off: 6 };
+
+// Library log level ('trace' ... 'critical', 'off'); lines go to stderr.
+function setLogLevel(level) {
+  const n = typeof level === 'string' ? LOG_LEVELS[level] : level;
+  if (n === undefined) throw new TypeError(`setLogLevel: unknown level ${JSON.stringify(level)}`);
+  check(c.set_log_level(n));
+}
+
+function setLogFullKeys(on) {
+  check(c.set_log_full_keys(on ? 1 : 0));
+}
+
+function version() {
+  return {
+    library: c.version_string(),
+    number: c.version_number(),
+    format: c.format_version(),
+    path: libraryFile,
+  };
+}
+
+module.exports = {
+  Bucket,
+  BucketCacheError,
+  codes,
+  JsonKey,
+  jsonKey,
+  canonicalKey,
+  setLogLevel,
+  setLogFullKeys,
+  version,
+  msgpack,
+};
