@@ -1,0 +1,386 @@
+"""ctypes declarations for libbucketcache's C API (include/bucketcache/bucketcache.h).
+
+Finds the library, declares every function it uses, turns result codes into exceptions
+and forwards the library's log lines to the ``bucketcache`` logger. Nothing here is
+public API.
+"""
+from __future__ import annotations
+
+import atexit
+import ctypes
+import ctypes.util
+import itertools
+import logging
+import os
+import threading
+import weakref
+from pathlib import Path
+
+from .exceptions import (
+    BucketCacheError,
+    BucketIOError,
+    CorruptEntryError,
+    InvalidArgumentError,
+    KeyExpirationError,
+    KeyFileNotFoundError,
+    KeyInvalidError,
+    LibraryNotFoundError,
+    LockTimeoutError,
+    OutOfMemoryError,
+    SerializationError,
+    UnsupportedError,
+)
+
+SONAME = "libbucketcache.so.0"
+
+# Result codes (fixed values).
+BC_OK = 0
+BC_ENOTFOUND = -1
+BC_EINVAL = -2
+BC_EIO = -3
+BC_ECORRUPT = -4
+BC_ESERIALIZE = -5
+BC_ENOMEM = -6
+BC_EUNSUPPORTED = -7
+BC_ETIMEOUT = -8
+BC_EUSER = -9
+BC_ERROR = -10
+
+# Options.
+BC_OPT_LIFETIME_US = 1
+BC_OPT_BACKEND = 2
+BC_OPT_KEY_FORMAT = 3
+BC_OPT_MEMORY_LIMIT_BYTES = 4
+BC_OPT_DEFERRED = 5
+BC_OPT_FSYNC = 6
+BC_OPT_CHECK_FILE = 7
+BC_OPT_LOCK_WAIT_MS = 8
+
+# Log levels.
+(BC_LOG_TRACE, BC_LOG_DEBUG, BC_LOG_INFO, BC_LOG_WARN, BC_LOG_ERROR, BC_LOG_CRITICAL,
+ BC_LOG_OFF) = range(7)
+
+
+class bc_buf(ctypes.Structure):
+    _fields_ = [("data", ctypes.c_void_p), ("size", ctypes.c_size_t)]
+
+
+class bc_prune_info(ctypes.Structure):
+    _fields_ = [("bytes", ctypes.c_uint64), ("files", ctypes.c_uint64)]
+
+
+COMPUTE_FN = ctypes.CFUNCTYPE(
+    ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t, ctypes.POINTER(bc_buf))
+LOG_FN = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p, ctypes.c_size_t)
+
+_vp = ctypes.c_void_p
+_int = ctypes.c_int
+_size = ctypes.c_size_t
+_bytes = ctypes.c_char_p  # bytes objects pass without a copy; lengths are passed separately
+_PROTOTYPES = {
+    "bc_options_new": (_int, [ctypes.POINTER(_vp)]),
+    "bc_options_free": (None, [_vp]),
+    "bc_options_set_int": (_int, [_vp, _int, ctypes.c_int64]),
+    "bc_options_set_str": (_int, [_vp, _int, _bytes]),
+    "bc_bucket_open": (_int, [ctypes.POINTER(_vp), _bytes, _vp]),
+    "bc_bucket_close": (None, [_vp]),
+    "bc_set": (_int, [_vp, _bytes, _size, _bytes, _size]),
+    "bc_get": (_int, [_vp, _bytes, _size, ctypes.POINTER(bc_buf)]),
+    "bc_delete": (_int, [_vp, _bytes, _size]),
+    "bc_contains": (_int, [_vp, _bytes, _size]),
+    "bc_unload_key": (_int, [_vp, _bytes, _size]),
+    "bc_sync": (_int, [_vp]),
+    "bc_prune_directory": (_int, [_vp, ctypes.POINTER(bc_prune_info)]),
+    "bc_get_or_compute": (_int, [_vp, _bytes, _size, COMPUTE_FN, _vp,
+                                 ctypes.POINTER(bc_buf), ctypes.POINTER(_int)]),
+    "bc_buf_dispose": (None, [ctypes.POINTER(bc_buf)]),
+    "bc_strerror": (ctypes.c_char_p, [_int]),
+    "bc_last_error_message": (ctypes.c_char_p, []),
+    "bc_version_string": (ctypes.c_char_p, []),
+    "bc_version_number": (ctypes.c_uint, []),
+    "bc_format_version": (ctypes.c_uint, []),
+    "bc_canonical_key": (_int, [ctypes.POINTER(bc_buf), _bytes, _size]),
+    "bc_get_expiry": (_int, [_vp, _bytes, _size, ctypes.POINTER(ctypes.c_int64)]),
+    "bc_set_log_level": (_int, [_int]),
+    "bc_set_log_callback": (_int, [LOG_FN, _vp]),
+    "bc_set_log_full_keys": (_int, [_int]),
+}
+
+_HINT = ("Build the library (cmake --build <build dir> --target bucketcache) or set "
+         "BUCKETCACHE_LIBRARY to the path of libbucketcache.so.0.")
+
+
+def _candidates():
+    """(description, loader) pairs in search order."""
+    env = os.environ.get("BUCKETCACHE_LIBRARY")
+    if env:
+        # An explicit choice: use it or fail, never silently load another copy.
+        return [("BUCKETCACHE_LIBRARY=" + env, env)], True
+    found = [("system loader", SONAME)]
+    name = ctypes.util.find_library("bucketcache")
+    if name:
+        found.append(("ctypes.util.find_library", name))
+    # The project's build tree: <repo>/bindings/python/bucketcache/_lib.py -> <repo>/build*/
+    root = Path(__file__).resolve().parents[3]
+    built = [p for pattern in ("build*/" + SONAME, "build*/*/" + SONAME)
+             for p in root.glob(pattern)]
+    built.sort(key=lambda p: p.stat().st_mtime, reverse=True)
+    found.extend(("build tree", str(p)) for p in built)
+    return found, False
+
+
+def _load():
+    tried = []
+    candidates, explicit = _candidates()
+    for where, name in candidates:
+        try:
+            lib = ctypes.CDLL(name)
+        except OSError as e:
+            tried.append("%s (%s): %s" % (name, where, e))
+            continue
+        missing = [f for f in _PROTOTYPES if not hasattr(lib, f)]
+        if missing:
+            tried.append("%s (%s): lacks %s (too old?)" % (name, where, ", ".join(missing)))
+            continue
+        for fname, (restype, argtypes) in _PROTOTYPES.items():
+            fn = getattr(lib, fname)
+            fn.restype = restype
+            fn.argtypes = argtypes
+        return lib, name
+    if explicit:
+        raise LibraryNotFoundError(
+            "cannot load libbucketcache from BUCKETCACHE_LIBRARY: %s. Set BUCKETCACHE_LIBRARY "
+            "to the path of a built libbucketcache.so.0." % "; ".join(tried))
+    raise LibraryNotFoundError(
+        "cannot find libbucketcache (%s). %s" % ("; ".join(tried) or "nothing to try", _HINT))
+
+
+lib, library_path = _load()
+
+
+# ---- Errors ----------------------------------------------------------------------------
+
+_CODE_EXCEPTIONS = {
+    BC_EINVAL: InvalidArgumentError,
+    BC_EIO: BucketIOError,
+    BC_ECORRUPT: CorruptEntryError,
+    BC_ESERIALIZE: SerializationError,
+    BC_ENOMEM: OutOfMemoryError,
+    BC_EUNSUPPORTED: UnsupportedError,
+    BC_ETIMEOUT: LockTimeoutError,
+}
+
+
+def last_message():
+    return (lib.bc_last_error_message() or b"").decode("utf-8", "replace")
+
+
+def strerror(code):
+    return lib.bc_strerror(code).decode("utf-8", "replace")
+
+
+def error(code, what=""):
+    """The exception for a failed call's code; call right after the failure (the message is
+    the calling thread's last one)."""
+    message = last_message()
+    text = "%s%s: %s" % (what + ": " if what else "", strerror(code), message)
+    cls = miss_class(code, message) if code == BC_ENOTFOUND else _CODE_EXCEPTIONS.get(
+        code, BucketCacheError)
+    exc = cls(text)
+    exc.code = code
+    return exc
+
+
+def miss_class(code, message):
+    """The KeyInvalidError subclass for a BC_ENOTFOUND or BC_ECORRUPT result."""
+    if code == BC_ECORRUPT:
+        return CorruptEntryError
+    # The library's messages tell an expired entry from an absent or a foreign one.
+    if "expired" in message:
+        return KeyExpirationError
+    if message.startswith("no entry"):
+        return KeyFileNotFoundError
+    return KeyInvalidError
+
+
+def check(code, what=""):
+    if code < 0:
+        raise error(code, what)
+    return code
+
+
+def take(buf):
+    """The bytes of a bc_buf the library handed out; disposes of it."""
+    try:
+        return ctypes.string_at(buf.data, buf.size) if buf.size else b""
+    finally:
+        lib.bc_buf_dispose(ctypes.byref(buf))
+
+
+def canonical_key(json_bytes):
+    """The canonical form of JSON text (bytes), by the library."""
+    buf = bc_buf()
+    check(lib.bc_canonical_key(ctypes.byref(buf), json_bytes, len(json_bytes)), "canonical key")
+    return take(buf)
+
+
+def version():
+    return lib.bc_version_string().decode("ascii")
+
+
+# ---- Handles ---------------------------------------------------------------------------
+
+_open_handles = weakref.WeakSet()
+
+
+class Handle:
+    """An open bc_bucket. Closed by close(), by garbage collection or at exit."""
+
+    def __init__(self, path, settings):
+        opts = _vp()
+        check(lib.bc_options_new(ctypes.byref(opts)))
+        try:
+            for option, value in settings:
+                if isinstance(value, str):
+                    check(lib.bc_options_set_str(opts, option, value.encode("ascii")), "options")
+                else:
+                    check(lib.bc_options_set_int(opts, option, int(value)), "options")
+            ptr = _vp()
+            check(lib.bc_bucket_open(ctypes.byref(ptr), os.fsencode(path), opts),
+                  "cannot open bucket %r" % os.fspath(path))
+        finally:
+            lib.bc_options_free(opts)
+        self.ptr = ptr.value
+        self._closer = weakref.finalize(self, lib.bc_bucket_close, ptr.value)
+        _open_handles.add(self)
+
+    def get(self):
+        if not self._closer.alive:
+            raise ValueError("operation on a closed bucket")
+        return self.ptr
+
+    def close(self):
+        self._closer()
+
+    @property
+    def closed(self):
+        return not self._closer.alive
+
+
+@atexit.register
+def _close_all_at_exit():
+    # Close (and so sync) every open bucket while Python can still take log lines, then send
+    # log lines back to stderr: nothing may call into the interpreter after it is finalized.
+    for handle in list(_open_handles):
+        handle.close()
+    lib.bc_set_log_callback(LOG_FN(), None)
+
+
+# ---- get_or_compute --------------------------------------------------------------------
+
+class _Compute:
+    __slots__ = ("fn", "data", "error")
+
+    def __init__(self, fn):
+        self.fn = fn
+        self.data = None
+        self.error = None
+
+
+_computes = {}
+_compute_ids = itertools.count(1)
+
+
+def _compute_trampoline(user, key, klen, out):
+    ctx = _computes.get(user)
+    if ctx is None:
+        return 1
+    try:
+        data = ctx.fn()
+        if not isinstance(data, bytes):
+            raise TypeError("backend produced %s, not bytes" % type(data).__name__)
+        ctx.data = data  # kept alive until bc_get_or_compute has copied it
+        out.contents.data = ctypes.cast(ctypes.c_char_p(data), ctypes.c_void_p).value
+        out.contents.size = len(data)
+        return 0
+    except BaseException as e:  # noqa: B902 - re-raised by get_or_compute, KeyboardInterrupt too
+        ctx.error = e
+        return 1
+
+
+_compute_callback = COMPUTE_FN(_compute_trampoline)
+
+
+def get_or_compute(ptr, key, fn):
+    """(bytes, hit, produced): the cached bytes, or fn()'s bytes after computing them once
+    across threads and processes. An exception from fn propagates unchanged."""
+    ctx = _Compute(fn)
+    cid = next(_compute_ids)
+    _computes[cid] = ctx
+    buf = bc_buf()
+    hit = ctypes.c_int(0)
+    try:
+        code = lib.bc_get_or_compute(ptr, key, len(key), _compute_callback, cid,
+                                     ctypes.byref(buf), ctypes.byref(hit))
+        if code == BC_EUSER and ctx.error is not None:
+            raise ctx.error
+        check(code, "get_or_compute")
+        return take(buf), bool(hit.value), ctx.data
+    finally:
+        del _computes[cid]
+        ctx.error = None  # no reference cycle through the traceback
+
+
+# ---- Logging ---------------------------------------------------------------------------
+
+logger = logging.getLogger("bucketcache")
+
+_PY_LEVELS = {BC_LOG_TRACE: 5, BC_LOG_DEBUG: logging.DEBUG, BC_LOG_INFO: logging.INFO,
+              BC_LOG_WARN: logging.WARNING, BC_LOG_ERROR: logging.ERROR,
+              BC_LOG_CRITICAL: logging.CRITICAL}
+
+
+def _forward_log(user, level, message, length):
+    try:
+        text = ctypes.string_at(message, length).decode("utf-8", "replace")
+        logger.log(_PY_LEVELS.get(level, logging.ERROR), "%s", text)
+    except Exception:  # noqa: BLE001 - a log line must never break the library's caller
+        pass
+
+
+_log_callback = LOG_FN(_forward_log)
+check(lib.bc_set_log_callback(_log_callback, None))
+
+# BUCKETCACHE_LOG fixes the library's level; otherwise it follows the Python logger's.
+_level_from_env = bool(os.environ.get("BUCKETCACHE_LOG"))
+_synced_level = [None]
+_level_lock = threading.Lock()
+
+
+def _library_level(py_level):
+    for bc_level, threshold in ((BC_LOG_TRACE, 5), (BC_LOG_DEBUG, logging.DEBUG),
+                                (BC_LOG_INFO, logging.INFO), (BC_LOG_WARN, logging.WARNING),
+                                (BC_LOG_ERROR, logging.ERROR),
+                                (BC_LOG_CRITICAL, logging.CRITICAL)):
+        if py_level <= threshold:
+            return bc_level
+    return BC_LOG_OFF
+
+
+def sync_log_level():
+    """Makes the library log at the level the ``bucketcache`` logger lets through. Cheap when
+    nothing changed; called before every operation."""
+    if _level_from_env:
+        return
+    level = logger.getEffectiveLevel() if not logger.disabled else logging.CRITICAL + 1
+    if level != _synced_level[0]:
+        with _level_lock:
+            check(lib.bc_set_log_level(_library_level(level)))
+            _synced_level[0] = level
+
+
+def set_log_full_keys(on):
+    check(lib.bc_set_log_full_keys(1 if on else 0))
+
+
+sync_log_level()

@@ -1,0 +1,378 @@
+"""Bucket, DeferredWriteBucket and deferred_write, over the C API."""
+import ctypes
+import inspect
+import logging
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from . import _lib
+from .backends import Backend, BackendLoadError, PickleBackend
+from .exceptions import KeyInvalidError
+from .keymakers import DefaultKeyMaker
+from .log import abbreviate, logger, logger_config
+from .utilities import DecoratorFactory, PrunedFilesInfo, raise_invalid_keys
+
+__all__ = ('Bucket', 'DeferredWriteBucket', 'deferred_write')
+
+_LIFETIME_KWARGS = {'days', 'seconds', 'microseconds', 'milliseconds', 'minutes', 'hours',
+                    'weeks'}
+_DECORATOR_KWARGS = {'method': False, 'nocache': None, 'ignore': None, 'name': None}
+_EPOCH = datetime(1970, 1, 1)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+def _check_lifetime(value):
+    if value is not None and not isinstance(value, timedelta):
+        raise TypeError('lifetime must be type datetime.timedelta (or a subclass)')
+    if value is not None and value < timedelta(0):
+        raise ValueError('lifetime cannot be negative.')
+    return value or None
+
+
+class Bucket:
+    """Dictionary-like object backed by a file cache (a bucket directory).
+
+    Parameters:
+        path: directory for the entries; created with its parents if missing.
+        backend: Backend class. Default: PickleBackend.
+        config: the backend's config instance (default: backend.default_config()).
+        keymaker: KeyMaker instance (default: DefaultKeyMaker()).
+        lifetime: datetime.timedelta after which entries expire; None: never.
+        kwargs: datetime.timedelta keyword arguments, a shortcut for lifetime.
+
+    Extensions (keyword-only): ``memory_limit`` bytes of the in-memory layer (0 disables
+    it; default 64 MiB), ``check_file`` (see other processes' writes at once),
+    ``fsync`` (fsync every write), ``lock_wait`` (seconds a decorated call waits for
+    another thread or process computing the same key; default 60).
+
+    Thread-safe. ``close()`` (or ``with Bucket(...) as b:``) releases the bucket at once;
+    otherwise that happens when it is garbage-collected or at exit.
+    """
+    _deferred = False
+
+    def __init__(self, path, backend=None, config=None, keymaker=None, lifetime=None, *,
+                 memory_limit=None, check_file=False, fsync=False, lock_wait=None,
+                 **kwargs):
+        if kwargs:
+            raise_invalid_keys(_LIFETIME_KWARGS, kwargs, 'Invalid lifetime argument{s}: {keys}')
+            if lifetime:
+                raise ValueError("either 'lifetime' or lifetime arguments ('seconds', "
+                                 "'minutes', ...) can be passed, but not both.")
+            lifetime = timedelta(**kwargs)
+
+        if backend is None:
+            backend = PickleBackend
+        if not (inspect.isclass(backend) and issubclass(backend, Backend)):
+            raise TypeError("'backend' must inherit from bucketcache.Backend")
+        backend.check_concrete()
+        config = backend.valid_config(config)
+        if keymaker is None:
+            keymaker = DefaultKeyMaker()
+        if not callable(getattr(keymaker, 'make_key', None)):
+            raise TypeError("'keymaker' must be a KeyMaker instance")
+        lifetime = _check_lifetime(lifetime)
+
+        settings = [(_lib.BC_OPT_BACKEND, backend.backend_id),
+                    (_lib.BC_OPT_KEY_FORMAT, 'json'),
+                    (_lib.BC_OPT_LIFETIME_US, lifetime // _MICROSECOND if lifetime else 0),
+                    (_lib.BC_OPT_CHECK_FILE, bool(check_file)),
+                    (_lib.BC_OPT_FSYNC, bool(fsync)),
+                    (_lib.BC_OPT_DEFERRED, self._deferred)]
+        if memory_limit is not None:
+            if isinstance(memory_limit, bool) or not isinstance(memory_limit, int) \
+                    or memory_limit < 0:
+                raise ValueError('memory_limit must be a number of bytes >= 0')
+            settings.append((_lib.BC_OPT_MEMORY_LIMIT_BYTES, memory_limit))
+        if lock_wait is not None:
+            seconds = lock_wait.total_seconds() if isinstance(lock_wait, timedelta) \
+                else float(lock_wait)
+            if not seconds >= 0:
+                raise ValueError('lock_wait must not be negative')
+            settings.append((_lib.BC_OPT_LOCK_WAIT_MS, round(seconds * 1000)))
+
+        _lib.sync_log_level()
+        self._handle = _lib.Handle(path, settings)
+        self._path = Path(path).resolve()
+        self._backend = backend
+        self._config = config
+        self._keymaker = keymaker
+        self._lifetime = lifetime
+        self._options = {'memory_limit': memory_limit, 'check_file': check_file,
+                         'fsync': fsync, 'lock_wait': lock_wait}
+        self._written = None  # keys written, tracked inside deferred_write()
+
+    # ---- Properties (read-only: the library fixes them when the bucket is opened) ----
+
+    @property
+    def path(self):
+        """The bucket directory (pathlib.Path, resolved)."""
+        return self._path
+
+    @property
+    def backend(self):
+        return self._backend
+
+    @property
+    def config(self):
+        return self._config
+
+    @property
+    def keymaker(self):
+        return self._keymaker
+
+    @property
+    def lifetime(self):
+        """datetime.timedelta, or None if entries never expire."""
+        return self._lifetime
+
+    @property
+    def closed(self):
+        return self._handle.closed
+
+    # ---- The mapping ----
+
+    def __setitem__(self, key, value):
+        self._set_value(self._key(key), value)
+
+    def setitem(self, key, value):
+        """Provide setitem method as alternative to ``bucket[key] = value``"""
+        return self.__setitem__(key, value)
+
+    def __getitem__(self, key):
+        k = self._key(key)
+        buf = _lib.bc_buf()
+        code = _lib.lib.bc_get(self._handle.get(), k, len(k), ctypes.byref(buf))
+        if code in (_lib.BC_ENOTFOUND, _lib.BC_ECORRUPT):
+            raise self._miss(code, key)
+        _lib.check(code, 'get')
+        data = _lib.take(buf)
+        try:
+            return self._backend.loads(data, self._config)
+        except BackendLoadError as e:
+            logger.warning('backend %s cannot read the entry of key %s: %s',
+                           self._backend.__name__, self._log_key(key), e)
+            raise KeyInvalidError(abbreviate(key)) from e
+
+    def getitem(self, key):
+        """Provide getitem method as alternative to ``bucket[key]``."""
+        return self.__getitem__(key)
+
+    def __delitem__(self, key):
+        """Deletes key's entry (memory and file); KeyError if it has none."""
+        k = self._key(key)
+        code = _lib.lib.bc_delete(self._handle.get(), k, len(k))
+        if code == _lib.BC_ENOTFOUND:
+            raise self._miss(code, key)
+        _lib.check(code, 'delete')
+        self._note_written(k)
+
+    # Not iterable (the library keeps no list of keys); without this, Python would iterate
+    # by calling b[0], b[1], ...
+    __iter__ = None
+
+    def __contains__(self, key):
+        k = self._key(key)
+        return _lib.check(_lib.lib.bc_contains(self._handle.get(), k, len(k)), 'contains') == 1
+
+    def unload_key(self, key):
+        """Remove key from memory, leaving file in place."""
+        k = self._key(key)
+        _lib.check(_lib.lib.bc_unload_key(self._handle.get(), k, len(k)), 'unload_key')
+
+    def prune_directory(self):
+        """Deletes this bucket's expired entries (its backend's, judged by the current
+        lifetime) and stale temporary files. Reads entry headers only.
+
+        Returns PrunedFilesInfo(size, num): bytes and files removed.
+        """
+        _lib.sync_log_level()
+        info = _lib.bc_prune_info()
+        _lib.check(_lib.lib.bc_prune_directory(self._handle.get(), ctypes.byref(info)),
+                   'prune_directory')
+        return PrunedFilesInfo(size=info.bytes, num=info.files)
+
+    def close(self):
+        """Closes the bucket (a DeferredWriteBucket syncs first). Further use raises
+        ValueError. Closing twice is harmless."""
+        self._handle.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
+
+    # ---- The decorator ----
+
+    def __call__(self, *args, **kwargs):
+        """Use the bucket as a decorator: ``@bucket``, or ``@bucket(method=True,
+        nocache='refresh', ignore=['log'])`` (``name='...'`` names the function in keys).
+        """
+        error = ('To use an instance of {}() as a decorator, use @bucket or @bucket(<args>) '
+                 '(See documentation)'.format(type(self).__name__))
+        if len(args) + len(kwargs) < 1:
+            raise TypeError(error)
+        f = None
+        if len(args) == 1:
+            f = args[0]
+            if not callable(f) and not isinstance(f, property):
+                raise ValueError(error)
+        elif len(args) > 1:
+            raise TypeError(error)
+        if kwargs and args:
+            raise TypeError(error)
+        raise_invalid_keys(_DECORATOR_KWARGS, kwargs, 'Invalid decorator argument{s}: {keys}')
+        options = dict(_DECORATOR_KWARGS, **kwargs)
+        factory = DecoratorFactory(bucket=self, **options)
+        if f is not None:
+            return factory.decorate(f)
+        return factory.decorate
+
+    # ---- Internals shared with the decorator ----
+
+    def _key(self, key):
+        """The key as JSON bytes for the library."""
+        _lib.sync_log_level()
+        made = self._keymaker.make_key(key)
+        if isinstance(made, str):
+            data = made.encode('utf-8')
+        elif isinstance(made, (bytes, bytearray)):
+            data = made
+        else:
+            data = b''.join(c.encode('utf-8') if isinstance(c, str) else c for c in made)
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug('key %s', self._log_key(key))
+        return bytes(data)
+
+    @staticmethod
+    def _log_key(key):
+        return abbreviate(key, full=logger_config.log_full_keys)
+
+    def _miss(self, code, key):
+        message = _lib.last_message()
+        exc = _lib.miss_class(code, message)(abbreviate(key))
+        exc.code = code
+        exc.detail = message
+        return exc
+
+    def _note_written(self, k):
+        written = self._written
+        if written is not None:
+            written.add(k)
+
+    def _set_value(self, k, value):
+        data = self._backend.dumps(value, self._config)
+        _lib.check(_lib.lib.bc_set(self._handle.get(), k, len(k), data, len(data)), 'set')
+        self._note_written(k)
+
+    def _get_or_compute(self, k, compute):
+        """(value, hit): the cached value, or compute()'s after computing it once across
+        threads and processes. compute()'s exceptions propagate; nothing is cached then."""
+        produced = []
+
+        def make():
+            value = compute()
+            produced.append(value)
+            return self._backend.dumps(value, self._config)
+
+        data, hit, _ = _lib.get_or_compute(self._handle.get(), k, make)
+        if not hit:
+            self._note_written(k)
+            return produced[0], False
+        try:
+            return self._backend.loads(data, self._config), True
+        except BackendLoadError as e:
+            logger.warning('backend %s cannot read a cached result; computing it again: %s',
+                           self._backend.__name__, e)
+            value = compute()
+            self._set_value(k, value)
+            return value, False
+
+    def _expiration_date(self, k):
+        """Naive UTC datetime at which k's entry expires; None if never (or if gone)."""
+        expires = ctypes.c_int64(0)
+        code = _lib.lib.bc_get_expiry(self._handle.get(), k, len(k), ctypes.byref(expires))
+        if code != _lib.BC_OK or expires.value == 0:
+            return None
+        return _EPOCH + timedelta(microseconds=expires.value)
+
+    def __repr__(self):
+        parts = ['path=%r' % str(self._path), 'config=%r' % (self._config,),
+                 'backend=%s' % self._backend.__name__]
+        if self._lifetime:
+            for attr in ('days', 'seconds', 'microseconds'):
+                value = getattr(self._lifetime, attr)
+                if value:
+                    parts.append('%s=%r' % (attr, value))
+        return '%s(%s)' % (type(self).__name__, ', '.join(parts))
+
+
+class DeferredWriteBucket(Bucket):
+    """A Bucket that keeps sets in memory until sync() (or close(), or exit).
+
+    Reads through it see its pending values first; other buckets and processes see them
+    after sync(). unload_key() syncs first, as in BucketCache. Decorated calls on it are
+    single-flight across threads (not processes: pending values are not on disk yet).
+    """
+    _deferred = True
+
+    @classmethod
+    def from_bucket(cls, bucket):
+        """A DeferredWriteBucket over bucket's directory, with its settings."""
+        return cls(bucket.path, backend=bucket.backend, config=bucket.config,
+                   keymaker=bucket.keymaker, lifetime=bucket.lifetime, **bucket._options)
+
+    def sync(self):
+        """Writes the pending values, each atomically. On failure (BucketIOError) the values
+        not written stay pending: call sync() again."""
+        _lib.sync_log_level()
+        _lib.check(_lib.lib.bc_sync(self._handle.get()), 'sync')
+
+
+class _DeferredWriteScope:
+    def __init__(self, bucket):
+        self._bucket = bucket
+        self._deferred = None
+
+    def __enter__(self):
+        deferred = DeferredWriteBucket.from_bucket(self._bucket)
+        deferred._written = set()
+        self._deferred = deferred
+        return deferred
+
+    def __exit__(self, exc_type, exc, tb):
+        deferred = self._deferred
+        try:
+            deferred.sync()
+        except Exception as e:
+            if exc_type is None:
+                raise
+            # Keep the block's exception; the values not written stay pending in deferred.
+            logger.error('deferred_write: writing the pending values failed while the block '
+                         'raised %s: %s', exc_type.__name__, e)
+        finally:
+            written, deferred._written = deferred._written, None
+            handle = self._bucket._handle
+            if not handle.closed:
+                # The bucket must read these keys from their files again, not from memory.
+                for k in written:
+                    _lib.lib.bc_unload_key(handle.get(), k, len(k))
+        return False
+
+
+def deferred_write(bucket):
+    """Context manager deferring a Bucket's writes within a block.
+
+    .. code-block:: python
+
+       with deferred_write(bucket) as deferred:   # a DeferredWriteBucket
+           deferred[key] = value                   # pending
+       bucket[key]                                 # written when the block ended
+
+    The pending values are written when the block ends, also when it ends with an
+    exception (each value is a valid entry on its own; the C++ deferred_write() does the
+    same). The bucket sees them from then on. If that final write fails while the block
+    raised, the failure is logged and the block's exception propagates.
+    """
+    return _DeferredWriteScope(bucket)

@@ -1,0 +1,78 @@
+"""Exceptions. BucketCache's names, all deriving from BucketCacheError.
+
+A miss (absent, expired, corrupt or unreadable entry) raises a KeyInvalidError subclass,
+which is also a KeyError, so ``except KeyError`` works as with BucketCache.
+"""
+
+__all__ = (
+    'BucketCacheError',
+    'KeyInvalidError',
+    'KeyFileNotFoundError',
+    'KeyExpirationError',
+    'CorruptEntryError',
+    'BackendLoadError',
+    'InvalidArgumentError',
+    'BucketIOError',
+    'SerializationError',
+    'OutOfMemoryError',
+    'UnsupportedError',
+    'LockTimeoutError',
+    'LibraryNotFoundError',
+)
+
+
+class BucketCacheError(Exception):
+    """Base class of every bucketcache exception. ``code`` is the C API's result code
+    (a negative ``BC_E*`` value) when the library reported the error, else None."""
+    code = None
+
+
+class KeyInvalidError(BucketCacheError, KeyError):
+    """A key has no usable entry (a miss). Raised by ``bucket[key]`` and ``del bucket[key]``."""
+
+    def __str__(self):
+        return str(self.args[0]) if len(self.args) == 1 else super().__str__()
+
+
+class KeyFileNotFoundError(KeyInvalidError):
+    """No entry exists for the key."""
+
+
+class KeyExpirationError(KeyInvalidError):
+    """The key's entry had expired (it has been deleted)."""
+
+
+class CorruptEntryError(KeyInvalidError):
+    """The key's entry failed its checksums; treated as a miss."""
+
+
+class BackendLoadError(BucketCacheError):
+    """The backend could not turn an entry's bytes back into a value (reading it is a miss)."""
+
+
+class InvalidArgumentError(BucketCacheError, ValueError):
+    """The library rejected an argument (an invalid key or value, a bad option)."""
+
+
+class BucketIOError(BucketCacheError, OSError):
+    """The file system failed (permission denied, disk full, ...). Not a miss."""
+
+
+class SerializationError(BucketCacheError, ValueError):
+    """The library could not serialize or deserialize a value."""
+
+
+class OutOfMemoryError(BucketCacheError, MemoryError):
+    """The library ran out of memory."""
+
+
+class UnsupportedError(BucketCacheError):
+    """The library does not support an option or feature."""
+
+
+class LockTimeoutError(BucketCacheError, TimeoutError):
+    """A wait timed out."""
+
+
+class LibraryNotFoundError(BucketCacheError, ImportError):
+    """libbucketcache could not be loaded. Set BUCKETCACHE_LIBRARY to its path."""

@@ -1,0 +1,194 @@
+"""Keymakers: a key object becomes JSON text, which the library turns into the canonical key
+form (docs/keys.md) and hashes. So ``bucket[{"a": 1}]`` here, a C++ key
+``std::map<std::string, int>{{"a", 1}}`` and the JSON text ``{"a":1}`` given to the C API
+name the same entry.
+
+Keys:
+
+- dict (str keys only), list, tuple (as a list), str, int, float, bool, None, nested to
+  at most 1024 levels; NaN and infinities are not keys (ValueError);
+- any other object by its state, as BucketCache does: ``__getstate__()`` if the class
+  defines it, else the attributes named by ``__slots__``, else ``__dict__``. The class
+  itself is not part of the key.
+"""
+import json
+import math
+import os
+import types
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+
+__all__ = (
+    'KeyMaker',
+    'DefaultKeyMaker',
+    'StreamingDefaultKeyMaker',
+)
+
+MAX_KEY_DEPTH = 1024  # the library's limit (bucketcache::kMaxKeyDepth)
+
+_encode_str = json.encoder.encode_basestring  # escapes ", \ and control characters only
+_object_getstate = getattr(object, '__getstate__', None)  # Python 3.11+ has a default
+_STATELESS = (type, types.ModuleType, types.FunctionType, types.BuiltinFunctionType,
+              types.MethodType, types.CodeType, os.PathLike)
+
+
+class KeyMaker(ABC):
+    """KeyMaker abstract base class."""
+
+    @abstractmethod
+    def make_key(self, obj):
+        """Yields the key of obj as UTF-8 JSON text, in one or more bytes chunks."""
+        raise NotImplementedError
+
+
+class DefaultKeyMaker(KeyMaker):
+    """Makes JSON text from any key (see the module documentation).
+
+    ``sort_keys`` is accepted for BucketCache compatibility and must be True: the canonical
+    key form always sorts object members.
+    """
+
+    def __init__(self, sort_keys=True):
+        if not sort_keys:
+            raise ValueError('sort_keys=False is not supported: the canonical key form '
+                             'always sorts object members')
+        self.sort_keys = True
+
+    def make_key(self, obj):
+        yield key_json(obj).encode('utf-8', 'strict')
+
+    def __repr__(self):
+        return '%s()' % type(self).__name__
+
+
+class StreamingDefaultKeyMaker(DefaultKeyMaker):
+    """DefaultKeyMaker yielding the key in 64 KiB chunks. Both give the same entries.
+
+    The C API takes a key in one buffer, so this saves no memory in Python (the C++
+    StreamingDefaultKeyMaker does hash in constant memory).
+    """
+    chunk_size = 65536
+
+    def make_key(self, obj):
+        data = key_json(obj).encode('utf-8', 'strict')
+        for start in range(0, len(data), self.chunk_size):
+            yield data[start:start + self.chunk_size]
+        if not data:
+            yield data
+
+
+def object_state(o):
+    """The state that stands for an object in a key (BucketCache's rule)."""
+    if isinstance(o, _STATELESS):
+        raise TypeError('cannot make a key from %s object %r: convert it to a JSON value '
+                        'first' % (type(o).__name__, o))
+    getstate = getattr(type(o), '__getstate__', None)
+    if getstate is not None and getstate is not _object_getstate:
+        return o.__getstate__()
+    if hasattr(o, '__slots__'):
+        names = set()
+        for cls in type(o).__mro__:
+            slots = cls.__dict__.get('__slots__', ())
+            names.update((slots,) if isinstance(slots, str) else slots)
+        names.discard('__dict__')
+        names.discard('__weakref__')
+        return {k: getattr(o, k) for k in sorted(names) if hasattr(o, k)}
+    state = getattr(o, '__dict__', None)
+    if isinstance(state, dict):
+        return state
+    raise TypeError('cannot make a key from %s object: it is not a JSON value (dict, list, '
+                    'tuple, str, int, float, bool, None) and has no __getstate__, __slots__ '
+                    'or __dict__' % type(o).__name__)
+
+
+class _Close:
+    __slots__ = ('text', 'ident', 'is_object')
+
+    def __init__(self, text, ident, is_object):
+        self.text = text
+        self.ident = ident
+        self.is_object = is_object
+
+
+class _Literal(str):
+    """Text to emit as it is (a separator or an object member's name)."""
+
+
+def key_json(obj):
+    """JSON text (str) for a key. Not canonical: the library canonicalizes it.
+
+    Iterative, so a key 1024 levels deep needs no deep Python recursion.
+    """
+    out = []
+    work = [obj]
+    active = set()  # ids of the containers and objects being written: a cycle is an error
+    depth = 0  # JSON nesting, limited as the library limits it
+    objects = 0  # objects being expanded into their state
+    while work:
+        item = work.pop()
+        t = type(item)
+        if t is _Literal:
+            out.append(item)
+        elif t is _Close:
+            out.append(item.text)
+            active.discard(item.ident)
+            if item.is_object:
+                objects -= 1
+            else:
+                depth -= 1
+        elif item is None:
+            out.append('null')
+        elif item is True:
+            out.append('true')
+        elif item is False:
+            out.append('false')
+        elif isinstance(item, str):
+            out.append(_encode_str(item))
+        elif isinstance(item, int):
+            out.append(int.__repr__(item))
+        elif isinstance(item, float):
+            if not math.isfinite(item):
+                raise ValueError('%r is not a valid key value: NaN and infinities are not '
+                                 'JSON' % item)
+            out.append(float.__repr__(item))
+        else:
+            ident = id(item)
+            if ident in active:
+                raise ValueError('circular reference in key')
+            if isinstance(item, (list, tuple)):
+                depth += 1
+                if depth > MAX_KEY_DEPTH:
+                    raise ValueError('key nested deeper than %d levels' % MAX_KEY_DEPTH)
+                active.add(ident)
+                out.append('[')
+                work.append(_Close(']', ident, False))
+                for i in range(len(item) - 1, -1, -1):
+                    work.append(item[i])
+                    if i:
+                        work.append(_Literal(','))
+            elif isinstance(item, Mapping):
+                depth += 1
+                if depth > MAX_KEY_DEPTH:
+                    raise ValueError('key nested deeper than %d levels' % MAX_KEY_DEPTH)
+                active.add(ident)
+                out.append('{')
+                work.append(_Close('}', ident, False))
+                members = list(item.items())
+                for i in range(len(members) - 1, -1, -1):
+                    name, value = members[i]
+                    if not isinstance(name, str):
+                        raise TypeError('key dicts must have str keys, not %s (%r): convert '
+                                        'them, e.g. with str()' % (type(name).__name__, name))
+                    work.append(value)
+                    work.append(_Literal(_encode_str(name) + ':'))
+                    if i:
+                        work.append(_Literal(','))
+            else:
+                # An object stands for its state (which adds no JSON nesting of its own).
+                objects += 1
+                if objects > MAX_KEY_DEPTH:
+                    raise ValueError('key objects nested deeper than %d levels' % MAX_KEY_DEPTH)
+                active.add(ident)
+                work.append(_Close('', ident, True))
+                work.append(object_state(item))
+    return ''.join(out)

@@ -1,0 +1,84 @@
+import logging
+import re
+
+import bucketcache
+from bucketcache import Bucket, logger, logger_config
+
+
+def library_lines(caplog):
+    return [r for r in caplog.records if r.name == 'bucketcache']
+
+
+def test_logger_is_the_standard_bucketcache_logger():
+    assert logger is logging.getLogger('bucketcache')
+    assert bucketcache.logger is logger
+
+
+def test_library_lines_reach_the_python_logger(cache_dir, caplog):
+    caplog.set_level(logging.DEBUG, logger='bucketcache')
+    with Bucket(cache_dir) as b:
+        b['k'] = 1
+        'missing' in b  # noqa: B015
+    messages = [r.getMessage() for r in library_lines(caplog)]
+    assert any(m.startswith('opened bucket') for m in messages), messages
+    assert any(m.startswith('wrote entry') for m in messages), messages
+    assert all(r.levelno == logging.DEBUG for r in library_lines(caplog)
+               if r.getMessage().startswith('wrote entry'))
+
+
+def test_python_level_controls_the_library(cache_dir, caplog):
+    caplog.set_level(logging.WARNING, logger='bucketcache')
+    with Bucket(cache_dir) as b:
+        b['k'] = 1
+    assert not [r for r in library_lines(caplog) if r.levelno < logging.WARNING]
+
+
+def test_log_full_keys(cache_dir, caplog):
+    caplog.set_level(logging.DEBUG, logger='bucketcache')
+    try:
+        with Bucket(cache_dir) as b:
+            b['short'] = 1
+            logger_config.log_full_keys = True
+            assert logger_config.log_full_keys
+            b['full'] = 1
+    finally:
+        logger_config.log_full_keys = False
+    wrote = [r.getMessage() for r in library_lines(caplog)
+             if r.getMessage().startswith('wrote entry')]
+    assert len(wrote) == 2
+    assert re.match(r'wrote entry [0-9a-f]{12}\b(?![0-9a-f])', wrote[0]), wrote[0]
+    assert re.match(r'wrote entry [0-9a-f]{64}\b', wrote[1]), wrote[1]
+
+
+def test_keys_are_logged_abbreviated_unless_full(cache_dir, caplog):
+    caplog.set_level(logging.DEBUG, logger='bucketcache')
+    long_key = 'x' * 100
+    try:
+        with Bucket(cache_dir) as b:
+            b[long_key] = 1
+            logger_config.log_full_keys = True
+            b[long_key] = 1
+    finally:
+        logger_config.log_full_keys = False
+    keys = [r.getMessage() for r in library_lines(caplog) if r.getMessage().startswith('key ')]
+    assert keys[0] == 'key ' + repr(long_key)[:77] + '...'
+    assert keys[-1] == 'key ' + repr(long_key)
+
+
+def test_bucketcache_log_environment_variable_fixes_the_library_level(cache_dir):
+    import os
+    import subprocess
+    import sys
+    from conftest import PACKAGE_ROOT
+    code = ('import logging, bucketcache\n'
+            'logging.basicConfig(level=logging.DEBUG, format="%%(levelname)s %%(message)s")\n'
+            'logging.getLogger("bucketcache").setLevel(logging.DEBUG)\n'
+            'b = bucketcache.Bucket(%r)\n'
+            'b["k"] = 1\n' % str(cache_dir))
+    env = dict(os.environ, PYTHONPATH=str(PACKAGE_ROOT), PYTHONDONTWRITEBYTECODE='1',
+               BUCKETCACHE_LOG='warn')
+    r = subprocess.run([sys.executable, '-c', code], env=env, capture_output=True, text=True,
+                       timeout=60, cwd=str(cache_dir.parent))
+    assert r.returncode == 0, r.stderr
+    assert 'wrote entry' not in r.stderr  # the library logs warnings and up only
+    assert 'DEBUG key ' in r.stderr  # the binding's own lines follow the Python level
