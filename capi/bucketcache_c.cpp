@@ -298,6 +298,24 @@ int bc_sync(bc_bucket* b) {
   });
 }
 
+int bc_discard(bc_bucket* b, size_t* dropped) {
+  return guard([&] {
+    require(b != nullptr, "bc_discard: bucket is NULL");
+    const std::size_t n = b->deferred ? b->deferred->discard() : 0;
+    if (dropped != nullptr) *dropped = n;
+    return BC_OK;
+  });
+}
+
+int bc_pending_count(bc_bucket* b, size_t* out) {
+  return guard([&] {
+    require(b != nullptr, "bc_pending_count: bucket is NULL");
+    require(out != nullptr, "bc_pending_count: out is NULL");
+    *out = b->deferred ? b->deferred->pending_count() : 0;
+    return BC_OK;
+  });
+}
+
 int bc_prune_directory(bc_bucket* b, bc_prune_info* out) {
   return guard([&] {
     require(b != nullptr, "bc_prune_directory: bucket is NULL");

@@ -145,6 +145,14 @@ BC_API int bc_unload_key(bc_bucket* b, const void* key, size_t klen);
  * entries not written stay pending and nothing on disk is lost. */
 BC_API int bc_sync(bc_bucket* b);
 
+/* Drops pending deferred writes without writing them; *dropped (may be NULL) receives
+ * how many. No-op without BC_OPT_DEFERRED. Errors: BC_EINVAL. */
+BC_API int bc_discard(bc_bucket* b, size_t* dropped);
+
+/* Number of pending deferred writes into *out (0 without BC_OPT_DEFERRED).
+ * Errors: BC_EINVAL. */
+BC_API int bc_pending_count(bc_bucket* b, size_t* out);
+
 /* Deletes this bucket's expired entries (its backend and key format) and stale temp and
  * lock files, reading headers only; one pruner at a time per directory. *out (may be NULL)
  * receives what was removed. Errors: BC_EINVAL, BC_EIO. */

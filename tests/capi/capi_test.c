@@ -417,6 +417,23 @@ static void test_deferred(void) {
   CHECK_RC(bc_contains(other, "b", 1), 1);
   CHECK_RC(bc_set(d, "c", 1, "3", 1), BC_OK);
   CHECK_RC(bc_contains(other, "c", 1), 0);
+  {
+    size_t n = 99;
+    CHECK_RC(bc_pending_count(d, &n), BC_OK);
+    CHECK(n == 1);
+    CHECK_RC(bc_set(d, "dropped", 7, "x", 1), BC_OK);
+    CHECK_RC(bc_discard(d, NULL), BC_OK);
+    CHECK_RC(bc_pending_count(d, &n), BC_OK);
+    CHECK(n == 0);
+    CHECK_RC(bc_contains(d, "dropped", 7), 0);
+    CHECK_RC(bc_set(d, "c", 1, "3", 1), BC_OK);
+    CHECK_RC(bc_pending_count(other, &n), BC_OK);
+    CHECK(n == 0);
+    CHECK_RC(bc_discard(other, &n), BC_OK);
+    CHECK(n == 0);
+    CHECK_RC(bc_discard(NULL, &n), BC_EINVAL);
+    CHECK_RC(bc_pending_count(d, NULL), BC_EINVAL);
+  }
   bc_bucket_close(d); /* syncs */
   CHECK(get_equals(other, "c", "3"));
   CHECK_RC(bc_sync(other), BC_OK); /* no-op without BC_OPT_DEFERRED */
