@@ -40,7 +40,8 @@ int main(int argc, char** argv) {
       // snippet-begin: bucket
       DeferredBucket deferred(dir);
       for (int i = 0; i < 1000; ++i) deferred.set(i, i * i);  // in memory only
-      int v = deferred.get<int>(7);                           // 49: reads see pending values
+
+      int v = deferred.get<int>(7);       // 49: reads see pending values
       bool on_disk = bucket.contains(7);  // false: other buckets see nothing yet
       deferred.sync();                    // 1000 atomic writes; throws on failure
       bool after = bucket.contains(7);    // true

@@ -6,9 +6,12 @@
 
 #include "bucketcache/bucket.hpp"
 #include "bucketcache/canonical.hpp"
+#include "bucketcache/deferred.hpp"
+#include "bucketcache/deferred_writes.hpp"
 #include "bucketcache/digest.hpp"
 #include "bucketcache/error.hpp"
 #include "bucketcache/keys.hpp"
 #include "bucketcache/logging.hpp"
+#include "bucketcache/memoize.hpp"
 #include "bucketcache/store.hpp"
 #include "bucketcache/version.hpp"
