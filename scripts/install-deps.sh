@@ -10,6 +10,7 @@ PACKAGES=(
   nlohmann-json3-dev libmsgpack-cxx-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   zlib1g-dev python3 python3-pytest python3-msgpack abigail-tools binutils
+  clang libclang-rt-14-dev
 )
 
 # Node.js and npm for the Node binding (Debian's packages, unless a node is already there).

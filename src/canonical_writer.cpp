@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <cstring>
 #include <exception>
+#include <new>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -181,7 +182,7 @@ std::string format_canonical_double(double v) {
 }
 
 struct KeyWriter::State {
-  explicit State(KeySink& s) : sink(s) {}
+  explicit State(KeySink& s) : sink(&s) {}
 
   struct Frame {
     bool object = false;
@@ -191,7 +192,7 @@ struct KeyWriter::State {
     std::string prev_key;
   };
 
-  KeySink& sink;
+  KeySink* sink;
   std::vector<Frame> stack;
   bool done = false;       // the top-level value is complete
   bool in_string = false;  // between begin_string and end_string
@@ -210,7 +211,7 @@ struct KeyWriter::State {
     if (len == 0) return;
     std::size_t n = len;
     len = 0;
-    sink.write(buf, n);
+    sink->write(buf, n);
   }
   void put(char c) {
     if (len == kBufferSize) flush();
@@ -219,7 +220,7 @@ struct KeyWriter::State {
   void put(const char* p, std::size_t n) {
     if (n >= kBufferSize) {
       flush();
-      sink.write(p, n);
+      sink->write(p, n);
       return;
     }
     if (len + n > kBufferSize) flush();
@@ -425,9 +426,39 @@ class FailOnThrow {
 
 }  // namespace
 
-KeyWriter::KeyWriter(KeySink& sink) : state_(new State(sink)) {}
+// Performance (issue 7): State holds a 4 KiB buffer, and allocating it for every key cost
+// ~50 ns of a ~200 ns memory-layer hit. Each thread keeps one spare State: a KeyWriter takes
+// it (or allocates when it is in use: nested writers) and gives it back when destroyed.
+// Reuse re-runs the constructor, so a reused State starts exactly as a new one.
+namespace {
+struct SpareState {
+  void* state = nullptr;
+  void (*destroy)(void*) = nullptr;
+  ~SpareState() {
+    if (state != nullptr) destroy(state);
+  }
+};
+thread_local SpareState spare_state;
+}  // namespace
 
-KeyWriter::~KeyWriter() { delete state_; }
+KeyWriter::KeyWriter(KeySink& sink) {
+  if (spare_state.state != nullptr) {
+    state_ = new (spare_state.state) State(sink);  // the spare was destroyed when given back
+    spare_state.state = nullptr;
+  } else {
+    state_ = new State(sink);
+  }
+}
+
+KeyWriter::~KeyWriter() {
+  if (spare_state.state == nullptr) {
+    state_->~State();
+    spare_state.state = state_;  // raw storage of a State, reconstructed on reuse
+    spare_state.destroy = [](void* p) { ::operator delete(p); };
+  } else {
+    delete state_;
+  }
+}
 
 void KeyWriter::null() {
   State& s = *state_;

@@ -21,6 +21,12 @@ bool is_expired(std::int64_t expires_us, std::int64_t now_us, std::int64_t lifet
 
 std::int64_t now_us();
 
+// Test seam (tests/reliability, docs/reliability.md): when non-null, names temp files
+// (".tmp-..." in the shard directory) instead of the random generator, so a test can plant
+// a symlink exactly where the next temp file goes. Internal: not exported by the shared
+// library; set it only while no store is writing.
+extern std::string (*temp_name_for_testing)();
+
 // The compute lock of one key (Store::get_or_compute): <shard>/<digest>.lock, held with
 // flock(). Releasing unlinks the file, so lock files do not pile up; a waiter that ends up
 // holding an unlinked file notices (inode check) and tries again.
@@ -28,7 +34,10 @@ class KeyLock {
  public:
   KeyLock() = default;
   ~KeyLock() { release(); }
-  KeyLock(KeyLock&& o) noexcept : fd_(o.fd_), path_(std::move(o.path_)) { o.fd_ = -1; }
+  KeyLock(KeyLock&& o) noexcept : fd_(o.fd_), dir_fd_(o.dir_fd_), name_(std::move(o.name_)) {
+    o.fd_ = -1;
+    o.dir_fd_ = -1;
+  }
   KeyLock& operator=(KeyLock&& o) noexcept;
   KeyLock(const KeyLock&) = delete;
   KeyLock& operator=(const KeyLock&) = delete;
@@ -38,7 +47,10 @@ class KeyLock {
  private:
   friend class FileStore;
   int fd_ = -1;
-  std::string path_;
+  // Fix (reliability, issue 6): the lock file is unlinked relative to its shard directory's
+  // descriptor, never by path, so a shard swapped for a symlink meanwhile is not followed.
+  int dir_fd_ = -1;
+  std::string name_;
 };
 
 class FileStore {
@@ -76,8 +88,15 @@ class FileStore {
  private:
   ReadStatus check_header(const format::EntryHeader& h, const Digest& key, std::int64_t now,
                           std::uint64_t file_size) const;
-  void ensure_shard_dirs(const Digest& key) const;
-  void sync_directory(const std::string& dir) const;
+  // Fix (reliability, issue 6): opens <root>/<h0h1>/<h2h3> level by level with openat(
+  // O_DIRECTORY|O_NOFOLLOW), creating missing levels when `create`, and returns its
+  // descriptor; all entry, temp and lock file operations are relative to it. A level that
+  // is a symlink or not a directory fails (-1, errno ELOOP or ENOTDIR): the library never
+  // reads, writes or removes a file outside the bucket through a planted symlink. -1 with
+  // errno ENOENT: absent (create false).
+  int open_shard(const Digest& key, bool create) const;
+  // <root>/<h0h1>/<h2h3>, for messages.
+  std::string shard_path(const Digest& key) const;
 
   std::string root_;
   std::string backend_id_;

@@ -46,11 +46,19 @@ struct Store::Impl {
     return 0;
   }
 
-  bool memory_hit(const Digest& key, std::int64_t now, CachedValue& out) {
+  // Performance (issue 7): `now` is read from the clock here only when an expiry must be
+  // judged (the entry expires, or the bucket has a lifetime), and then kept for the caller;
+  // 0 means "not read yet". A hit on a never-expiring entry skips clock_gettime (~25 ns of
+  // a ~150 ns hit).
+  bool memory_hit(const Digest& key, std::int64_t& now, CachedValue& out) {
     if (!memory.lookup(key, out)) return false;
-    if (is_expired(out.expires_us, now, options.lifetime.count())) {
-      memory.erase(key);
-      return false;
+    const std::int64_t lifetime = options.lifetime.count();
+    if (out.expires_us != 0 || lifetime > 0) {  // else is_expired() is false at any time
+      if (now == 0) now = now_us();
+      if (is_expired(out.expires_us, now, lifetime)) {
+        memory.erase(key);
+        return false;
+      }
     }
     if (options.check_file) {
       FileIdentity id;
@@ -102,11 +110,12 @@ void Store::set_entry(const Digest& key, std::string_view value, std::int64_t cr
 }
 
 ReadStatus Store::read(const Digest& key, Entry& out) {
-  const std::int64_t now = now_us();
+  std::int64_t now = 0;  // read from the clock when needed (see memory_hit)
   CachedValue cv;
   if (impl_->memory_hit(key, now, cv)) {
     BC_LOG(LogLevel::trace, "memory hit {}", key_label(key));
   } else {
+    if (now == 0) now = now_us();
     const ReadStatus status = impl_->files.read(key, now, cv);
     if (status != ReadStatus::found) {
       if (status == ReadStatus::corrupt || status == ReadStatus::foreign) {
@@ -161,9 +170,10 @@ Entry Store::get_or_compute(const Digest& key, const std::function<std::string()
 }
 
 bool Store::contains(const Digest& key) {
-  const std::int64_t now = now_us();
+  std::int64_t now = 0;  // read from the clock when needed (see memory_hit)
   CachedValue cv;
   if (impl_->memory_hit(key, now, cv)) return true;
+  if (now == 0) now = now_us();
   return impl_->files.peek(key, now) == ReadStatus::found;
 }
 

@@ -4,6 +4,9 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <zlib.h>
+
+#include <random>
 
 #include "bucketcache/store.hpp"
 #include "file_store.hpp"
@@ -44,6 +47,29 @@ std::string write_entry(const std::string& root, const Golden& g) {
 }
 
 }  // namespace
+
+// format::crc32 folds with PCLMULQDQ where the CPU has it (issue 7): it must give zlib's
+// CRC-32 for every length (short tails, the 64-byte threshold, odd lengths) and alignment.
+TEST(EntryFormat, Crc32MatchesZlib) {
+  std::mt19937_64 rng(42);
+  std::string data(300000, '\0');
+  for (char& c : data) c = static_cast<char>(rng());
+  auto zlib_crc = [](std::string_view s) {
+    return static_cast<std::uint32_t>(
+        ::crc32(0L, reinterpret_cast<const Bytef*>(s.data()), static_cast<uInt>(s.size())));
+  };
+  for (std::size_t len = 0; len <= 600; ++len) {
+    for (std::size_t offset : {0, 1, 3, 8, 15}) {
+      const std::string_view s(data.data() + offset, len);
+      ASSERT_EQ(bc::format::crc32(s), zlib_crc(s)) << "len " << len << " offset " << offset;
+    }
+  }
+  for (std::size_t len : {4095, 4096, 4097, 65536 + 7, 299990}) {
+    const std::string_view s(data.data() + 5, len);
+    ASSERT_EQ(bc::format::crc32(s), zlib_crc(s)) << "len " << len;
+  }
+  EXPECT_EQ(bc::format::crc32("123456789"), 0xCBF43926u);  // the CRC-32 check value
+}
 
 TEST(EntryFormat, GoldenFilesPinTheBytes) {
   for (const Golden& g : kGolden) {
