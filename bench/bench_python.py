@@ -1,0 +1,115 @@
+"""One round of the Python benchmarks (docs/performance.md): bucketcache's binding against
+python-diskcache on the same workload, get and set of small values.
+
+Run by bench/run.py once per round, between the C++ rounds; within a round the contenders
+of a workload take turns in slices of a few operations, in a new random order every slice,
+so machine noise hits them alike. Writes JSON:
+{"round": r, "results": [{"workload", "contender", "ns_per_op"}], "versions": {...}}.
+
+Contenders (values: 100-byte bytes objects, keys: str 'key-000123', 1000 of them):
+  bucketcache        Bucket(dir) - PickleBackend, memory layer on (the defaults)
+  bucketcache_disk   Bucket(dir, memory_limit=0) - every get reads the entry file
+  diskcache          diskcache.Cache(dir) - SQLite (WAL) index, small values inline
+Neither side fsyncs: bucketcache's default is no fsync, diskcache's is SQLite
+synchronous=NORMAL in WAL mode (no fsync at commit).
+"""
+import argparse
+import json
+import os
+import random
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, '..', 'bindings', 'python'))
+
+import diskcache  # noqa: E402  (Debian's python3-diskcache)
+
+import bucketcache  # noqa: E402
+
+KEYS = ['key-%06d' % i for i in range(1000)]
+VALUE = bytes(range(100))
+
+
+def make_contenders(data_dir):
+    return {
+        'bucketcache': bucketcache.Bucket(os.path.join(data_dir, 'py-bucketcache')),
+        'bucketcache_disk': bucketcache.Bucket(os.path.join(data_dir, 'py-bucketcache-disk'),
+                                               memory_limit=0),
+        'diskcache': diskcache.Cache(os.path.join(data_dir, 'py-diskcache')),
+    }
+
+
+def op_set(cache, keys, value):
+    for k in keys:
+        cache[k] = value
+
+
+def op_get(cache, keys, value):
+    for k in keys:
+        v = cache[k]
+    assert v == value
+
+
+def interleave(contenders, op, batch, budget_s, rng):
+    """Contenders take turns (a new random order every slice) doing `batch` operations
+    until the budget is spent; returns {name: ns per operation}."""
+    names = list(contenders)
+    spent = dict.fromkeys(names, 0)
+    done = dict.fromkeys(names, 0)
+    pos = dict.fromkeys(names, 0)
+    n = len(KEYS)
+    t_start = time.perf_counter()
+    slices = 0
+    while slices < 6 or time.perf_counter() - t_start < budget_s:
+        rng.shuffle(names)
+        for name in names:
+            i = pos[name]
+            keys = [KEYS[(i + b) % n] for b in range(batch)]
+            t0 = time.perf_counter_ns()
+            op(contenders[name], keys, VALUE)
+            spent[name] += time.perf_counter_ns() - t0
+            done[name] += batch
+            pos[name] = (i + batch) % n
+        slices += 1
+    return {name: spent[name] / done[name] for name in spent}
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument('--data-dir', required=True)
+    ap.add_argument('--round', type=int, default=0)
+    ap.add_argument('--quick', action='store_true')
+    ap.add_argument('--out', required=True)
+    args = ap.parse_args()
+
+    contenders = make_contenders(args.data_dir)
+    for c in contenders.values():  # every key present before timing
+        op_set(c, KEYS, VALUE)
+        op_get(c, KEYS, VALUE)  # and read once (fills bucketcache's memory layer)
+
+    rng = random.Random(args.round)
+    results = []
+    for workload, op, batch, budget in (('set', op_set, 10, 0.5), ('get', op_get, 100, 0.5)):
+        if args.quick:
+            budget /= 3
+        for name, ns in sorted(interleave(contenders, op, batch, budget, rng).items()):
+            results.append({'workload': 'py_%s/100' % workload, 'contender': name,
+                            'ns_per_op': ns})
+            print('py_%s/100/%s: %.0f ns/op' % (workload, name, ns), flush=True)
+
+    for c in contenders.values():
+        c.close()
+    versions = {
+        'python': sys.version.split()[0],
+        'diskcache': diskcache.__version__,
+        'bucketcache_python': bucketcache.__version__,
+        'bucketcache_library': bucketcache.library_version(),
+        'bucketcache_library_path': str(bucketcache.library_path),
+    }
+    with open(args.out, 'w') as f:
+        json.dump({'round': args.round, 'results': results, 'versions': versions}, f, indent=1)
+
+
+if __name__ == '__main__':
+    main()
