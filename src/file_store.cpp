@@ -84,6 +84,19 @@ std::string temp_name() {
   return name;
 }
 
+// Skips `done` bytes of the buffers: drops the ones used up, trims the first partial one.
+void advance(struct iovec*& iov, int& count, std::size_t done) {
+  while (count > 0 && done >= iov->iov_len) {
+    done -= iov->iov_len;
+    ++iov;
+    --count;
+  }
+  if (count > 0) {
+    iov->iov_base = static_cast<char*>(iov->iov_base) + done;
+    iov->iov_len -= done;
+  }
+}
+
 // Writes all of the buffers, resuming after partial writes and EINTR.
 bool write_all(int fd, struct iovec* iov, int count) {
   while (count > 0) {
@@ -92,16 +105,7 @@ bool write_all(int fd, struct iovec* iov, int count) {
       if (errno == EINTR) continue;
       return false;
     }
-    auto left = static_cast<std::size_t>(n);
-    while (count > 0 && left >= iov->iov_len) {
-      left -= iov->iov_len;
-      ++iov;
-      --count;
-    }
-    if (count > 0) {
-      iov->iov_base = static_cast<char*>(iov->iov_base) + left;
-      iov->iov_len -= left;
-    }
+    advance(iov, count, static_cast<std::size_t>(n));
   }
   return true;
 }
@@ -119,16 +123,7 @@ bool read_all(int fd, struct iovec* iov, int count, bool& short_read) {
       short_read = true;
       return false;
     }
-    auto left = static_cast<std::size_t>(n);
-    while (count > 0 && left >= iov->iov_len) {
-      left -= iov->iov_len;
-      ++iov;
-      --count;
-    }
-    if (count > 0) {
-      iov->iov_base = static_cast<char*>(iov->iov_base) + left;
-      iov->iov_len -= left;
-    }
+    advance(iov, count, static_cast<std::size_t>(n));
   }
   return true;
 }
@@ -521,8 +516,8 @@ void KeyLock::release() {
   dir_fd_ = -1;
 }
 
-KeyLock FileStore::lock_key(const Digest& key,
-                            std::chrono::steady_clock::time_point deadline) const {
+KeyLock FileStore::lock_key(const Digest& key, std::chrono::steady_clock::time_point deadline,
+                            const std::function<bool()>& done) const {
   std::string path = entry_path(key);
   path.replace(path.size() - std::strlen(format::kEntrySuffix), std::string::npos, ".lock");
   // Fix (reliability, issue 6): the lock file is created, checked and (on release) removed
@@ -546,8 +541,10 @@ KeyLock FileStore::lock_key(const Digest& key,
       if (::flock(fd.get(), LOCK_EX | LOCK_NB) == 0) break;
       if (errno != EWOULDBLOCK && errno != EINTR) throw_io("cannot lock", path, errno);
       if (std::chrono::steady_clock::now() >= deadline) return KeyLock();
+      // The holder may have stored the value already: no need to queue for its lock.
+      if (done && done()) return KeyLock();
       std::this_thread::sleep_for(pause);
-      pause = std::min<std::chrono::microseconds>(pause * 2, std::chrono::milliseconds(20));
+      pause = std::min<std::chrono::microseconds>(pause * 2, std::chrono::milliseconds(10));
     }
     struct stat held, current;
     if (::fstat(fd.get(), &held) == 0 &&

@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 
@@ -82,8 +83,10 @@ class FileStore {
   PrunedFilesInfo prune(std::int64_t now);
 
   // Takes the key's compute lock, waiting until `deadline`; returns an unheld lock if the
-  // deadline passes first.
-  KeyLock lock_key(const Digest& key, std::chrono::steady_clock::time_point deadline) const;
+  // deadline passes first, or if `done` (asked between polls while another process holds
+  // the lock) returns true.
+  KeyLock lock_key(const Digest& key, std::chrono::steady_clock::time_point deadline,
+                   const std::function<bool()>& done = {}) const;
 
  private:
   ReadStatus check_header(const format::EntryHeader& h, const Digest& key, std::int64_t now,

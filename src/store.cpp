@@ -146,14 +146,23 @@ Entry Store::get_or_compute(const Digest& key, const std::function<std::string()
     return e;
   }
   const auto deadline = std::chrono::steady_clock::now() + impl_->options.lock_wait;
-  KeyLock lock = impl_->files.lock_key(key, deadline);
-  if (lock.held()) {
+  bool stored_meanwhile = false;
+  KeyLock lock = impl_->files.lock_key(key, deadline, [&] {
+    stored_meanwhile = impl_->files.peek(key, now_us()) == ReadStatus::found;
+    return stored_meanwhile;
+  });
+  if (lock.held() || stored_meanwhile) {
     // Whoever held the lock before us may have stored the value meanwhile.
     if (read(key, e) == ReadStatus::found) {
       if (hit != nullptr) *hit = true;
       return e;
     }
-  } else {
+    if (!lock.held()) {
+      // It was there a moment ago but is gone (erased, expired): wait for the lock again.
+      lock = impl_->files.lock_key(key, deadline);
+    }
+  }
+  if (!lock.held()) {
     BC_LOG(LogLevel::warn, "waited {} ms for another computation of {}; computing here",
            impl_->options.lock_wait.count(), key_label(key));
   }
