@@ -29,20 +29,8 @@ using bucketcache::InvalidArgument;
 using bucketcache::KeySink;
 using bucketcache::KeyWriter;
 
-// The shared vectors; a missing or unreadable file throws (and so fails the test).
-const nlohmann::json& vectors() {
-  static const nlohmann::json v =
-      nlohmann::json::parse(bctest::read_file(bctest::shared_testdata("canonical-keys.json")));
-  return v;
-}
-
-std::string from_hex(const std::string& hex) {
-  std::string out;
-  for (std::size_t i = 0; i + 1 < hex.size(); i += 2) {
-    out += static_cast<char>(std::stoi(hex.substr(i, 2), nullptr, 16));
-  }
-  return out;
-}
+using bctest::from_hex;
+using bctest::key_vectors;
 
 std::string describe(const std::string& s) {
   // JSON-quoted for the message (invalid UTF-8 shown as U+FFFD), long inputs cut.
@@ -146,7 +134,7 @@ std::string ref_quote(const std::string& s) {
 // ---- canonicalize_json: the shared vectors ----
 
 TEST(CanonicalJson, VectorFileIsPresent) {
-  const nlohmann::json& v = vectors();
+  const nlohmann::json& v = key_vectors();
   ASSERT_TRUE(v.contains("valid"));
   ASSERT_TRUE(v.contains("invalid"));
   ASSERT_TRUE(v.contains("invalid_hex"));
@@ -156,7 +144,7 @@ TEST(CanonicalJson, VectorFileIsPresent) {
 }
 
 TEST(CanonicalJson, ValidVectors) {
-  const nlohmann::json& valid = vectors().at("valid");
+  const nlohmann::json& valid = key_vectors().at("valid");
   ASSERT_FALSE(valid.empty());
   for (std::size_t i = 0; i < valid.size(); ++i) {
     const std::string input = valid[i].at("input");
@@ -173,7 +161,7 @@ TEST(CanonicalJson, ValidVectors) {
 }
 
 TEST(CanonicalJson, InvalidVectors) {
-  const nlohmann::json& invalid = vectors().at("invalid");
+  const nlohmann::json& invalid = key_vectors().at("invalid");
   ASSERT_FALSE(invalid.empty());
   for (std::size_t i = 0; i < invalid.size(); ++i) {
     const std::string input = invalid[i].at("input");
@@ -192,7 +180,7 @@ TEST(CanonicalJson, InvalidVectors) {
 }
 
 TEST(CanonicalJson, InvalidHexVectors) {
-  const nlohmann::json& invalid = vectors().at("invalid_hex");
+  const nlohmann::json& invalid = key_vectors().at("invalid_hex");
   ASSERT_FALSE(invalid.empty());
   for (std::size_t i = 0; i < invalid.size(); ++i) {
     const std::string hex = invalid[i].at("input_hex");

@@ -192,19 +192,8 @@ static_assert(!bucketcache::detail::has_member_write_key<keytest::NotAKey>::valu
 static_assert(bucketcache::detail::has_free_write_key<keytest::Point>::value);
 static_assert(bucketcache::detail::has_member_write_key<keytest::Version>::value);
 
-const nlohmann::json& vectors() {
-  static const nlohmann::json v =
-      nlohmann::json::parse(bctest::read_file(bctest::shared_testdata("canonical-keys.json")));
-  return v;
-}
-
-std::string from_hex(const std::string& hex) {
-  std::string out;
-  for (std::size_t i = 0; i + 1 < hex.size(); i += 2) {
-    out += static_cast<char>(std::stoi(hex.substr(i, 2), nullptr, 16));
-  }
-  return out;
-}
+using bctest::from_hex;
+using bctest::key_vectors;
 
 std::string describe(const std::string& s) {
   std::string q = nlohmann::json(s.substr(0, 80))
@@ -216,7 +205,7 @@ std::string describe(const std::string& s) {
 // ---- The shared vectors through the typed keymaker ----
 
 TEST(KeysVectors, ValidThroughCustomizationPoint) {
-  const nlohmann::json& valid = vectors().at("valid");
+  const nlohmann::json& valid = key_vectors().at("valid");
   ASSERT_FALSE(valid.empty());
   for (std::size_t i = 0; i < valid.size(); ++i) {
     const std::string input = valid[i].at("input");
@@ -237,7 +226,7 @@ TEST(KeysVectors, ValidThroughCustomizationPoint) {
 
 TEST(KeysVectors, InvalidRepresentableInCpp) {
   // Deep nesting (the 10000-deep vector), through the JSON wrapper and a recursive type.
-  const nlohmann::json& invalid = vectors().at("invalid");
+  const nlohmann::json& invalid = key_vectors().at("invalid");
   bool saw_deep = false;
   for (std::size_t i = 0; i < invalid.size(); ++i) {
     const std::string input = invalid[i].at("input");
@@ -276,7 +265,7 @@ TEST(KeysVectors, InvalidRepresentableInCpp) {
 }
 
 TEST(KeysVectors, InvalidHexAsStdString) {
-  const nlohmann::json& invalid = vectors().at("invalid_hex");
+  const nlohmann::json& invalid = key_vectors().at("invalid_hex");
   ASSERT_FALSE(invalid.empty());
   for (std::size_t i = 0; i < invalid.size(); ++i) {
     const std::string hex = invalid[i].at("input_hex");
@@ -381,7 +370,7 @@ TEST(KeysNative, UserTypes) {
 
 std::vector<std::string> sample_canonicals() {
   std::vector<std::string> out;
-  for (const auto& v : vectors().at("valid")) out.push_back(v.at("canonical"));
+  for (const auto& v : key_vectors().at("valid")) out.push_back(v.at("canonical"));
   return out;
 }
 

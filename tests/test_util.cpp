@@ -4,6 +4,7 @@
 
 #include <boost/filesystem.hpp>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <sstream>
 #include <stdexcept>
 
@@ -37,6 +38,20 @@ void write_file(const std::string& path, const std::string& bytes) {
 
 std::string shared_testdata(const std::string& name) {
   return std::string(BUCKETCACHE_SHARED_DIR) + "/testdata/" + name;
+}
+
+const nlohmann::json& key_vectors() {
+  static const nlohmann::json v =
+      nlohmann::json::parse(read_file(shared_testdata("canonical-keys.json")));
+  return v;
+}
+
+std::string from_hex(const std::string& hex) {
+  std::string out;
+  for (std::size_t i = 0; i + 1 < hex.size(); i += 2) {
+    out += static_cast<char>(std::stoi(hex.substr(i, 2), nullptr, 16));
+  }
+  return out;
 }
 
 }  // namespace bctest

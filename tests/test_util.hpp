@@ -1,6 +1,7 @@
 // Helpers shared by the unit tests.
 #pragma once
 
+#include <nlohmann/json_fwd.hpp>
 #include <string>
 
 namespace bctest {
@@ -25,5 +26,12 @@ void write_file(const std::string& path, const std::string& bytes);
 
 // Path of ../shared/testdata/<name>.
 std::string shared_testdata(const std::string& name);
+
+// The shared canonical key vectors (canonical-keys.json), parsed once; a missing or
+// unreadable file throws, and so fails the test.
+const nlohmann::json& key_vectors();
+
+// Bytes from lowercase or uppercase hex ("22ff22" -> "\"\xff\"").
+std::string from_hex(const std::string& hex);
 
 }  // namespace bctest
