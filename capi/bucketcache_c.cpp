@@ -105,6 +105,9 @@ int read_status_code(bc::ReadStatus st) {
       return fail(BC_ENOTFOUND, "no usable entry (another backend's or format's file)");
     case bc::ReadStatus::expired:
       return fail(BC_ENOTFOUND, "entry expired");
+    case bc::ReadStatus::longer_lifetime:
+      return fail(BC_ENOTFOUND,
+                  "entry has a longer recorded lifetime than this bucket's: a miss here (kept)");
     case bc::ReadStatus::absent:
       break;
   }
@@ -360,10 +363,7 @@ void bc_buf_dispose(bc_buf* buf) {
   buf->size = 0;
 }
 
-const char* bc_strerror(int code) {
-  if (code > 0 || code < BC_ERROR) return "unknown error code";
-  return bc::error_code_name(static_cast<bc::ErrorCode>(code));
-}
+const char* bc_strerror(int code) { return bc::error_code_name(static_cast<bc::ErrorCode>(code)); }
 
 const char* bc_last_error_message(void) { return last_error.c_str(); }
 

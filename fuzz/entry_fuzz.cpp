@@ -104,6 +104,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       put_le(h + 124, bc::format::crc32(std::string_view(file.data(), 124)), 4);
     }
   }
+  // prune_directory() removes shard directories it leaves empty: make them again.
+  const std::string shard = f.path.substr(0, f.path.rfind('/'));
+  ::mkdir(shard.substr(0, shard.rfind('/')).c_str(), 0700);
+  ::mkdir(shard.c_str(), 0700);
   FILE* out = std::fopen(f.path.c_str(), "wb");
   if (out == nullptr) std::abort();
   if (!file.empty() && std::fwrite(file.data(), 1, file.size(), out) != file.size()) std::abort();

@@ -9,8 +9,9 @@
 #include <vector>
 
 #include "bucketcache/error.hpp"
-#include "file_store.hpp"
+#include "clock.hpp"
 #include "log_internal.hpp"
+#include "reentry_guard.hpp"
 
 BUCKETCACHE_NAMESPACE_BEGIN
 
@@ -47,9 +48,7 @@ struct DeferredWrites::Impl {
     std::lock_guard<std::mutex> lock(mu);
     auto it = pending.find(key);
     if (it == pending.end()) return false;
-    if (is_expired(it->second.expires_us, now_us(), target.options().lifetime.count())) {
-      return false;
-    }
+    if (past_expiry(it->second.expires_us, now_us())) return false;
     out.value = it->second.value;
     out.created_us = it->second.created_us;
     out.expires_us = it->second.expires_us;
@@ -107,9 +106,8 @@ DeferredWrites::~DeferredWrites() {
 
 void DeferredWrites::set(const Digest& key, std::string_view value) {
   const std::int64_t created = now_us();
-  const std::int64_t lifetime = impl_->target.options().lifetime.count();
   impl_->put(key, std::make_shared<const std::string>(value), created,
-             lifetime > 0 ? created + lifetime : 0);
+             expiry_after(created, impl_->target.options().lifetime.count()));
 }
 
 ReadStatus DeferredWrites::read(const Digest& key, Entry& out) {
@@ -155,7 +153,8 @@ Entry DeferredWrites::get_or_compute(const Digest& key, const std::function<std:
     if (hit != nullptr) *hit = true;
     return e;
   }
-  const auto deadline = std::chrono::steady_clock::now() + impl_->target.options().lock_wait;
+  const ReentryGuard computing(&impl_->target, key);
+  const auto deadline = deadline_after(impl_->target.options().lock_wait);
   Impl::FlightGuard guard{impl_.get(), key, nullptr};
   for (;;) {
     std::shared_ptr<Impl::Flight> theirs;
@@ -185,8 +184,7 @@ Entry DeferredWrites::get_or_compute(const Digest& key, const std::function<std:
   }
   auto value = std::make_shared<const std::string>(compute());  // may throw: guard ends flight
   const std::int64_t created = now_us();
-  const std::int64_t lifetime = impl_->target.options().lifetime.count();
-  const std::int64_t expires = lifetime > 0 ? created + lifetime : 0;
+  const std::int64_t expires = expiry_after(created, impl_->target.options().lifetime.count());
   impl_->put(key, value, created, expires);  // before the guard wakes the waiters
   if (hit != nullptr) *hit = false;
   e.value = std::move(value);
@@ -214,7 +212,7 @@ void DeferredWrites::sync() {
       std::lock_guard<std::mutex> lock(impl_->mu);
       auto it = impl_->pending.find(key);
       if (it == impl_->pending.end()) continue;  // discarded or erased meanwhile
-      if (is_expired(it->second.expires_us, now_us(), impl_->target.options().lifetime.count())) {
+      if (past_expiry(it->second.expires_us, now_us())) {
         impl_->bytes -= it->second.value->size();  // expired while pending: nothing to keep
         impl_->pending.erase(it);
         continue;

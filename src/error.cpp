@@ -28,6 +28,8 @@ const char* error_code_name(ErrorCode code) noexcept {
       return "user callback failed";
     case ErrorCode::other:
       return "error";
+    case ErrorCode::exists:
+      return "entry exists";
   }
   return "unknown error code";
 }

@@ -50,6 +50,10 @@ class Fd {
   Fd(const Fd&) = delete;
   Fd& operator=(const Fd&) = delete;
   int get() const { return fd_; }
+  void reset(int fd) {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = fd;
+  }
   int release() {
     int fd = fd_;
     fd_ = -1;
@@ -176,6 +180,28 @@ std::vector<std::string> list_dir(int dirfd) {
   return names;
 }
 
+// Removes the file at `name` in dir if it is still the file `judged` (by inode), safely
+// against a fresh file renamed over it after it was judged: the file at the name is renamed
+// aside first, and the aside file's identity decides. The judged file is unlinked; anything
+// else (a fresh entry) is linked back unless a still newer one took the name meanwhile
+// (link() never replaces). Returns whether the judged file was removed.
+bool unlink_if_same(int dir, const char* name, const struct stat& judged,
+                    const std::string& aside) {
+  if (::renameat(dir, name, dir, aside.c_str()) != 0) return false;  // gone already
+  struct stat st;
+  if (::fstatat(dir, aside.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && st.st_ino == judged.st_ino &&
+      st.st_dev == judged.st_dev) {
+    return ::unlinkat(dir, aside.c_str(), 0) == 0;
+  }
+  if (::linkat(dir, aside.c_str(), dir, name, 0) != 0 && errno != EEXIST) {
+    // No hard links on this file system: put it back by rename (which replaces only a
+    // newer entry landing within these few system calls).
+    if (::renameat(dir, aside.c_str(), dir, name) == 0) return false;
+  }
+  ::unlinkat(dir, aside.c_str(), 0);
+  return false;
+}
+
 bool is_foreign_dir_error(int err) { return err == ELOOP || err == ENOTDIR; }
 
 // Performance (issue 7): opens path with one openat2() call that refuses a symlink in every
@@ -211,12 +237,6 @@ int open_no_symlinks(const char* path, int flags) {
 std::int64_t now_us() {
   using namespace std::chrono;
   return duration_cast<microseconds>(system_clock::now().time_since_epoch()).count();
-}
-
-bool is_expired(std::int64_t expires_us, std::int64_t now, std::int64_t lifetime_us) {
-  if (expires_us != 0 && expires_us <= now) return true;
-  if (lifetime_us > 0 && (expires_us == 0 || expires_us > now + lifetime_us)) return true;
-  return false;
 }
 
 FileStore::FileStore(std::string root, std::string backend_id, std::string keymaker_id,
@@ -287,30 +307,38 @@ void FileStore::write(const Digest& key, std::string_view value, std::int64_t cr
   unsigned char header[format::kHeaderSize];
   format::encode_header(h, header);
 
-  // Fix (reliability, issue 6): every file operation is relative to the shard directory's
-  // descriptor, opened without following symlinks, so a shard directory replaced by a
-  // symlink to somewhere else fails the write instead of writing outside the bucket.
-  Fd shard(open_shard(key, true));
-  if (shard.get() < 0) {
-    if (is_foreign_dir_error(errno)) {
-      throw_io("shard directory is a symlink or not a directory; not writing through it:", dir,
-               errno);
-    }
-    throw_io("cannot open shard directory", dir, errno);
-  }
+  // Every file operation is relative to the shard directory's descriptor, opened without
+  // following symlinks, so a shard directory replaced by a symlink to somewhere else fails
+  // the write instead of writing outside the bucket. A shard directory removed by prune
+  // between opening it and creating the temp file in it (ENOENT) is opened again.
   const std::string final_name = final_path.substr(dir.size() + 1);
-
+  Fd shard(-1);
   std::string temp_file;
   std::string temp_path;
   int raw_fd = -1;
-  for (int attempt = 0; attempt < 8 && raw_fd < 0; ++attempt) {
+  for (int attempt = 0; attempt < 64 && raw_fd < 0; ++attempt) {
+    if (shard.get() < 0) {
+      shard.reset(open_shard(key, true));
+      if (shard.get() < 0) {
+        if (errno == ENOENT) continue;  // a level removed by a prune as we created the next
+        if (is_foreign_dir_error(errno)) {
+          throw_io("shard directory is a symlink or not a directory; not writing through it:", dir,
+                   errno);
+        }
+        throw_io("cannot open shard directory", dir, errno);
+      }
+    }
     temp_file = temp_name();
     temp_path = dir + "/" + temp_file;
     raw_fd = ::openat(shard.get(), temp_file.c_str(),
                       O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
                       static_cast<mode_t>(options_.file_mode));
     if (raw_fd >= 0) break;
-    if (errno != EEXIST) throw_io("cannot create temp file", temp_path, errno);
+    if (errno == ENOENT) {
+      shard.reset(-1);  // removed as empty by a prune: create it again
+    } else if (errno != EEXIST) {
+      throw_io("cannot create temp file", temp_path, errno);
+    }
   }
   if (raw_fd < 0) throw_io("cannot create temp file", temp_path, errno);
   Fd fd(raw_fd);
@@ -344,79 +372,127 @@ void FileStore::write(const Digest& key, std::string_view value, std::int64_t cr
 }
 
 ReadStatus FileStore::check_header(const format::EntryHeader& h, const Digest& key,
-                                   std::int64_t now, std::uint64_t file_size) const {
+                                   std::uint64_t file_size) const {
   if (h.backend_id != backend_id_ || h.keymaker_id != keymaker_id_) return ReadStatus::foreign;
   if (h.key != key) return ReadStatus::foreign;  // a file copied or renamed to this name
-  if (file_size != format::kHeaderSize + h.value_length) return ReadStatus::corrupt;
-  if (is_expired(h.expires_us, now, options_.lifetime.count())) return ReadStatus::expired;
+  if (h.value_length > file_size || file_size - h.value_length != format::kHeaderSize) {
+    return ReadStatus::corrupt;
+  }
+  if (past_expiry(h.expires_us, now_us())) return ReadStatus::expired;
+  if (outlives_bucket(h.created_us, h.expires_us, options_.lifetime.count())) {
+    return ReadStatus::longer_lifetime;
+  }
   return ReadStatus::found;
 }
 
-ReadStatus FileStore::read(const Digest& key, std::int64_t now, CachedValue& out) {
-  const std::string path = entry_path(key);
-  const char* name = path.c_str() + path.rfind('/') + 1;
-  // Performance (issue 7): the entry in one openat2() call when it can decide
-  // (open_no_symlinks); the shard directory is then opened only to delete an expired entry.
-  int entry_fd = open_no_symlinks(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-  if (entry_fd < 0 && errno == ENOENT) return ReadStatus::absent;
-  // Fix (reliability, issue 6): relative to the shard directory opened without following
-  // symlinks (see open_shard), so an expired entry is never unlinked outside the bucket.
-  Fd shard(entry_fd >= 0 ? -1 : open_shard(key, false));
-  if (entry_fd < 0) {
-    if (shard.get() < 0) {
-      if (errno == ENOENT) return ReadStatus::absent;
-      if (is_foreign_dir_error(errno)) return ReadStatus::foreign;  // a symlinked shard
-      throw_io("cannot open shard directory", shard_path(key), errno);
+int FileStore::open_entry(const Digest& key, const std::string& path, ReadStatus& status) const {
+  constexpr int kFlags = O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK;
+  // One openat2() when it can decide (open_no_symlinks), else the shard walk.
+  int fd = open_no_symlinks(path.c_str(), kFlags);
+  if (fd >= 0) return fd;
+  status = ReadStatus::absent;
+  if (errno == ENOENT) return -1;
+  Fd shard(open_shard(key, false));
+  if (shard.get() < 0) {
+    if (errno == ENOENT) return -1;
+    if (is_foreign_dir_error(errno)) {
+      status = ReadStatus::foreign;  // a symlinked shard is never ours
+      return -1;
     }
-    entry_fd = ::openat(shard.get(), name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-    if (entry_fd < 0) {
-      if (errno == ENOENT || errno == ENOTDIR) return ReadStatus::absent;
-      if (errno == ELOOP) return ReadStatus::foreign;  // a symlink is never ours
-      throw_io("cannot open entry", path, errno);
-    }
+    throw_io("cannot open shard directory", shard_path(key), errno);
   }
-  Fd fd(entry_fd);
-  struct stat st;
-  if (::fstat(fd.get(), &st) != 0) throw_io("cannot stat entry", path, errno);
-  if (!S_ISREG(st.st_mode)) return ReadStatus::foreign;
-  const auto file_size = static_cast<std::uint64_t>(st.st_size);
-  if (file_size < format::kHeaderSize) return ReadStatus::corrupt;
+  fd = ::openat(shard.get(), path.c_str() + path.rfind('/') + 1, kFlags);
+  if (fd >= 0) return fd;
+  if (errno == ENOENT || errno == ENOTDIR) return -1;
+  if (errno == ELOOP) {
+    status = ReadStatus::foreign;  // a symlink is never ours
+    return -1;
+  }
+  throw_io("cannot open entry", path, errno);
+}
 
-  unsigned char header[format::kHeaderSize];
-  auto value = std::make_shared<std::string>();
-  value->resize(file_size - format::kHeaderSize);
-  struct iovec iov[2];
+void FileStore::remove_judged(const Digest& key, const std::string& path,
+                              const struct stat& judged) const {
+  Fd shard(open_shard(key, false));
+  if (shard.get() < 0) return;
+  unlink_if_same(shard.get(), path.c_str() + path.rfind('/') + 1, judged, temp_name());
+}
+
+namespace {
+
+// Reads the 128-byte header from the file's start, leaving the offset after it.
+bool read_header(int fd, unsigned char* header, bool& short_read) {
+  struct iovec iov[1];
   iov[0].iov_base = header;
-  iov[0].iov_len = sizeof(header);
-  iov[1].iov_base = value->data();
-  iov[1].iov_len = value->size();
-  bool short_read = false;
-  if (!read_all(fd.get(), iov, value->empty() ? 1 : 2, short_read)) {
-    if (short_read) return ReadStatus::corrupt;  // truncated while we read
-    throw_io("cannot read entry", path, errno);
-  }
+  iov[0].iov_len = format::kHeaderSize;
+  return read_all(fd, iov, 1, short_read);
+}
 
-  format::EntryHeader h;
+ReadStatus decode_status(const unsigned char* header, format::EntryHeader& h) {
   switch (format::decode_header(header, h)) {
     case format::HeaderStatus::ok:
-      break;
+      return ReadStatus::found;
     case format::HeaderStatus::bad_version:
       return ReadStatus::foreign;
     default:
       return ReadStatus::corrupt;
   }
-  const ReadStatus status = check_header(h, key, now, file_size);
-  if (status == ReadStatus::expired) {
-    // Delete only the file we judged; a writer may have replaced it meanwhile.
-    Fd opened_now(shard.get() >= 0 ? -1 : open_shard(key, false));
-    const int dir = shard.get() >= 0 ? shard.get() : opened_now.get();
-    struct stat now_st;
-    if (dir >= 0 && ::fstatat(dir, name, &now_st, AT_SYMLINK_NOFOLLOW) == 0 &&
-        now_st.st_ino == st.st_ino && now_st.st_dev == st.st_dev) {
-      ::unlinkat(dir, name, 0);
+}
+
+// Entries up to this size are read with one readv() of header and value; larger files
+// have their header read and checked first, so a huge or sparse junk file allocates
+// nothing.
+constexpr std::uint64_t kSingleReadLimit = 64 * 1024;
+
+}  // namespace
+
+ReadStatus FileStore::read(const Digest& key, CachedValue& out) {
+  const std::string path = entry_path(key);
+  ReadStatus status = ReadStatus::absent;
+  Fd fd(open_entry(key, path, status));
+  if (fd.get() < 0) return status;
+  struct stat st;
+  if (::fstat(fd.get(), &st) != 0) throw_io("cannot stat entry", path, errno);
+  if (!S_ISREG(st.st_mode)) return ReadStatus::foreign;  // a FIFO, device...: never read
+  const auto file_size = static_cast<std::uint64_t>(st.st_size);
+  if (file_size < format::kHeaderSize) return ReadStatus::corrupt;
+
+  unsigned char header[format::kHeaderSize];
+  format::EntryHeader h;
+  auto value = std::make_shared<std::string>();
+  bool short_read = false;
+  if (file_size <= kSingleReadLimit) {
+    value->resize(file_size - format::kHeaderSize);
+    struct iovec iov[2];
+    iov[0].iov_base = header;
+    iov[0].iov_len = sizeof(header);
+    iov[1].iov_base = value->data();
+    iov[1].iov_len = value->size();
+    if (!read_all(fd.get(), iov, value->empty() ? 1 : 2, short_read)) {
+      if (short_read) return ReadStatus::corrupt;  // truncated while we read
+      throw_io("cannot read entry", path, errno);
     }
-    return status;
+    if ((status = decode_status(header, h)) != ReadStatus::found) return status;
+    status = check_header(h, key, file_size);
+  } else {
+    if (!read_header(fd.get(), header, short_read)) {
+      if (short_read) return ReadStatus::corrupt;
+      throw_io("cannot read entry", path, errno);
+    }
+    if ((status = decode_status(header, h)) != ReadStatus::found) return status;
+    status = check_header(h, key, file_size);
+    if (status == ReadStatus::found) {
+      value->resize(h.value_length);  // == file_size - header, checked above
+      struct iovec iov[1];
+      iov[0].iov_base = value->data();
+      iov[0].iov_len = value->size();
+      if (!read_all(fd.get(), iov, 1, short_read)) {
+        if (short_read) return ReadStatus::corrupt;
+        throw_io("cannot read entry", path, errno);
+      }
+    }
   }
+  if (status == ReadStatus::expired) remove_judged(key, path, st);
   if (status != ReadStatus::found) return status;
   if (format::crc32(*value) != h.value_crc) return ReadStatus::corrupt;
 
@@ -427,47 +503,25 @@ ReadStatus FileStore::read(const Digest& key, std::int64_t now, CachedValue& out
   return ReadStatus::found;
 }
 
-ReadStatus FileStore::peek(const Digest& key, std::int64_t now) {
+ReadStatus FileStore::peek(const Digest& key) {
   const std::string path = entry_path(key);
-  // As in read(): one openat2() when it can decide, else the shard walk.
-  int entry_fd = open_no_symlinks(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-  if (entry_fd < 0 && errno == ENOENT) return ReadStatus::absent;
-  if (entry_fd < 0) {
-    Fd shard(open_shard(key, false));
-    if (shard.get() < 0) {
-      if (errno == ENOENT) return ReadStatus::absent;
-      if (is_foreign_dir_error(errno)) return ReadStatus::foreign;
-      throw_io("cannot open shard directory", shard_path(key), errno);
-    }
-    entry_fd = ::openat(shard.get(), path.c_str() + path.rfind('/') + 1,
-                        O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-    if (entry_fd < 0) {
-      if (errno == ENOENT || errno == ENOTDIR) return ReadStatus::absent;
-      if (errno == ELOOP) return ReadStatus::foreign;
-      throw_io("cannot open entry", path, errno);
-    }
-  }
-  Fd fd(entry_fd);
+  ReadStatus status = ReadStatus::absent;
+  Fd fd(open_entry(key, path, status));
+  if (fd.get() < 0) return status;
   struct stat st;
   if (::fstat(fd.get(), &st) != 0) throw_io("cannot stat entry", path, errno);
   if (!S_ISREG(st.st_mode)) return ReadStatus::foreign;
   unsigned char header[format::kHeaderSize];
-  ssize_t n;
-  do {
-    n = ::pread(fd.get(), header, sizeof(header), 0);
-  } while (n < 0 && errno == EINTR);
-  if (n < 0) throw_io("cannot read entry", path, errno);
-  if (static_cast<std::size_t>(n) != sizeof(header)) return ReadStatus::corrupt;
-  format::EntryHeader h;
-  switch (format::decode_header(header, h)) {
-    case format::HeaderStatus::ok:
-      break;
-    case format::HeaderStatus::bad_version:
-      return ReadStatus::foreign;
-    default:
-      return ReadStatus::corrupt;
+  bool short_read = false;
+  if (!read_header(fd.get(), header, short_read)) {
+    if (short_read) return ReadStatus::corrupt;
+    throw_io("cannot read entry", path, errno);
   }
-  return check_header(h, key, now, static_cast<std::uint64_t>(st.st_size));
+  format::EntryHeader h;
+  if ((status = decode_status(header, h)) != ReadStatus::found) return status;
+  status = check_header(h, key, static_cast<std::uint64_t>(st.st_size));
+  if (status == ReadStatus::expired) remove_judged(key, path, st);
+  return status;
 }
 
 bool FileStore::remove(const Digest& key) {
@@ -517,63 +571,121 @@ void KeyLock::release() {
 }
 
 KeyLock FileStore::lock_key(const Digest& key, std::chrono::steady_clock::time_point deadline,
-                            const std::function<bool()>& done) const {
+                            const std::function<bool()>& done, LockOutcome* outcome) const {
+  LockOutcome ignored;
+  LockOutcome& result = outcome != nullptr ? *outcome : ignored;
   std::string path = entry_path(key);
   path.replace(path.size() - std::strlen(format::kEntrySuffix), std::string::npos, ".lock");
-  // Fix (reliability, issue 6): the lock file is created, checked and (on release) removed
-  // relative to the shard directory opened without following symlinks (see open_shard).
-  Fd shard(open_shard(key, true));
-  if (shard.get() < 0) {
-    if (is_foreign_dir_error(errno)) {
-      throw_io("shard directory is a symlink or not a directory; not locking through it:",
-               shard_path(key), errno);
-    }
-    throw_io("cannot open shard directory", shard_path(key), errno);
-  }
   const std::string name = path.substr(path.rfind('/') + 1);
+  // The lock file is created, checked and (on release) removed relative to the shard
+  // directory opened without following symlinks (see open_shard).
+  Fd shard(-1);
   auto pause = std::chrono::microseconds(500);
-  for (;;) {
-    Fd fd(::openat(shard.get(), name.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
+  for (int reopen = 0;;) {
+    if (shard.get() < 0) {
+      shard.reset(open_shard(key, true));
+      if (shard.get() < 0) {
+        if (errno == ENOENT && ++reopen < 64) continue;  // a level removed by a prune
+        if (is_foreign_dir_error(errno)) {
+          throw_io("shard directory is a symlink or not a directory; not locking through it:",
+                   shard_path(key), errno);
+        }
+        throw_io("cannot open shard directory", shard_path(key), errno);
+      }
+    }
+    // O_NONBLOCK: a FIFO planted at the lock path must not block the open.
+    Fd fd(::openat(shard.get(), name.c_str(),
+                   O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK,
                    static_cast<mode_t>(options_.file_mode)));
-    if (fd.get() < 0) throw_io("cannot open lock file", path, errno);
+    if (fd.get() < 0) {
+      if (errno == ENOENT && ++reopen < 64) {  // shard removed as empty by a prune
+        shard.reset(-1);
+        continue;
+      }
+      if (errno == ELOOP || errno == ENXIO || errno == EISDIR) {
+        result = LockOutcome::unavailable;  // a symlink, socket or directory is there
+        return KeyLock();
+      }
+      throw_io("cannot open lock file", path, errno);
+    }
+    struct stat held;
+    if (::fstat(fd.get(), &held) != 0) throw_io("cannot stat lock file", path, errno);
+    if (!S_ISREG(held.st_mode)) {
+      result = LockOutcome::unavailable;
+      return KeyLock();
+    }
     // Poll this descriptor until it is ours, its file was replaced, or time is up.
     for (;;) {
       if (::flock(fd.get(), LOCK_EX | LOCK_NB) == 0) break;
       if (errno != EWOULDBLOCK && errno != EINTR) throw_io("cannot lock", path, errno);
-      if (std::chrono::steady_clock::now() >= deadline) return KeyLock();
+      if (std::chrono::steady_clock::now() >= deadline) {
+        result = LockOutcome::timed_out;
+        return KeyLock();
+      }
       // The holder may have stored the value already: no need to queue for its lock.
-      if (done && done()) return KeyLock();
+      if (done && done()) {
+        result = LockOutcome::done;
+        return KeyLock();
+      }
       std::this_thread::sleep_for(pause);
       pause = std::min<std::chrono::microseconds>(pause * 2, std::chrono::milliseconds(10));
     }
-    struct stat held, current;
-    if (::fstat(fd.get(), &held) == 0 &&
-        ::fstatat(shard.get(), name.c_str(), &current, AT_SYMLINK_NOFOLLOW) == 0 &&
+    struct stat current;
+    if (::fstatat(shard.get(), name.c_str(), &current, AT_SYMLINK_NOFOLLOW) == 0 &&
         held.st_ino == current.st_ino && held.st_dev == current.st_dev) {
       KeyLock lock;
       lock.fd_ = fd.release();
       lock.dir_fd_ = shard.release();
       lock.name_ = name;
+      result = LockOutcome::held;
       return lock;
     }
     // The holder unlinked it as we locked; start again on the new file.
   }
 }
 
-PrunedFilesInfo FileStore::prune(std::int64_t now) {
+namespace {
+
+// Identity check of a file still at `name` in dir against an open descriptor's stat.
+bool still_at(int dir, const char* name, const struct stat& st) {
+  struct stat cur;
+  return ::fstatat(dir, name, &cur, AT_SYMLINK_NOFOLLOW) == 0 && cur.st_ino == st.st_ino &&
+         cur.st_dev == st.st_dev;
+}
+
+// Opens a file of a shard for prune: never follows a symlink, never blocks on a FIFO, and
+// returns -1 for anything but a regular file (st filled on success).
+int open_regular_at(int dir, const char* name, struct stat& st) {
+  Fd fd(::openat(dir, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK));
+  if (fd.get() < 0 || ::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) return -1;
+  return fd.release();
+}
+
+}  // namespace
+
+PrunedFilesInfo FileStore::prune() {
   PrunedFilesInfo info;
+  auto count = [&info](const struct stat& st) {
+    info.bytes += static_cast<std::uint64_t>(st.st_size);
+    info.files += 1;
+  };
   const std::string lock_path = root_ + "/" + kPruneLockName;
-  Fd lock(::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
+  Fd lock(::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK,
                  static_cast<mode_t>(options_.file_mode)));
   if (lock.get() < 0) throw_io("cannot open prune lock", lock_path, errno);
+  struct stat lock_st;
+  if (::fstat(lock.get(), &lock_st) != 0 || !S_ISREG(lock_st.st_mode)) {
+    throw_io("prune lock is not a regular file:", lock_path, EINVAL);
+  }
   while (::flock(lock.get(), LOCK_EX) != 0) {
     if (errno != EINTR) throw_io("cannot lock", lock_path, errno);
   }
 
-  const std::int64_t stale_before_s = now / 1000000 - kStaleTempAgeSeconds;
-  // Fix (reliability, issue 6): the walk opens each shard level with openat(O_NOFOLLOW|
-  // O_DIRECTORY) and removes files with unlinkat relative to it, so a shard directory that
-  // is a symlink is skipped, never followed: prune never deletes anything outside the bucket.
+  const std::int64_t stale_before_s = now_us() / 1000000 - kStaleTempAgeSeconds;
+  const std::string suffix = format::kEntrySuffix;
+  // The walk opens each shard level with openat(O_NOFOLLOW|O_DIRECTORY) and removes files
+  // with unlinkat relative to it, so a shard directory that is a symlink is skipped, never
+  // followed: prune never deletes anything outside the bucket.
   Fd root(::open(root_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (root.get() < 0) throw_io("cannot list bucket directory", root_, errno);
   for (const std::string& n1 : list_dir(root.get())) {
@@ -586,63 +698,56 @@ PrunedFilesInfo FileStore::prune(std::int64_t now) {
       if (l2.get() < 0) continue;
       const int dir = l2.get();
       for (const std::string& name : list_dir(dir)) {
+        struct stat st;
         if (name.rfind(format::kTempPrefix, 0) == 0) {
-          struct stat st;
-          if (::fstatat(dir, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode))
-            continue;
-          if (st.st_mtim.tv_sec > stale_before_s) continue;
-          Fd tfd(::openat(dir, name.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
-          if (tfd.get() < 0 || ::flock(tfd.get(), LOCK_EX | LOCK_NB) != 0) continue;
-          if (::unlinkat(dir, name.c_str(), 0) == 0) {
-            info.bytes += static_cast<std::uint64_t>(st.st_size);
-            info.files += 1;
-          }
+          // A temp file is stale when old and not locked by a live writer.
+          Fd tfd(open_regular_at(dir, name.c_str(), st));
+          if (tfd.get() < 0 || st.st_mtim.tv_sec > stale_before_s) continue;
+          if (::flock(tfd.get(), LOCK_EX | LOCK_NB) != 0) continue;
+          if (::unlinkat(dir, name.c_str(), 0) == 0) count(st);
           continue;
         }
         if (name.size() == 64 + 5 && name.compare(64, 5, ".lock") == 0) {
-          // Left by a process that died computing; a live holder keeps it locked.
-          Fd lfd(::openat(dir, name.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+          // Left by a process that died computing; a live holder keeps it locked. The path
+          // must still name the file we locked: its holder may have released (unlinked) it
+          // and a new holder created and locked a new one. While we hold the lock, nobody
+          // else can replace it.
+          Fd lfd(open_regular_at(dir, name.c_str(), st));
           if (lfd.get() < 0 || ::flock(lfd.get(), LOCK_EX | LOCK_NB) != 0) continue;
-          // Fix (memoize single flight): the file we locked may have been released and
-          // unlinked by its holder after we opened it, and a new holder may have created
-          // and locked a new file at this path. Unlink only if the path still names the
-          // file we hold locked; otherwise we would remove a live lock and let a second
-          // process compute the same key. (While we hold it, nobody else can replace it.)
-          struct stat st;
-          struct stat now_at_path;
-          if (::fstat(lfd.get(), &st) == 0 &&
-              ::fstatat(dir, name.c_str(), &now_at_path, AT_SYMLINK_NOFOLLOW) == 0 &&
-              st.st_ino == now_at_path.st_ino && st.st_dev == now_at_path.st_dev &&
-              ::unlinkat(dir, name.c_str(), 0) == 0) {
-            info.bytes += static_cast<std::uint64_t>(st.st_size);
-            info.files += 1;
-          }
+          if (still_at(dir, name.c_str(), st) && ::unlinkat(dir, name.c_str(), 0) == 0) count(st);
           continue;
         }
-        const std::string suffix = format::kEntrySuffix;
         if (name.size() != 64 + suffix.size() || name.compare(64, suffix.size(), suffix) != 0)
           continue;
-        Fd efd(::openat(dir, name.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+        Fd efd(open_regular_at(dir, name.c_str(), st));
         if (efd.get() < 0) continue;
-        struct stat st;
-        if (::fstat(efd.get(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
         unsigned char header[format::kHeaderSize];
-        if (::pread(efd.get(), header, sizeof(header), 0) != static_cast<ssize_t>(sizeof(header))) {
-          continue;
-        }
+        const ssize_t n = ::pread(efd.get(), header, sizeof(header), 0);
+        if (n < 0) continue;
         format::EntryHeader h;
-        if (format::decode_header(header, h) != format::HeaderStatus::ok) continue;
-        if (h.backend_id != backend_id_ || h.keymaker_id != keymaker_id_) continue;
-        if (!is_expired(h.expires_us, now, options_.lifetime.count())) continue;
-        struct stat cur;
-        if (::fstatat(dir, name.c_str(), &cur, AT_SYMLINK_NOFOLLOW) != 0 || cur.st_ino != st.st_ino)
-          continue;
-        if (::unlinkat(dir, name.c_str(), 0) == 0) {
-          info.bytes += static_cast<std::uint64_t>(st.st_size);
-          info.files += 1;
+        const auto decoded = static_cast<std::size_t>(n) == sizeof(header)
+                                 ? format::decode_header(header, h)
+                                 : format::HeaderStatus::bad_magic;
+        bool remove = false;
+        if (decoded == format::HeaderStatus::bad_magic ||
+            decoded == format::HeaderStatus::bad_checksum) {
+          remove = true;  // damaged: no bucket can read it
+        } else if (decoded == format::HeaderStatus::ok && h.backend_id == backend_id_ &&
+                   h.keymaker_id == keymaker_id_) {
+          const auto size = static_cast<std::uint64_t>(st.st_size);
+          remove = h.value_length > size || size - h.value_length != format::kHeaderSize ||
+                   past_expiry(h.expires_us, now_us());
         }
+        if (!remove) continue;
+        if (unlink_if_same(dir, name.c_str(), st, temp_name())) count(st);
+      }
+      // A shard directory left empty goes (rmdir fails on anything left in it); writers
+      // that opened it meanwhile create it again (see write).
+      if (::unlinkat(l1.get(), n2.c_str(), AT_REMOVEDIR) == 0) {
+        BC_LOG(LogLevel::trace, "removed empty shard directory {}/{}/{}", root_, n1, n2);
       }
     }
+    ::unlinkat(root.get(), n1.c_str(), AT_REMOVEDIR);
   }
   BC_LOG(LogLevel::info, "pruned {} files ({} bytes) from {}", info.files, info.bytes, root_);
   return info;

@@ -1,6 +1,8 @@
 // The file layer: sharded entry paths, atomic writes, header-checked reads and pruning.
 #pragma once
 
+#include <sys/stat.h>
+
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -8,19 +10,12 @@
 #include <string_view>
 
 #include "bucketcache/store.hpp"
+#include "clock.hpp"
 #include "entry_format.hpp"
 #include "memory_cache.hpp"
 
 namespace bucketcache {
 inline namespace v1 {
-
-// Whether an entry with this expiry counts as expired at `now` for a bucket whose
-// lifetime is `lifetime_us` (0: none). With a lifetime, an entry that never expires or
-// expires later than now + lifetime is expired too (BucketCache's rule, so shortening a
-// bucket's lifetime takes effect).
-bool is_expired(std::int64_t expires_us, std::int64_t now_us, std::int64_t lifetime_us);
-
-std::int64_t now_us();
 
 // Test seam (tests/reliability, docs/reliability.md): when non-null, names temp files
 // (".tmp-..." in the shard directory) instead of the random generator, so a test can plant
@@ -48,8 +43,8 @@ class KeyLock {
  private:
   friend class FileStore;
   int fd_ = -1;
-  // Fix (reliability, issue 6): the lock file is unlinked relative to its shard directory's
-  // descriptor, never by path, so a shard swapped for a symlink meanwhile is not followed.
+  // The lock file is unlinked relative to its shard directory's descriptor, never by path,
+  // so a shard swapped for a symlink meanwhile is not followed.
   int dir_fd_ = -1;
   std::string name_;
 };
@@ -68,11 +63,13 @@ class FileStore {
   void write(const Digest& key, std::string_view value, std::int64_t created_us,
              std::int64_t expires_us, FileIdentity* identity);
 
-  // Reads and fully verifies the entry. Deletes it when expired.
-  ReadStatus read(const Digest& key, std::int64_t now, CachedValue& out);
+  // Reads and fully verifies the entry. An entry past its own recorded expiry is deleted
+  // (judged with a clock read after its header); one that outlives the bucket's lifetime
+  // is longer_lifetime and stays. Allocates no more than the header's recorded length.
+  ReadStatus read(const Digest& key, CachedValue& out);
 
-  // Header-only check: found, absent, expired (not deleted), corrupt or foreign.
-  ReadStatus peek(const Digest& key, std::int64_t now);
+  // Header-only check, with read()'s statuses and its deletion of expired entries.
+  ReadStatus peek(const Digest& key);
 
   // Removes the entry file; returns whether one was removed.
   bool remove(const Digest& key);
@@ -80,18 +77,35 @@ class FileStore {
   // Identity of the entry file now; false if it is absent.
   bool identity(const Digest& key, FileIdentity& out) const;
 
-  PrunedFilesInfo prune(std::int64_t now);
+  // Removes this bucket's entries past their own expiry, damaged entries (a header that
+  // does not decode, or a length that disagrees with it), stale temp and lock files, and
+  // shard directories left empty.
+  PrunedFilesInfo prune();
 
+  enum class LockOutcome {
+    held,
+    timed_out,    // `deadline` passed while another holder kept it
+    done,         // `done` returned true
+    unavailable,  // the lock path is not a regular file: no lock can be taken there
+  };
   // Takes the key's compute lock, waiting until `deadline`; returns an unheld lock if the
-  // deadline passes first, or if `done` (asked between polls while another process holds
-  // the lock) returns true.
+  // deadline passes first, if `done` (asked between polls while another process holds the
+  // lock) returns true, or if the lock path holds something other than a regular file.
   KeyLock lock_key(const Digest& key, std::chrono::steady_clock::time_point deadline,
-                   const std::function<bool()>& done = {}) const;
+                   const std::function<bool()>& done = {}, LockOutcome* outcome = nullptr) const;
 
  private:
-  ReadStatus check_header(const format::EntryHeader& h, const Digest& key, std::int64_t now,
+  // Judges a decoded header of the file at key's path: foreign, corrupt (length),
+  // longer_lifetime, expired (with a clock read now) or found.
+  ReadStatus check_header(const format::EntryHeader& h, const Digest& key,
                           std::uint64_t file_size) const;
-  // Fix (reliability, issue 6): opens <root>/<h0h1>/<h2h3> level by level with openat(
+  // Opens key's entry file for reading without following symlinks or blocking (a FIFO is
+  // opened and then refused by the caller's S_ISREG check). Returns the descriptor, or -1
+  // with `status` set (absent, foreign) when there is no file to read; throws IoError.
+  int open_entry(const Digest& key, const std::string& path, ReadStatus& status) const;
+  // Deletes an entry judged expired, if the path still names the file judged (`judged`).
+  void remove_judged(const Digest& key, const std::string& path, const struct stat& judged) const;
+  // Opens <root>/<h0h1>/<h2h3> level by level with openat(
   // O_DIRECTORY|O_NOFOLLOW), creating missing levels when `create`, and returns its
   // descriptor; all entry, temp and lock file operations are relative to it. A level that
   // is a symlink or not a directory fails (-1, errno ELOOP or ENOTDIR): the library never

@@ -68,9 +68,11 @@ struct LogState {
     set_level(parse_level(std::getenv("BUCKETCACHE_LOG")));
   }
 
+  // The level is stored and applied to the logger under mu, so that set_log_callback()
+  // (which replaces the logger under mu) always installs the latest level.
   void set_level(LogLevel l) {
-    level.store(static_cast<int>(l), std::memory_order_relaxed);
     std::lock_guard<std::mutex> lock(mu);
+    level.store(static_cast<int>(l), std::memory_order_relaxed);
     logger->set_level(to_spdlog(l));
   }
 
@@ -99,17 +101,19 @@ bool log_full_keys() { return state().full_keys.load(std::memory_order_relaxed);
 
 void set_log_callback(LogCallback callback) {
   LogState& s = state();
+  const bool to_callback = static_cast<bool>(callback);
   spdlog::sink_ptr sink;
-  if (callback) {
+  if (to_callback) {
     sink = std::make_shared<CallbackSink>(std::move(callback));
     sink->set_pattern("%v");
   } else {
     sink = std::make_shared<spdlog::sinks::stderr_sink_mt>();
   }
   auto logger = std::make_shared<spdlog::logger>("bucketcache", sink);
-  if (!callback) logger->set_pattern("[%Y-%m-%d %H:%M:%S.%e] [bucketcache] [%l] %v");
-  logger->set_level(to_spdlog(log_level()));
+  if (!to_callback) logger->set_pattern("[%Y-%m-%d %H:%M:%S.%e] [bucketcache] [%l] %v");
+  // Under the lock that set_level() takes, so a concurrent level change is not lost.
   std::lock_guard<std::mutex> lock(s.mu);
+  logger->set_level(to_spdlog(static_cast<LogLevel>(s.level.load(std::memory_order_relaxed))));
   s.logger = std::move(logger);
 }
 

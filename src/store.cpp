@@ -1,11 +1,14 @@
 #include "bucketcache/store.hpp"
 
+#include <atomic>
+
 #include "bucketcache/error.hpp"
 #include "bucketcache/logging.hpp"
 #include "entry_format.hpp"
 #include "file_store.hpp"
 #include "log_internal.hpp"
 #include "memory_cache.hpp"
+#include "reentry_guard.hpp"
 
 BUCKETCACHE_NAMESPACE_BEGIN
 
@@ -46,19 +49,14 @@ struct Store::Impl {
     return 0;
   }
 
-  // Performance (issue 7): `now` is read from the clock here only when an expiry must be
-  // judged (the entry expires, or the bucket has a lifetime), and then kept for the caller;
-  // 0 means "not read yet". A hit on a never-expiring entry skips clock_gettime (~25 ns of
-  // a ~150 ns hit).
-  bool memory_hit(const Digest& key, std::int64_t& now, CachedValue& out) {
+  // A memory hit, unless the entry is past its expiry (the memory layer holds only
+  // entries that passed the lifetime rule, which does not change with time) or, with
+  // check_file, the file was replaced or removed.
+  bool memory_hit(const Digest& key, CachedValue& out) {
     if (!memory.lookup(key, out)) return false;
-    const std::int64_t lifetime = options.lifetime.count();
-    if (out.expires_us != 0 || lifetime > 0) {  // else is_expired() is false at any time
-      if (now == 0) now = now_us();
-      if (is_expired(out.expires_us, now, lifetime)) {
-        memory.erase(key);
-        return false;
-      }
+    if (out.expires_us != 0 && past_expiry(out.expires_us, now_us())) {
+      memory.erase(key);
+      return false;
     }
     if (options.check_file) {
       FileIdentity id;
@@ -70,11 +68,41 @@ struct Store::Impl {
     return true;
   }
 
+  // Logs the first lifetime-rule miss of this bucket at info level.
+  void note_longer_lifetime(const Digest& key) {
+    if (logged_longer_lifetime.exchange(true, std::memory_order_relaxed)) return;
+    BC_LOG(LogLevel::info,
+           "entry {} in {} has a longer recorded lifetime than this bucket's ({} us): a miss "
+           "here, left for the program that wrote it (further such misses are not logged)",
+           key_label(key), files.root(), options.lifetime.count());
+  }
+
+  // Writes through the store, keeping the memory layer coherent (memory_cache.hpp).
+  void write(const Digest& key, std::string_view value, std::int64_t created,
+             std::int64_t expires) {
+    const MemoryCache::Ticket ticket = memory.begin_write(key);
+    CachedValue cv;
+    try {
+      files.write(key, value, created, expires,
+                  memory.enabled() && options.check_file ? &cv.file : nullptr);
+    } catch (...) {
+      memory.end_write(key, ticket, nullptr);
+      throw;
+    }
+    if (memory.enabled()) {
+      cv.value = std::make_shared<const std::string>(value);
+      cv.created_us = created;
+      cv.expires_us = expires;
+    }
+    memory.end_write(key, ticket, memory.enabled() ? &cv : nullptr);
+  }
+
   Options options;
   std::string backend_id;
   std::string keymaker_id;
   FileStore files;
   MemoryCache memory;
+  std::atomic<bool> logged_longer_lifetime{false};
 };
 
 Store::Store(std::string path, std::string backend_id, std::string keymaker_id, Options options)
@@ -91,36 +119,27 @@ Store& Store::operator=(Store&&) noexcept = default;
 
 void Store::set(const Digest& key, std::string_view value) {
   const std::int64_t created = now_us();
-  const std::int64_t lifetime = impl_->options.lifetime.count();
-  set_entry(key, value, created, lifetime > 0 ? created + lifetime : 0);
+  impl_->write(key, value, created, expiry_after(created, impl_->options.lifetime.count()));
 }
 
 void Store::set_entry(const Digest& key, std::string_view value, std::int64_t created,
                       std::int64_t expires) {
-  CachedValue cv;
-  const bool keep = impl_->memory.enabled();
-  impl_->files.write(key, value, created, expires,
-                     keep && impl_->options.check_file ? &cv.file : nullptr);
-  if (keep) {
-    cv.value = std::make_shared<const std::string>(value);
-    cv.created_us = created;
-    cv.expires_us = expires;
-    impl_->memory.insert(key, std::move(cv));
-  }
+  impl_->write(key, value, created, expires);
 }
 
 ReadStatus Store::read(const Digest& key, Entry& out) {
-  std::int64_t now = 0;  // read from the clock when needed (see memory_hit)
   CachedValue cv;
-  if (impl_->memory_hit(key, now, cv)) {
+  if (impl_->memory_hit(key, cv)) {
     BC_LOG(LogLevel::trace, "memory hit {}", key_label(key));
   } else {
-    if (now == 0) now = now_us();
-    const ReadStatus status = impl_->files.read(key, now, cv);
+    const MemoryCache::Ticket ticket = impl_->memory.read_ticket(key);
+    const ReadStatus status = impl_->files.read(key, cv);
     if (status != ReadStatus::found) {
       if (status == ReadStatus::corrupt || status == ReadStatus::foreign) {
         BC_LOG(LogLevel::warn, "entry {} in {} is {}; treated as a miss", key_label(key),
                impl_->files.root(), status == ReadStatus::corrupt ? "corrupt" : "foreign");
+      } else if (status == ReadStatus::longer_lifetime) {
+        impl_->note_longer_lifetime(key);
       } else {
         BC_LOG(LogLevel::debug, "miss {} ({})", key_label(key),
                status == ReadStatus::absent ? "absent" : "expired");
@@ -128,7 +147,7 @@ ReadStatus Store::read(const Digest& key, Entry& out) {
       return status;
     }
     BC_LOG(LogLevel::debug, "file hit {}", key_label(key));
-    impl_->memory.insert(key, cv);
+    impl_->memory.fill(key, cv, ticket);
   }
   out.value = std::move(cv.value);
   out.created_us = cv.created_us;
@@ -145,13 +164,12 @@ Entry Store::get_or_compute(const Digest& key, const std::function<std::string()
     if (hit != nullptr) *hit = true;
     return e;
   }
-  const auto deadline = std::chrono::steady_clock::now() + impl_->options.lock_wait;
-  bool stored_meanwhile = false;
-  KeyLock lock = impl_->files.lock_key(key, deadline, [&] {
-    stored_meanwhile = impl_->files.peek(key, now_us()) == ReadStatus::found;
-    return stored_meanwhile;
-  });
-  if (lock.held() || stored_meanwhile) {
+  const ReentryGuard computing(this, key);
+  const auto deadline = deadline_after(impl_->options.lock_wait);
+  FileStore::LockOutcome outcome;
+  KeyLock lock = impl_->files.lock_key(
+      key, deadline, [&] { return impl_->files.peek(key) == ReadStatus::found; }, &outcome);
+  if (outcome == FileStore::LockOutcome::held || outcome == FileStore::LockOutcome::done) {
     // Whoever held the lock before us may have stored the value meanwhile.
     if (read(key, e) == ReadStatus::found) {
       if (hit != nullptr) *hit = true;
@@ -159,18 +177,22 @@ Entry Store::get_or_compute(const Digest& key, const std::function<std::string()
     }
     if (!lock.held()) {
       // It was there a moment ago but is gone (erased, expired): wait for the lock again.
-      lock = impl_->files.lock_key(key, deadline);
+      lock = impl_->files.lock_key(key, deadline, {}, &outcome);
     }
   }
-  if (!lock.held()) {
+  if (outcome == FileStore::LockOutcome::timed_out) {
     BC_LOG(LogLevel::warn, "waited {} ms for another computation of {}; computing here",
            impl_->options.lock_wait.count(), key_label(key));
+  } else if (outcome == FileStore::LockOutcome::unavailable) {
+    BC_LOG(LogLevel::warn,
+           "the lock file of {} in {} is not a regular file; computing without "
+           "single flight",
+           key_label(key), impl_->files.root());
   }
   auto value = std::make_shared<const std::string>(compute());
   const std::int64_t created = now_us();
-  const std::int64_t lifetime = impl_->options.lifetime.count();
-  const std::int64_t expires = lifetime > 0 ? created + lifetime : 0;
-  set_entry(key, *value, created, expires);
+  const std::int64_t expires = expiry_after(created, impl_->options.lifetime.count());
+  impl_->write(key, *value, created, expires);
   if (hit != nullptr) *hit = false;
   e.value = std::move(value);
   e.created_us = created;
@@ -179,16 +201,23 @@ Entry Store::get_or_compute(const Digest& key, const std::function<std::string()
 }
 
 bool Store::contains(const Digest& key) {
-  std::int64_t now = 0;  // read from the clock when needed (see memory_hit)
   CachedValue cv;
-  if (impl_->memory_hit(key, now, cv)) return true;
-  if (now == 0) now = now_us();
-  return impl_->files.peek(key, now) == ReadStatus::found;
+  if (impl_->memory_hit(key, cv)) return true;
+  const ReadStatus status = impl_->files.peek(key);
+  if (status == ReadStatus::longer_lifetime) impl_->note_longer_lifetime(key);
+  return status == ReadStatus::found;
 }
 
 bool Store::erase(const Digest& key) {
-  impl_->memory.erase(key);
-  const bool removed = impl_->files.remove(key);
+  const MemoryCache::Ticket ticket = impl_->memory.begin_write(key);
+  bool removed = false;
+  try {
+    removed = impl_->files.remove(key);
+  } catch (...) {
+    impl_->memory.end_write(key, ticket, nullptr);
+    throw;
+  }
+  impl_->memory.end_write(key, ticket, nullptr);
   BC_LOG(LogLevel::debug, "erase {} ({})", key_label(key), removed ? "removed" : "absent");
   return removed;
 }
@@ -197,7 +226,7 @@ bool Store::unload(const Digest& key) { return impl_->memory.erase(key); }
 
 void Store::unload_all() { impl_->memory.clear(); }
 
-PrunedFilesInfo Store::prune_directory() { return impl_->files.prune(now_us()); }
+PrunedFilesInfo Store::prune_directory() { return impl_->files.prune(); }
 
 Digest Store::digest(std::string_view key_bytes) const {
   return digest_key(impl_->backend_id, impl_->keymaker_id, key_bytes);

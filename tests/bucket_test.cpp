@@ -116,9 +116,12 @@ TEST(Bucket, BackendsHaveSeparateEntries) {
 TEST(Bucket, PruneThroughTheBucket) {
   TempDir dir;
   {
-    bc::Bucket<bc::JsonBackend> forever(dir.path());
-    for (int i = 0; i < 5; ++i) forever.set(i, i);
+    bc::Options brief;
+    brief.lifetime = std::chrono::microseconds(1);
+    bc::Bucket<bc::JsonBackend> expiring(dir.path(), brief);
+    for (int i = 0; i < 5; ++i) expiring.set(i, i);
   }
+  std::this_thread::sleep_for(std::chrono::milliseconds(2));  // past a 1 us lifetime
   bc::Options o;
   o.lifetime = std::chrono::hours(1);
   bc::Bucket<bc::JsonBackend> b(dir.path(), o);

@@ -62,22 +62,33 @@ TEST(Prune, RemovesExpiredEntriesAndCountsFilesAndBytes) {
   EXPECT_EQ(again.bytes, 0u);
 }
 
-TEST(Prune, AppliesTheLifetimeChangeRule) {
+TEST(Prune, LeavesEntriesOfALongerLifetimeToTheirWriter) {
   TempDir dir;
   {
     bc::Store never(dir.path(), "raw", "raw");
     never.set(never.digest("forever"), "v");
+    bc::Options day;
+    day.lifetime = bc::days(1);
+    bc::Store daily(dir.path(), "raw", "raw", day);
+    daily.set(daily.digest("daily"), "v");
   }
   bc::Options o;
-  o.lifetime = std::chrono::hours(1);
+  o.lifetime = std::chrono::seconds(1);
   bc::Store s(dir.path(), "raw", "raw", o);
   s.set(s.digest("fresh"), "v");
-  EXPECT_EQ(s.prune_directory().files, 1u);
+  // A miss for the 1-second bucket, but another program's live entries: never deleted.
+  EXPECT_FALSE(s.contains(s.digest("forever")));
+  EXPECT_FALSE(s.contains(s.digest("daily")));
+  EXPECT_EQ(s.prune_directory().files, 0u);
   EXPECT_TRUE(exists(s.entry_path(s.digest("fresh"))));
-  EXPECT_FALSE(exists(s.entry_path(s.digest("forever"))));
+  EXPECT_TRUE(exists(s.entry_path(s.digest("forever"))));
+  EXPECT_TRUE(exists(s.entry_path(s.digest("daily"))));
+  bc::Store never(dir.path(), "raw", "raw");
+  bc::Entry e;
+  EXPECT_TRUE(never.get(never.digest("forever"), e));
 }
 
-TEST(Prune, LeavesOtherBackendsCorruptFilesAndForeignFilesAlone) {
+TEST(Prune, RemovesDamagedEntriesButLeavesOtherBackendsAndForeignFilesAlone) {
   TempDir dir;
   bc::Options o;
   o.lifetime = std::chrono::hours(1);
@@ -90,9 +101,10 @@ TEST(Prune, LeavesOtherBackendsCorruptFilesAndForeignFilesAlone) {
   raw.set(rd, "v");
   bctest::write_file(raw.entry_path(rd), "not an entry");
   bctest::write_file(dir.sub("README"), "user file");
-  EXPECT_EQ(raw.prune_directory().files, 0u);
+  // The damaged entry is nobody's: removed. json's expired entry is json's to prune.
+  EXPECT_EQ(raw.prune_directory().files, 1u);
   EXPECT_TRUE(exists(json.entry_path(jd)));
-  EXPECT_TRUE(exists(raw.entry_path(rd)));
+  EXPECT_FALSE(exists(raw.entry_path(rd)));
   EXPECT_TRUE(exists(dir.sub("README")));
   EXPECT_EQ(json.prune_directory().files, 1u);
 }

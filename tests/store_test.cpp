@@ -164,11 +164,25 @@ TEST(Store, ExpiredEntryIsAMissAndIsDeletedWhenRead) {
   s.set(k, "v");
   const std::string path = s.entry_path(k);
   rewrite_header(path, [](bc::format::EntryHeader& h) { h.expires_us = h.created_us - 1; });
-  EXPECT_FALSE(s.contains(k));
-  ASSERT_EQ(::access(path.c_str(), F_OK), 0);  // contains() does not delete
   bc::Entry e;
   EXPECT_EQ(s.read(k, e), bc::ReadStatus::expired);
   EXPECT_NE(::access(path.c_str(), F_OK), 0);
+}
+
+TEST(Store, ContainsDeletesAnExpiredEntryAsGetDoes) {
+  TempDir dir;
+  bc::Options o;
+  o.memory_limit_bytes = 0;
+  bc::Store s(dir.path(), "raw", "raw", o);
+  const bc::Digest k = key_of(s, "k");
+  s.set(k, "v");
+  const std::string path = s.entry_path(k);
+  rewrite_header(path, [](bc::format::EntryHeader& h) {
+    h.created_us = 1;
+    h.expires_us = 2;
+  });
+  EXPECT_FALSE(s.contains(k));
+  EXPECT_NE(::access(path.c_str(), F_OK), 0);  // BucketCache's `in` deletes it too
 }
 
 TEST(Store, ExpiryIsCheckedInTheMemoryLayerToo) {

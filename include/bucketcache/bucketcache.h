@@ -47,6 +47,7 @@ extern "C" {
 #define BC_ETIMEOUT (-8)     /* a wait timed out */
 #define BC_EUSER (-9)        /* a user callback returned non-zero */
 #define BC_ERROR (-10)       /* any other error */
+#define BC_EEXISTS (-11)     /* the key already has a usable entry (bc_add) */
 
 /* ---- Types ------------------------------------------------------------------------- */
 

@@ -25,6 +25,7 @@ enum class ErrorCode : int {
   timeout = -8,           // BC_ETIMEOUT
   user = -9,              // BC_EUSER: user code (callback) failed
   other = -10,            // BC_ERROR: anything else
+  exists = -11,           // BC_EEXISTS: the key already has a usable entry (add)
 };
 
 // Short, stable description of a code ("not found", "I/O error", ...).

@@ -29,8 +29,11 @@ struct PrunedFilesInfo {
 };
 
 struct Options {
-  // How long an entry lives after it is set. Zero means forever; negative is rejected.
-  // Any std::chrono duration (hours, minutes, bucketcache::days...) converts to this.
+  // How long an entry lives after it is set. Zero means forever; negative is rejected; an
+  // expiry past the largest representable time saturates there. Any std::chrono duration
+  // (hours, minutes, bucketcache::days...) converts to this. Entries whose recorded
+  // lifetime is longer (other programs' entries, or written before the lifetime was
+  // shortened) are misses for this bucket but are never deleted by it.
   std::chrono::microseconds lifetime{0};
   // Memory layer bound in bytes of cached values (LRU). 0 disables the memory layer.
   std::size_t memory_limit_bytes = std::size_t{64} << 20;
@@ -43,7 +46,8 @@ struct Options {
   unsigned directory_mode = 0700;
   unsigned file_mode = 0600;
   // get_or_compute(): how long a caller waits for another thread or process computing the
-  // same key before it computes the value itself. Negative is rejected.
+  // same key before it computes the value itself. Negative is rejected; huge values
+  // saturate (about a century).
   std::chrono::milliseconds lock_wait{60000};
 };
 
@@ -58,9 +62,15 @@ struct Entry {
 enum class ReadStatus {
   found,
   absent,   // no entry file (or removed from memory and disk)
-  expired,  // expired, or past the bucket's lifetime rule; the file was deleted
-  corrupt,  // bad magic, checksum, length or digest: left on disk for prune to judge
-  foreign,  // another backend's or keymaker's entry, or an unknown format version
+  expired,  // past its own recorded expiry; the file was deleted
+  corrupt,  // bad magic, checksum or length; replaced by the next set or get_or_compute,
+            // removed by prune_directory() when its header is damaged or its length wrong
+  foreign,  // another backend's or keymaker's entry, an unknown format version, or not a
+            // regular file (a FIFO, a symlink...)
+  // Recorded lifetime (expires - created, or never) longer than this bucket's lifetime:
+  // a miss for this bucket, but not deleted, since another program sharing the directory
+  // may have written it with its own lifetime (a deliberate difference from BucketCache).
+  longer_lifetime,
 };
 
 class BUCKETCACHE_API Store {
@@ -93,21 +103,28 @@ class BUCKETCACHE_API Store {
   // process and other processes sharing the directory - compute once: the others wait (up
   // to options().lock_wait, then compute themselves) and read the stored entry. The wait
   // uses a lock file <shard>/<digest>.lock held with flock(), which the kernel releases if
-  // the holder dies. An exception from compute() propagates and nothing is stored.
+  // the holder dies. An exception from compute() propagates and nothing is stored. A
+  // compute() that calls get_or_compute() for its own key on the same thread gets
+  // InvalidArgument at once (it would otherwise wait for itself).
   // *hit (optional) tells whether the value came from the cache.
   Entry get_or_compute(const Digest& key, const std::function<std::string()>& compute,
                        bool* hit = nullptr);
 
+  // Whether get() would find the key (header only). Deletes an entry past its expiry, as
+  // get() does.
   bool contains(const Digest& key);
-  // Removes the entry from memory and disk. Returns whether a file was removed.
+  // Removes the entry from disk, then from memory. Returns whether a file was removed.
   bool erase(const Digest& key);
   // Drops the key from the memory layer only; the file stays. Returns whether it was loaded.
   bool unload(const Digest& key);
   // Empties the memory layer.
   void unload_all();
 
-  // Deletes this bucket's expired entries (its backend and keymaker only) and stale temp
-  // files, reading only headers. One pruner at a time per directory (others wait).
+  // Deletes this bucket's entries past their own expiry (its backend and keymaker only),
+  // entries whose header is damaged or whose length disagrees with it, stale temp and lock
+  // files, and empty shard directories, reading only headers. Entries of a longer lifetime
+  // than this bucket's stay (see ReadStatus::longer_lifetime). One pruner at a time per
+  // directory (others wait).
   PrunedFilesInfo prune_directory();
 
   // Key digest for this store's backend and keymaker.

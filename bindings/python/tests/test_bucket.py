@@ -226,10 +226,14 @@ def test_entries_expire(cache_dir):
     with Bucket(cache_dir, lifetime=timedelta(seconds=1)) as b:
         b['k'] = 1
         assert b['k'] == 1
+        b['j'] = 2
         time.sleep(1.2)
-        assert 'k' not in b
         with pytest.raises(KeyExpirationError):
             b['k']
+        # `in` judges (and deletes) an expired entry as get does, like BucketCache.
+        assert 'j' not in b
+        with pytest.raises(KeyFileNotFoundError):
+            b['j']
 
 
 def test_shorter_lifetime_expires_older_entries(cache_dir):
