@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages bucketcache needs to build and test.
 # Only packages that are missing are installed; nothing is downloaded from elsewhere.
+# When nothing is missing it changes nothing and needs neither root nor sudo, so a
+# developer can run scripts/test.sh and scripts/demo.sh as an ordinary user.
 set -euo pipefail
 
 PACKAGES=(
@@ -10,6 +12,7 @@ PACKAGES=(
   nlohmann-json3-dev libmsgpack-cxx-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   zlib1g-dev python3 python3-pytest python3-msgpack abigail-tools binutils
+  python3-setuptools python3-wheel python3-wheel-whl python3-venv python3-pip
   clang libclang-rt-14-dev
 )
 
@@ -31,6 +34,10 @@ if [ "${#missing[@]}" -eq 0 ]; then
 fi
 
 if [ "$(id -u)" -ne 0 ]; then
+  if ! command -v sudo > /dev/null 2>&1; then
+    echo "install-deps: missing ${missing[*]}; run this script as root (or install sudo)" >&2
+    exit 1
+  fi
   SUDO=sudo
 else
   SUDO=

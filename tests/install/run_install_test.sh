@@ -1,29 +1,34 @@
 #!/bin/sh
-# Installs bucketcache into a temporary prefix, then builds and runs two consumers against
-# it: a C program via pkg-config and a C++ program via find_package(bucketcache CONFIG).
+# Installs bucketcache from the build tree into a temporary root (DESTDIR, prefix
+# /usr/local: the default), then checks the pkg-config file's paths and builds and runs two
+# consumers against it: a C program via pkg-config and a C++ program via
+# find_package(bucketcache CONFIG) built with clang++ and no -std flag.
+# The multiarch /usr layout and the Debian packages: run_deb_test.sh.
 # Usage: run_install_test.sh <build-dir> <source-dir>
 set -eu
 build="$1"
 src="$2"
+. "$src/tests/install/common.sh"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-prefix="$work/prefix"
-cmake --install "$build" --prefix "$prefix" > "$work/install.log"
-libdir=$(ls -d "$prefix"/lib*/ | head -n 1)
-libdir=${libdir%/}
-test -L "$libdir/libbucketcache.so"
-test -L "$libdir/libbucketcache.so.0"
-test -f "$prefix/include/bucketcache/bucketcache.h"
-test -f "$prefix/include/bucketcache/version.h"
 
-export PKG_CONFIG_PATH="$libdir/pkgconfig"
-cc -std=c99 -Wall -Wextra -Werror -o "$work/c_consumer" "$src/tests/install/c_consumer.c" \
-  $(pkg-config --cflags --libs bucketcache)
-LD_LIBRARY_PATH="$libdir" "$work/c_consumer" "$work/cache"
+libdir_rel=$(sed -n 's/^CMAKE_INSTALL_LIBDIR:[A-Z]*=//p' "$build/CMakeCache.txt")
+[ -n "$libdir_rel" ] || libdir_rel=lib
+root="$work/root"
+DESTDIR="$root" cmake --install "$build" --prefix /usr/local > "$work/install.log"
+prefix="$root/usr/local"
+libdir="$prefix/$libdir_rel"
+test -L "$libdir/libbucketcache.so" || fail "no libbucketcache.so link in $libdir"
+test -L "$libdir/libbucketcache.so.0" || fail "no libbucketcache.so.0 link in $libdir"
+test -f "$prefix/include/bucketcache/bucketcache.h" || fail "no bucketcache.h"
+test -f "$prefix/include/bucketcache/version.h" || fail "no version.h"
+test -f "$libdir/cmake/bucketcache/bucketcacheConfig.cmake" || fail "no CMake package"
+ok "files installed under /usr/local/$libdir_rel and /usr/local/include"
 
-cmake -S "$src/tests/install/cxx_consumer" -B "$work/cxx" -DCMAKE_PREFIX_PATH="$prefix" \
-  -DCMAKE_BUILD_TYPE=Release > "$work/cxx-configure.log"
-cmake --build "$work/cxx" > "$work/cxx-build.log"
-LD_LIBRARY_PATH="$libdir" "$work/cxx/cxx_consumer" "$work/cache"
-# Both wrote to one directory; the C++ program's raw-backend entry is readable from C too.
-echo "1 passed, 0 failed"
+check_pkgconfig "$libdir/pkgconfig" "$prefix" "$libdir"
+build_consumers "$src" "$work" usr-local "$prefix" "$libdir"
+
+# The same install moved elsewhere still works (the pkg-config file is relocatable).
+mv "$root/usr/local" "$work/moved"
+check_pkgconfig "$work/moved/$libdir_rel/pkgconfig" "$work/moved" "$work/moved/$libdir_rel"
+echo "$passed passed, 0 failed"

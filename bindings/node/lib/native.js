@@ -22,27 +22,67 @@ const { BucketCacheError } = require('./errors');
 
 const SONAME = 'libbucketcache.so.0';
 
+// Markers of a sanitizer runtime in a library: a sanitizer build cannot be loaded into an
+// uninstrumented node ("ASan runtime does not come first").
+const SANITIZER_MARKERS = ['__asan_init', '__tsan_init', '__msan_init', '__ubsan_handle_'].map((m) =>
+  Buffer.from(m),
+);
+
+// Whether a build tree is a sanitizer build: its CMakeCache.txt sets BUCKETCACHE_SANITIZE
+// to a non-empty value or passes -fsanitize in the compiler or linker flags, or the library
+// itself references a sanitizer runtime (bindings/README.md, "Library discovery").
+function isSanitizerBuild(treeDir, file) {
+  let cache = '';
+  try {
+    cache = fs.readFileSync(path.join(treeDir, 'CMakeCache.txt'), 'utf8');
+  } catch {
+    // not configured by CMake (or a copy): the library check below still applies
+  }
+  for (const line of cache.split('\n')) {
+    const m = /^([A-Za-z0-9_]+)(?::[A-Z]+)?=(.*)$/.exec(line.trim());
+    if (!m) continue;
+    const [, name, value] = m;
+    if (name === 'BUCKETCACHE_SANITIZE' && value.trim() !== '') return true;
+    if (/^CMAKE_(C|CXX)_FLAGS|^CMAKE_(SHARED|EXE|MODULE)_LINKER_FLAGS/.test(name) && value.includes('-fsanitize')) {
+      return true;
+    }
+  }
+  let bytes;
+  try {
+    bytes = fs.readFileSync(file);
+  } catch {
+    return false;
+  }
+  return SANITIZER_MARKERS.some((m) => bytes.includes(m));
+}
+
 // The build trees of the repository this package sits in: <root>/build*/libbucketcache.so.0,
-// the most recently built first.
+// the most recently built first, sanitizer builds left out (isSanitizerBuild). Returns
+// { files, skipped }.
 function buildTreeCandidates() {
   const root = path.resolve(__dirname, '..', '..', '..');
   let entries;
   try {
     entries = fs.readdirSync(root, { withFileTypes: true });
   } catch {
-    return [];
+    return { files: [], skipped: [] };
   }
   const found = [];
+  const skipped = [];
   for (const e of entries) {
     if (!e.isDirectory() || !e.name.startsWith('build')) continue;
-    const file = path.join(root, e.name, SONAME);
+    const tree = path.join(root, e.name);
+    const file = path.join(tree, SONAME);
+    let mtime;
     try {
-      found.push({ file, mtime: fs.statSync(file).mtimeMs });
+      mtime = fs.statSync(file).mtimeMs;
     } catch {
-      // no library in this build tree
+      continue; // no library in this build tree
     }
+    if (isSanitizerBuild(tree, file)) skipped.push(file);
+    else found.push({ file, mtime });
   }
-  return found.sort((a, b) => b.mtime - a.mtime).map((c) => c.file);
+  return { files: found.sort((a, b) => b.mtime - a.mtime).map((c) => c.file), skipped };
 }
 
 // Loads the library: $BUCKETCACHE_LIBRARY if set (and only that), else the system loader's
@@ -59,7 +99,7 @@ function loadLibrary() {
     }
   }
   const tried = [];
-  const builds = buildTreeCandidates();
+  const { files: builds, skipped } = buildTreeCandidates();
   for (const file of [SONAME, ...builds]) {
     try {
       return { lib: koffi.load(file), file };
@@ -67,7 +107,8 @@ function loadLibrary() {
       tried.push(`  ${file}: ${e.message}`);
     }
   }
-  if (builds.length === 0) {
+  for (const file of skipped) tried.push(`  ${file}: skipped, a sanitizer build`);
+  if (builds.length === 0 && skipped.length === 0) {
     tried.push(`  ${path.resolve(__dirname, '..', '..', '..', 'build*', SONAME)}: no such file`);
   }
   throw new Error(

@@ -68,16 +68,49 @@ const UNREADABLE_CHECK = `
   }
 `;
 
+// The node_modules directory koffi was found in, for the child processes below.
+function koffiModulesDir() {
+  let dir = require.resolve('koffi');
+  while (path.basename(dir) !== 'node_modules') dir = path.dirname(dir);
+  return dir;
+}
+
+// What a child running as "nobody" needs, copied to a world-readable scratch directory:
+// the checkout (lib/, koffi, the built library) may sit under a 0700 directory such as
+// /root, which nobody cannot enter.
+function worldReadableCopy() {
+  const scratch = tempDir('nobody');
+  fs.chmodSync(scratch, 0o755);
+  const lib = path.join(scratch, 'lib');
+  fs.cpSync(path.join(__dirname, '..', 'lib'), lib, { recursive: true });
+  const modules = path.join(scratch, 'node_modules');
+  fs.cpSync(koffiModulesDir(), modules, { recursive: true, dereference: true });
+  const library = path.join(scratch, 'libbucketcache.so.0');
+  fs.copyFileSync(version().path, library);
+  // cpSync keeps the modes, which are readable by all as npm and cmake write them; make sure.
+  const open = (p) => {
+    const st = fs.statSync(p);
+    fs.chmodSync(p, st.mode | (st.isDirectory() ? 0o555 : 0o444));
+    if (st.isDirectory()) for (const e of fs.readdirSync(p)) open(path.join(p, e));
+  };
+  open(scratch);
+  return { scratch, lib, modules, library };
+}
+
 test('an unreadable entry is an error, not a miss', () => {
   const dir = tempDir('perm');
+  let libPath = path.join(__dirname, '..', 'lib');
   const options = { encoding: 'utf8', env: process.env };
   if (process.getuid && process.getuid() === 0) {
     fs.chmodSync(dir, 0o777);
+    const copy = worldReadableCopy();
+    libPath = copy.lib;
     options.uid = 65534;
     options.gid = 65534;
+    options.cwd = copy.scratch;
+    options.env = { ...process.env, NODE_PATH: copy.modules, BUCKETCACHE_LIBRARY: copy.library };
   }
-  const r = spawnSync(process.execPath,
-    ['-e', UNREADABLE_CHECK, path.join(__dirname, '..', 'lib'), path.join(dir, 'bucket')], options);
+  const r = spawnSync(process.execPath, ['-e', UNREADABLE_CHECK, libPath, path.join(dir, 'bucket')], options);
   assert.equal(r.status, 0, `child exited ${r.status}: ${r.stderr}`);
 });
 
@@ -133,9 +166,7 @@ test('version() reports the loaded library', () => {
 });
 
 const libDir = path.join(__dirname, '..', 'lib');
-// The node_modules directory koffi was found in, for the child processes below.
-let koffiModules = require.resolve('koffi');
-while (path.basename(koffiModules) !== 'node_modules') koffiModules = path.dirname(koffiModules);
+const koffiModules = koffiModulesDir();
 
 test('BUCKETCACHE_LIBRARY naming a missing file: a clear error', () => {
   const r = spawnSync(process.execPath, ['-e', `require(${JSON.stringify(libDir)})`], {
@@ -146,7 +177,7 @@ test('BUCKETCACHE_LIBRARY naming a missing file: a clear error', () => {
   assert.match(r.stderr, /cannot load the library named by BUCKETCACHE_LIBRARY \(\/nonexistent\/libbucketcache\.so\.0\)/);
 });
 
-test('without BUCKETCACHE_LIBRARY: the build tree of the repository, else a clear error', () => {
+test('without BUCKETCACHE_LIBRARY: the newest plain build tree of the repository, never a sanitizer build, else a clear error', () => {
   // A copy of the package in a fake repository: <root>/bindings/node/lib and <root>/build-x.
   const root = tempDir('repo');
   const pkgLib = path.join(root, 'bindings', 'node', 'lib');
@@ -164,9 +195,30 @@ test('without BUCKETCACHE_LIBRARY: the build tree of the repository, else a clea
   assert.match(probe.stderr, /cannot find the native library libbucketcache\.so\.0/);
   assert.match(probe.stderr, /BUCKETCACHE_LIBRARY/);
 
+  // Sanitizer build trees are never loaded, however new: one marked by its CMakeCache.txt,
+  // one whose library references a sanitizer runtime (here: the plain library with the
+  // marker appended, which still loads if discovery picked it).
+  const asan = path.join(root, 'build-asan');
+  fs.mkdirSync(asan);
+  fs.copyFileSync(version().path, path.join(asan, 'libbucketcache.so.0'));
+  fs.writeFileSync(path.join(asan, 'CMakeCache.txt'),
+    'CMAKE_BUILD_TYPE:STRING=Debug\nBUCKETCACHE_SANITIZE:STRING=address;undefined\n');
+  const tsan = path.join(root, 'build-custom');
+  fs.mkdirSync(tsan);
+  fs.writeFileSync(path.join(tsan, 'libbucketcache.so.0'),
+    Buffer.concat([fs.readFileSync(version().path), Buffer.from('\0__tsan_init\0')]));
+  const onlySanitizers = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', env });
+  assert.notEqual(onlySanitizers.status, 0, onlySanitizers.stdout);
+  assert.match(onlySanitizers.stderr, /build-asan\/libbucketcache\.so\.0: skipped, a sanitizer build/);
+  assert.match(onlySanitizers.stderr, /build-custom\/libbucketcache\.so\.0: skipped, a sanitizer build/);
+
   const build = path.join(root, 'build-node');
   fs.mkdirSync(build);
   fs.copyFileSync(version().path, path.join(build, 'libbucketcache.so.0'));
+  fs.writeFileSync(path.join(build, 'CMakeCache.txt'),
+    'CMAKE_BUILD_TYPE:STRING=RelWithDebInfo\nBUCKETCACHE_SANITIZE:STRING=\n');
+  const old = new Date(Date.now() - 3600 * 1000);
+  fs.utimesSync(path.join(build, 'libbucketcache.so.0'), old, old);
   const found = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', env });
   assert.equal(found.status, 0, found.stderr);
   assert.equal(found.stdout.trim(), path.join(build, 'libbucketcache.so.0'));
