@@ -107,7 +107,8 @@ int read_status_code(bc::ReadStatus st) {
       return fail(BC_ENOTFOUND, "entry expired");
     case bc::ReadStatus::longer_lifetime:
       return fail(BC_ENOTFOUND,
-                  "entry has a longer recorded lifetime than this bucket's: a miss here (kept)");
+                  "entry expired for this bucket: its recorded lifetime is longer than the "
+                  "bucket's (kept on disk for the program that wrote it)");
     case bc::ReadStatus::absent:
       break;
   }

@@ -240,8 +240,12 @@ def test_shorter_lifetime_expires_older_entries(cache_dir):
     with Bucket(cache_dir) as b:
         b['k'] = 1  # never expires
     with Bucket(cache_dir, hours=1) as b:
-        with pytest.raises(KeyError):
+        with pytest.raises(KeyExpirationError):
             b['k']
+        assert 'k' not in b
+        b.prune_directory()
+    with Bucket(cache_dir) as b:  # kept for the program that wrote it
+        assert b['k'] == 1
 
 
 def test_prune_directory(cache_dir):
