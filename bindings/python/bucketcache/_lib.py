@@ -393,6 +393,15 @@ def get_or_compute(ptr, key, fn):
 
 logger = logging.getLogger("bucketcache")
 
+# BUCKETCACHE_LOG fixes the library's level; otherwise it follows the Python logger's.
+_env_log = os.environ.get("BUCKETCACHE_LOG", "").strip().lower()
+_level_from_env = bool(_env_log)
+
+# Off until enabled, as BucketCache's logger is: ``bucketcache.logger.disabled = False``
+# turns it on (then it is a standard logger: levels, handlers, propagation). Setting
+# BUCKETCACHE_LOG to a level other than "off" turns it on too.
+logger.disabled = not _env_log or _env_log == "off"
+
 _PY_LEVELS = {BC_LOG_TRACE: 5, BC_LOG_DEBUG: logging.DEBUG, BC_LOG_INFO: logging.INFO,
               BC_LOG_WARN: logging.WARNING, BC_LOG_ERROR: logging.ERROR,
               BC_LOG_CRITICAL: logging.CRITICAL}
@@ -409,8 +418,6 @@ def _forward_log(user, level, message, length):
 _log_callback = LOG_FN(_forward_log)
 check(lib.bc_set_log_callback(_log_callback, None))
 
-# BUCKETCACHE_LOG fixes the library's level; otherwise it follows the Python logger's.
-_level_from_env = bool(os.environ.get("BUCKETCACHE_LOG"))
 _synced_level = [None]
 _level_lock = threading.Lock()
 

@@ -137,7 +137,7 @@ def test_backends_name_different_entries(cache_dir):
     assert len(entry_files(cache_dir)) == 2
 
 
-def test_unreadable_value_is_a_miss(cache_dir, caplog):
+def test_unreadable_value_is_a_miss(cache_dir, caplog, log_on):
     c = CBucket(cache_dir, 'pickle')
     c.set('"k"', b'not a pickle')
     c.close()

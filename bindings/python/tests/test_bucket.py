@@ -286,7 +286,7 @@ def test_repr(cache_dir):
 
 # ---- Threads ----
 
-def test_threads_share_a_bucket(cache_dir, caplog):
+def test_threads_share_a_bucket(cache_dir, caplog, log_on):
     import logging
     import threading
     caplog.set_level(logging.DEBUG, logger='bucketcache')  # log lines from every thread
