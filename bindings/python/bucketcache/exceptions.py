@@ -18,6 +18,7 @@ __all__ = (
     'UnsupportedError',
     'LockTimeoutError',
     'LibraryNotFoundError',
+    'UnstableKeyWarning',
 )
 
 
@@ -76,3 +77,8 @@ class LockTimeoutError(BucketCacheError, TimeoutError):
 
 class LibraryNotFoundError(BucketCacheError, ImportError):
     """libbucketcache could not be loaded. Set BUCKETCACHE_LIBRARY to its path."""
+
+
+class UnstableKeyWarning(UserWarning):
+    """A key stands for a repr() holding a memory address (``<... at 0x...>``): it names
+    a different entry in every run, so the cache never hits across runs."""
