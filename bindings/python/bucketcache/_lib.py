@@ -286,6 +286,29 @@ def version():
     return lib.bc_version_string().decode("ascii")
 
 
+def format_version():
+    return lib.bc_format_version()
+
+
+_accepted_backends = {}
+
+
+def accepts_backend(backend_id):
+    """Whether the library takes backend_id as BC_OPT_BACKEND (v1 libraries know only
+    "raw", "json", "msgpack" and "pickle")."""
+    known = _accepted_backends.get(backend_id)
+    if known is None:
+        opts = _vp()
+        check(lib.bc_options_new(ctypes.byref(opts)))
+        try:
+            known = lib.bc_options_set_str(opts, BC_OPT_BACKEND,
+                                           backend_id.encode("ascii")) == BC_OK
+        finally:
+            lib.bc_options_free(opts)
+        _accepted_backends[backend_id] = known
+    return known
+
+
 # ---- Handles ---------------------------------------------------------------------------
 
 _open_handles = weakref.WeakSet()
