@@ -167,13 +167,15 @@ class _SortedSet:
         self.items = items
 
 
-def _canonical(obj, depth):
+def _canonical(obj, depth, stable=False):
     from . import _lib  # the library's canonical form; imported late (it loads the library)
-    return _lib.canonical_key(_key_json(obj, depth).encode('utf-8', 'strict'))
+    return _lib.canonical_key(_key_json(obj, depth, stable).encode('utf-8', 'strict'))
 
 
-def _repr_key(o):
+def _repr_key(o, stable=False):
     text = repr(o)
+    if stable:
+        return _tagged('repr', _ADDRESS.sub('at 0x?', text))
     if _ADDRESS.search(text):
         warnings.warn('key %s stands for its repr(), which holds a memory address: it '
                       'names a different entry in every run. Give %s a __getstate__ (or '
@@ -182,11 +184,11 @@ def _repr_key(o):
     return _tagged('repr', text)
 
 
-def object_state(o):
+def object_state(o, stable=False):
     """The state that stands for an object in a key (BucketCache's rule), or, for an object
-    with none, its tagged repr()."""
+    with none, its tagged repr() (with any address masked if stable)."""
     if isinstance(o, _BY_REPR):
-        return _repr_key(o)
+        return _repr_key(o, stable)
     getstate = getattr(type(o), '__getstate__', None)
     if getstate is not None and getstate is not _object_getstate:
         return o.__getstate__()
@@ -201,7 +203,7 @@ def object_state(o):
     state = getattr(o, '__dict__', None)
     if isinstance(state, dict):
         return state
-    return _repr_key(o)
+    return _repr_key(o, stable)
 
 
 class _Close:
@@ -225,7 +227,14 @@ def key_json(obj):
     return _key_json(obj, 0)
 
 
-def _key_json(obj, depth):
+def stable_key_json(obj):
+    """key_json(obj), except that a repr() standing for an object has its addresses masked
+    (``at 0x?``), without a warning: the same text in every run, for values that only need
+    to be told apart by kind (a decorated function's default values)."""
+    return _key_json(obj, 0, True)
+
+
+def _key_json(obj, depth, stable=False):
     out = []
     work = [obj]
     active = set()  # ids of the containers and objects being written: a cycle is an error
@@ -294,7 +303,7 @@ def _key_json(obj, depth):
                 depth += 1
                 if depth > MAX_KEY_DEPTH:
                     raise ValueError('key nested deeper than %d levels' % MAX_KEY_DEPTH)
-                texts = sorted(_canonical(e, depth) for e in item.items)
+                texts = sorted(_canonical(e, depth, stable) for e in item.items)
                 out.append('[')
                 out.append(','.join(t.decode('utf-8') for t in texts))
                 out.append(']')
@@ -308,5 +317,5 @@ def _key_json(obj, depth):
                     raise ValueError('key objects nested deeper than %d levels' % MAX_KEY_DEPTH)
                 active.add(ident)
                 work.append(_Close('', ident, True))
-                work.append(object_state(item))
+                work.append(object_state(item, stable))
     return ''.join(out)
