@@ -23,9 +23,6 @@ _LIFETIME_KWARGS = {'days', 'seconds', 'microseconds', 'milliseconds', 'minutes'
 _DECORATOR_KWARGS = {'method': False, 'nocache': None, 'ignore': None, 'name': None}
 _EPOCH = datetime(1970, 1, 1)
 _MICROSECOND = timedelta(microseconds=1)
-# Handles replaced by property assignments stay open (a call on them may be running in
-# another thread) until the bucket closes; beyond this many, the oldest are closed.
-_MAX_RETIRED = 8
 
 
 def _check_lifetime(value):
@@ -119,7 +116,6 @@ class Bucket:
         self._options = {'memory_limit': memory_limit, 'check_file': check_file,
                          'fsync': fsync, 'lock_wait': lock_wait}
         self._written = None  # keys written, tracked inside deferred_write()
-        self._retired = []  # handles replaced by a property assignment
         self._handle = None
         self._open()
         self._path = Path(path).resolve()
@@ -134,25 +130,22 @@ class Bucket:
             # backend are raw entries whose key names the backend, so they never meet
             # another backend's.
             library_backend, namespace = 'raw', backend_id
+        old = self._handle
+        if old is not None and not old.closed:
+            # Pending deferred writes go to disk first (on failure, nothing changes).
+            _lib.check(_lib.lib.bc_sync(old.get()), 'sync')
         lifetime = self._lifetime
         settings = [(_lib.BC_OPT_BACKEND, library_backend),
                     (_lib.BC_OPT_KEY_FORMAT, 'json'),
                     (_lib.BC_OPT_LIFETIME_US, lifetime // _MICROSECOND if lifetime else 0)]
         _lib.sync_log_level()
         handle = _lib.Handle(self._path_arg, settings + self._extra_settings)
-        old = self._handle
+        # The old handle is closed when the last reference to it goes: now, or when the
+        # calls other threads are making on it return (each holds it in a local).
         self._handle = handle
         self._library_backend = library_backend
         self._key_prefix = None if namespace is None else (
             '{"__backend__":%s,"key":' % json.dumps(namespace)).encode('ascii')
-        if old is not None:
-            # Pending deferred writes go to disk now; the old handle stays open until the
-            # bucket is closed, so a call another thread started on it can finish.
-            if not old.closed:
-                _lib.check(_lib.lib.bc_sync(old.get()), 'sync')
-            self._retired.append(old)
-            while len(self._retired) > _MAX_RETIRED:
-                self._retired.pop(0).close()
 
     # ---- Properties (assignable, as in BucketCache) ----
 
@@ -267,7 +260,8 @@ class Bucket:
     def __getitem__(self, key):
         k = self._key(key)
         buf = _lib.bc_buf()
-        code = _lib.lib.bc_get(self._handle.get(), k, len(k), ctypes.byref(buf))
+        h = self._handle  # held until the call returns (see _open)
+        code = _lib.lib.bc_get(h.get(), k, len(k), ctypes.byref(buf))
         if code in (_lib.BC_ENOTFOUND, _lib.BC_ECORRUPT):
             raise self._miss(code, key)
         _lib.check(code, 'get')
@@ -286,7 +280,8 @@ class Bucket:
     def __delitem__(self, key):
         """Deletes key's entry (memory and file); KeyError if it has none."""
         k = self._key(key)
-        code = _lib.lib.bc_delete(self._handle.get(), k, len(k))
+        h = self._handle  # held until the call returns (see _open)
+        code = _lib.lib.bc_delete(h.get(), k, len(k))
         if code == _lib.BC_ENOTFOUND:
             raise self._miss(code, key)
         _lib.check(code, 'delete')
@@ -298,12 +293,14 @@ class Bucket:
 
     def __contains__(self, key):
         k = self._key(key)
-        return _lib.check(_lib.lib.bc_contains(self._handle.get(), k, len(k)), 'contains') == 1
+        h = self._handle  # held until the call returns (see _open)
+        return _lib.check(_lib.lib.bc_contains(h.get(), k, len(k)), 'contains') == 1
 
     def unload_key(self, key):
         """Remove key from memory, leaving file in place."""
         k = self._key(key)
-        _lib.check(_lib.lib.bc_unload_key(self._handle.get(), k, len(k)), 'unload_key')
+        h = self._handle  # held until the call returns (see _open)
+        _lib.check(_lib.lib.bc_unload_key(h.get(), k, len(k)), 'unload_key')
 
     def prune_directory(self):
         """Deletes this bucket's expired entries (its backend's, judged by the current
@@ -313,7 +310,8 @@ class Bucket:
         """
         _lib.sync_log_level()
         info = _lib.bc_prune_info()
-        _lib.check(_lib.lib.bc_prune_directory(self._handle.get(), ctypes.byref(info)),
+        h = self._handle  # held until the call returns (see _open)
+        _lib.check(_lib.lib.bc_prune_directory(h.get(), ctypes.byref(info)),
                    'prune_directory')
         return PrunedFilesInfo(size=info.bytes, num=info.files)
 
@@ -321,9 +319,6 @@ class Bucket:
         """Closes the bucket (a DeferredWriteBucket syncs first). Further use raises
         ValueError. Closing twice is harmless."""
         self._handle.close()
-        for handle in self._retired:
-            handle.close()
-        self._retired.clear()
 
     def __enter__(self):
         return self
@@ -410,7 +405,8 @@ class Bucket:
 
     def _set_value(self, k, value):
         data = self._dumps(value)
-        _lib.check(_lib.lib.bc_set(self._handle.get(), k, len(k), data, len(data)), 'set')
+        h = self._handle  # held until the call returns (see _open)
+        _lib.check(_lib.lib.bc_set(h.get(), k, len(k), data, len(data)), 'set')
         self._note_written(k)
 
     def _get_or_compute(self, k, compute):
@@ -423,7 +419,8 @@ class Bucket:
             produced.append(value)
             return self._dumps(value)
 
-        data, hit, _ = _lib.get_or_compute(self._handle.get(), k, make)
+        h = self._handle  # held until the call returns (see _open)
+        data, hit, _ = _lib.get_or_compute(h.get(), k, make)
         if not hit:
             self._note_written(k)
             return produced[0], False
@@ -439,7 +436,8 @@ class Bucket:
     def _expiration_date(self, k):
         """Naive UTC datetime at which k's entry expires; None if never (or if gone)."""
         expires = ctypes.c_int64(0)
-        code = _lib.lib.bc_get_expiry(self._handle.get(), k, len(k), ctypes.byref(expires))
+        h = self._handle  # held until the call returns (see _open)
+        code = _lib.lib.bc_get_expiry(h.get(), k, len(k), ctypes.byref(expires))
         if code != _lib.BC_OK or expires.value == 0:
             return None
         return _EPOCH + timedelta(microseconds=expires.value)
@@ -474,7 +472,8 @@ class DeferredWriteBucket(Bucket):
         """Writes the pending values, each atomically. On failure (BucketIOError) the values
         not written stay pending: call sync() again."""
         _lib.sync_log_level()
-        _lib.check(_lib.lib.bc_sync(self._handle.get()), 'sync')
+        h = self._handle  # held until the call returns (see _open)
+        _lib.check(_lib.lib.bc_sync(h.get()), 'sync')
 
 
 class _DeferredWriteScope:

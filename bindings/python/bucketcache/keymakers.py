@@ -121,7 +121,8 @@ def tagged_form(o):
     datetime.timedelta        timedelta   [days, seconds, microseconds] (normalized)
     decimal.Decimal           decimal     str(o) (so 1.0 and 1.00 are two keys)
     complex                   complex     [real, imag]
-    bytes, bytearray          bytes       base64 (RFC 4648, with padding)
+    bytes, bytearray,         bytes       base64 (RFC 4648, with padding)
+    memoryview
     set, frozenset            set         the elements, sorted by canonical form
     pathlib.PurePath          path        str(o)
     enum.Enum member          enum        "<module>.<qualified class name>.<name>"
@@ -146,7 +147,7 @@ def tagged_form(o):
         return _tagged('decimal', str(o))
     if isinstance(o, complex):
         return _tagged('complex', [o.real, o.imag])
-    if isinstance(o, (bytes, bytearray)):
+    if isinstance(o, (bytes, bytearray, memoryview)):
         return _tagged('bytes', base64.b64encode(bytes(o)).decode('ascii'))
     if isinstance(o, (set, frozenset)):
         return _tagged('set', _SortedSet(o))

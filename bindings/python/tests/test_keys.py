@@ -148,6 +148,7 @@ TAGGED = [
     (1.5 - 2j, '{"__type__":"complex","value":[1.5,-2]}'),
     (b'\x00\xff', '{"__type__":"bytes","value":"AP8="}'),
     (bytearray(b'ab'), '{"__type__":"bytes","value":"YWI="}'),
+    (memoryview(b'ab'), '{"__type__":"bytes","value":"YWI="}'),
     ({3, 'a', (1, 2)}, '{"__type__":"set","value":["a",3,[1,2]]}'),
     (frozenset({b'x', 10, 2}),
      '{"__type__":"set","value":[10,2,{"__type__":"bytes","value":"eA=="}]}'),
