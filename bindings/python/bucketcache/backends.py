@@ -22,7 +22,7 @@ import io
 import json
 import pickle
 from abc import ABC
-from datetime import datetime
+from datetime import datetime, timezone
 
 from .config import BackendConfig, JSONConfig, MessagePackConfig, PickleConfig, RawConfig
 from .exceptions import BackendLoadError
@@ -74,7 +74,7 @@ class Backend(ABC):
     def has_expired(self):
         """Whether expiration_date (naive UTC) has passed; False if it never expires."""
         if self.expiration_date:
-            return datetime.utcnow() > self.expiration_date
+            return datetime.now(timezone.utc).replace(tzinfo=None) > self.expiration_date
         return False
 
     # ---- BucketCache's interface ----

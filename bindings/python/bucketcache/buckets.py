@@ -5,7 +5,7 @@ import inspect
 import json
 import logging
 import os
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from . import _lib
@@ -390,7 +390,7 @@ class Bucket:
     def _object_expiration_date(self):
         """Naive UTC expiry of an entry written now (what BucketCache's backends record)."""
         if self._lifetime:
-            return datetime.utcnow() + self._lifetime
+            return datetime.now(timezone.utc).replace(tzinfo=None) + self._lifetime
         return None
 
     def _dumps(self, value):

@@ -1,7 +1,7 @@
 import ctypes
 import json
 import pickle
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 import msgpack  # python3-msgpack: required (scripts/install-deps.sh installs it)
 import pytest
@@ -239,7 +239,7 @@ def test_bucketcache_interface_backends(cache_dir):
         # BucketCache's backends record the expiry (naive UTC) themselves.
         start = stored.index(b'"expiration_date": "') + len(b'"expiration_date": "')
         recorded = datetime.fromisoformat(stored[start:stored.index(b'"', start)].decode())
-        assert timedelta(hours=1) < recorded - datetime.utcnow() <= timedelta(hours=2)
+        assert timedelta(hours=1) < recorded - datetime.now(timezone.utc).replace(tzinfo=None) <= timedelta(hours=2)
         # Stored under their own ids: separate from each other and from the built-ins.
         assert Dated.storage_id() == 'Dated' and Packed.storage_id() == 'Packed'
         assert len({d.path_for_key('k'), p.path_for_key('k')}) == 2

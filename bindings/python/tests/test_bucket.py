@@ -1,5 +1,5 @@
 import time
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -120,7 +120,7 @@ def test_lowering_the_lifetime_applies_from_then_on(cache_dir):
         assert b['day'] == 2
         expires = b._expiration_date(b._key('day'))
         assert expires is not None
-        assert timedelta(hours=23) < expires - datetime.utcnow() <= timedelta(days=1)
+        assert timedelta(hours=23) < expires - datetime.now(timezone.utc).replace(tzinfo=None) <= timedelta(days=1)
         b.lifetime = timedelta(hours=1)
         assert 'day' not in b             # a day > an hour
         b.lifetime = None                 # never: the entries are usable again
