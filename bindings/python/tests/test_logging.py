@@ -149,3 +149,13 @@ def test_bucketcache_log_environment_variable_turns_logging_on(cache_dir):
     assert r.stdout.strip() == 'True', r.stderr
     r = _run_script('import bucketcache; print(bucketcache.logger.disabled)', cache_dir)
     assert r.stdout.strip() == 'True', r.stderr
+
+
+def test_configuring_the_logger_by_name_turns_it_on(cache_dir):
+    # logging.config.dictConfig sets disabled = False on the loggers it names.
+    code = ('import logging.config, bucketcache\n'
+            'logging.config.dictConfig({"version": 1, "disable_existing_loggers": False,\n'
+            '    "loggers": {"bucketcache": {"level": "DEBUG"}}})\n'
+            'print(bucketcache.logger.disabled)\n')
+    r = _run_script(code, cache_dir)
+    assert r.stdout.strip() == 'False', r.stderr
