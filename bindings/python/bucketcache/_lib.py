@@ -422,8 +422,12 @@ _level_from_env = bool(_env_log)
 
 # Off until enabled, as BucketCache's logger is: ``bucketcache.logger.disabled = False``
 # turns it on (then it is a standard logger: levels, handlers, propagation). Setting
-# BUCKETCACHE_LOG to a level other than "off" turns it on too.
-logger.disabled = not _env_log or _env_log == "off"
+# BUCKETCACHE_LOG to a level other than "off" turns it on too, and so does configuring the
+# logger (a level or a handler) before the import.
+if _env_log:
+    logger.disabled = _env_log == "off"
+elif logger.level == logging.NOTSET and not logger.handlers:
+    logger.disabled = True
 
 _PY_LEVELS = {BC_LOG_TRACE: 5, BC_LOG_DEBUG: logging.DEBUG, BC_LOG_INFO: logging.INFO,
               BC_LOG_WARN: logging.WARNING, BC_LOG_ERROR: logging.ERROR,

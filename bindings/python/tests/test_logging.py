@@ -159,3 +159,11 @@ def test_configuring_the_logger_by_name_turns_it_on(cache_dir):
             'print(bucketcache.logger.disabled)\n')
     r = _run_script(code, cache_dir)
     assert r.stdout.strip() == 'False', r.stderr
+    # ... also before the import.
+    code = ('import logging.config\n'
+            'logging.config.dictConfig({"version": 1, "disable_existing_loggers": False,\n'
+            '    "loggers": {"bucketcache": {"level": "DEBUG"}}})\n'
+            'import bucketcache\n'
+            'print(bucketcache.logger.disabled)\n')
+    r = _run_script(code, cache_dir)
+    assert r.stdout.strip() == 'False', r.stderr
