@@ -168,9 +168,9 @@ class _SortedSet:
         self.items = items
 
 
-def _canonical(obj, depth, stable=False):
+def _canonical(obj, depth, stable, active):
     from . import _lib  # the library's canonical form; imported late (it loads the library)
-    return _lib.canonical_key(_key_json(obj, depth, stable).encode('utf-8', 'strict'))
+    return _lib.canonical_key(_key_json(obj, depth, stable, active).encode('utf-8', 'strict'))
 
 
 def _repr_key(o, stable=False):
@@ -235,10 +235,11 @@ def stable_key_json(obj):
     return _key_json(obj, 0, True)
 
 
-def _key_json(obj, depth, stable=False):
+def _key_json(obj, depth, stable=False, active=None):
     out = []
     work = [obj]
-    active = set()  # ids of the containers and objects being written: a cycle is an error
+    if active is None:
+        active = set()  # ids of the containers and objects being written: a cycle is an error
     # depth: JSON nesting, limited as the library limits it
     objects = 0  # objects being expanded into their state
     while work:
@@ -304,7 +305,12 @@ def _key_json(obj, depth, stable=False):
                 depth += 1
                 if depth > MAX_KEY_DEPTH:
                     raise ValueError('key nested deeper than %d levels' % MAX_KEY_DEPTH)
-                texts = sorted(_canonical(e, depth, stable) for e in item.items)
+                ident = id(item.items)
+                if ident in active:
+                    raise ValueError('circular reference in key')
+                active.add(ident)
+                texts = sorted(_canonical(e, depth, stable, active) for e in item.items)
+                active.discard(ident)
                 out.append('[')
                 out.append(','.join(t.decode('utf-8') for t in texts))
                 out.append(']')

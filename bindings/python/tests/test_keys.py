@@ -234,6 +234,20 @@ def test_cycles_are_a_value_error():
         key_json(d)
 
 
+def test_a_cycle_through_a_set_is_a_value_error():
+    class Node:
+        def __init__(self):
+            self.peers = set()
+
+        def __hash__(self):
+            return 1
+
+    n = Node()
+    n.peers.add(n)
+    with pytest.raises(ValueError, match='circular'):
+        key_json(n)
+
+
 def test_depth_limit_is_the_library_s():
     deep = []
     for _ in range(1023):
