@@ -1,7 +1,7 @@
 """bucketcache: persistent on-disk keyed caches, Python BucketCache's API over libbucketcache.
 
 See docs/python.md. The library is found through BUCKETCACHE_LIBRARY, the system loader,
-or the project's build tree (build*/libbucketcache.so.0).
+or the checkout's build trees (build*/libbucketcache.so.0, never a sanitizer build).
 """
 from . import backends, buckets, config, exceptions, keymakers, utilities
 from ._lib import library_path, version as library_version

@@ -110,22 +110,80 @@ _HINT = ("Build the library (cmake --build <build dir> --target bucketcache) or 
          "BUCKETCACHE_LIBRARY to the path of libbucketcache.so.0.")
 
 
+# Build trees that must never be loaded: an instrumented library needs its sanitizer's
+# runtime loaded first ("ASan runtime does not come first") and is slow.
+_SANITIZER_NAME_PARTS = ('asan', 'tsan', 'ubsan', 'msan', 'lsan', 'fuzz', 'sanit')
+
+
+def _cache_value(text, name):
+    """The value of a CMakeCache.txt entry (``NAME:TYPE=value``), or None if absent."""
+    for line in text.splitlines():
+        if line.startswith(name + ':') or line.startswith(name + '='):
+            return line.split('=', 1)[1].strip() if '=' in line else ''
+    return None
+
+
+def is_sanitizer_tree(tree):
+    """Whether the build tree ``tree`` (a directory under the checkout) is instrumented.
+
+    Its CMakeCache.txt decides when it has one: a non-empty BUCKETCACHE_SANITIZE (or
+    BUCKETCACHE_FUZZ on). Without one, the directory's name does (build-asan, build-tsan,
+    build-fuzz, ...)."""
+    cache = Path(tree) / 'CMakeCache.txt'
+    try:
+        text = cache.read_text(encoding='utf-8', errors='replace')
+    except OSError:
+        text = None
+    if text is not None:
+        sanitize = _cache_value(text, 'BUCKETCACHE_SANITIZE')
+        fuzz = _cache_value(text, 'BUCKETCACHE_FUZZ')
+        if sanitize is not None or fuzz is not None:
+            return bool(sanitize) or (fuzz or '').upper() in ('ON', '1', 'TRUE', 'YES', 'Y')
+    name = Path(tree).name.lower()
+    return any(part in name for part in _SANITIZER_NAME_PARTS)
+
+
+def _checkout_root():
+    """<repo> when this file is <repo>/bindings/python/bucketcache/_lib.py, else None (an
+    installed package has no build trees beside it)."""
+    here = Path(__file__).resolve()
+    parents = here.parents
+    if len(parents) < 4 or parents[1].name != 'python' or parents[2].name != 'bindings':
+        return None
+    return parents[3]
+
+
+def build_tree_libraries(root):
+    """The libraries in root's non-sanitizer build trees, newest first."""
+    built = []
+    for tree in root.glob('build*/'):
+        if not tree.is_dir() or is_sanitizer_tree(tree):
+            continue
+        for p in [tree / SONAME] + sorted(tree.glob('*/' + SONAME)):
+            if p.parent != tree and is_sanitizer_tree(p.parent):
+                continue
+            if p.is_file():
+                built.append(p)
+    built.sort(key=lambda p: p.stat().st_mtime, reverse=True)
+    return built
+
+
 def _candidates():
     """(description, loader) pairs in search order."""
     env = os.environ.get("BUCKETCACHE_LIBRARY")
     if env:
         # An explicit choice: use it or fail, never silently load another copy.
         return [("BUCKETCACHE_LIBRARY=" + env, env)], True
+    # The system loader: an installed library (after `cmake --install` and ldconfig) or
+    # LD_LIBRARY_PATH.
     found = [("system loader", SONAME)]
     name = ctypes.util.find_library("bucketcache")
-    if name:
+    if name and name != SONAME:
         found.append(("ctypes.util.find_library", name))
-    # The project's build tree: <repo>/bindings/python/bucketcache/_lib.py -> <repo>/build*/
-    root = Path(__file__).resolve().parents[3]
-    built = [p for pattern in ("build*/" + SONAME, "build*/*/" + SONAME)
-             for p in root.glob(pattern)]
-    built.sort(key=lambda p: p.stat().st_mtime, reverse=True)
-    found.extend(("build tree", str(p)) for p in built)
+    # The project's build trees: <repo>/bindings/python/bucketcache/_lib.py -> <repo>/build*/
+    root = _checkout_root()
+    if root is not None:
+        found.extend(("build tree", str(p)) for p in build_tree_libraries(root))
     return found, False
 
 
@@ -226,6 +284,29 @@ def canonical_key(json_bytes):
 
 def version():
     return lib.bc_version_string().decode("ascii")
+
+
+def format_version():
+    return lib.bc_format_version()
+
+
+_accepted_backends = {}
+
+
+def accepts_backend(backend_id):
+    """Whether the library takes backend_id as BC_OPT_BACKEND (v1 libraries know only
+    "raw", "json", "msgpack" and "pickle")."""
+    known = _accepted_backends.get(backend_id)
+    if known is None:
+        opts = _vp()
+        check(lib.bc_options_new(ctypes.byref(opts)))
+        try:
+            known = lib.bc_options_set_str(opts, BC_OPT_BACKEND,
+                                           backend_id.encode("ascii")) == BC_OK
+        finally:
+            lib.bc_options_free(opts)
+        _accepted_backends[backend_id] = known
+    return known
 
 
 # ---- Handles ---------------------------------------------------------------------------
@@ -335,6 +416,19 @@ def get_or_compute(ptr, key, fn):
 
 logger = logging.getLogger("bucketcache")
 
+# BUCKETCACHE_LOG fixes the library's level; otherwise it follows the Python logger's.
+_env_log = os.environ.get("BUCKETCACHE_LOG", "").strip().lower()
+_level_from_env = bool(_env_log)
+
+# Off until enabled, as BucketCache's logger is: ``bucketcache.logger.disabled = False``
+# turns it on (then it is a standard logger: levels, handlers, propagation). Setting
+# BUCKETCACHE_LOG to a level other than "off" turns it on too, and so does configuring the
+# logger (a level or a handler) before the import.
+if _env_log:
+    logger.disabled = _env_log == "off"
+elif logger.level == logging.NOTSET and not logger.handlers:
+    logger.disabled = True
+
 _PY_LEVELS = {BC_LOG_TRACE: 5, BC_LOG_DEBUG: logging.DEBUG, BC_LOG_INFO: logging.INFO,
               BC_LOG_WARN: logging.WARNING, BC_LOG_ERROR: logging.ERROR,
               BC_LOG_CRITICAL: logging.CRITICAL}
@@ -351,8 +445,6 @@ def _forward_log(user, level, message, length):
 _log_callback = LOG_FN(_forward_log)
 check(lib.bc_set_log_callback(_log_callback, None))
 
-# BUCKETCACHE_LOG fixes the library's level; otherwise it follows the Python logger's.
-_level_from_env = bool(os.environ.get("BUCKETCACHE_LOG"))
 _synced_level = [None]
 _level_lock = threading.Lock()
 

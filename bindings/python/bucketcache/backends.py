@@ -1,15 +1,28 @@
 """Backends: how values become an entry's bytes and back.
 
-A backend is a class (not an instance) with a ``backend_id`` the library knows ("pickle",
-"json", "msgpack" or "raw"), a ``default_config`` class, and ``dumps``/``loads``
-classmethods. The id is recorded in every entry and hashed into its file name, so the
-same key under two backends names two entries. "json" and "msgpack" entries are shared
-with C++ (JsonBackend, MsgpackBackend), the C API and the other bindings; "pickle" entries
-are Python-only.
+Two ways to write a backend, both subclasses of Backend with the class attributes
+``default_config``, ``binary_format`` and ``file_extension``:
+
+- BucketCache's interface: instances carry ``value`` and ``expiration_date``; ``dump(fp)``
+  writes them to a file object and the classmethod ``from_file(fp, config)`` reads an
+  instance back (raising BackendLoadError, a CacheLoadError, for data it cannot read).
+  ``fp`` is binary if ``binary_format``, else text (UTF-8).
+- ``dumps(value, config)``/``loads(data, config)`` classmethods over bytes, as the built-in
+  backends do.
+
+Every entry records its backend's id, which is hashed into its file name too, so the same
+key under two backends names two entries. The built-in ids are "pickle", "json",
+"msgpack" and "raw": "json" and "msgpack" entries are shared with C++ (JsonBackend,
+MsgpackBackend), the C API and the other bindings; "pickle" entries are Python-only. A
+backend of your own is stored under its own id (``backend_id``, or one made from the class
+name; see Backend.storage_id).
 """
+import hashlib
+import io
 import json
 import pickle
-from abc import ABC, abstractmethod
+from abc import ABC
+from datetime import datetime, timezone
 
 from .config import BackendConfig, JSONConfig, MessagePackConfig, PickleConfig, RawConfig
 from .exceptions import BackendLoadError
@@ -29,39 +42,133 @@ __all__ = (
     'RawBackend',
 )
 
+BUILTIN_IDS = ('pickle', 'json', 'msgpack', 'raw')
+MAX_ID_LENGTH = 15  # the entry header's field (docs/on-disk-format.md)
+
+
+def _func(method):
+    return getattr(method, '__func__', method)
+
+
+def valid_backend_id(value):
+    return (isinstance(value, str) and 1 <= len(value) <= MAX_ID_LENGTH
+            and all(' ' < c <= '~' for c in value))
+
 
 class Backend(ABC):
-    """Abstract base class for backends.
+    """Abstract base class for backends (BucketCache's, plus ``dumps``/``loads``).
 
-    Subclasses set the class attributes ``backend_id``, ``default_config``,
-    ``binary_format`` and ``file_extension`` and implement the ``dumps`` and ``loads``
-    classmethods. ``loads`` raises BackendLoadError for bytes it cannot read.
+    Subclasses set the class attributes ``default_config``, ``binary_format`` and
+    ``file_extension`` (and optionally ``backend_id``) and implement either ``dump`` and
+    the classmethod ``from_file`` (BucketCache's interface) or the classmethods ``dumps``
+    and ``loads``. Reading raises BackendLoadError for data it cannot read (a miss); any
+    other exception propagates to the caller.
     """
-    abstract_attributes = ('backend_id', 'default_config', 'binary_format', 'file_extension')
+    abstract_attributes = ('default_config', 'binary_format', 'file_extension')
+
+    def __init__(self, value, expiration_date=None, config=None):
+        self.value = value
+        self.expiration_date = expiration_date
+        self.config = self.valid_config(config)
+
+    def has_expired(self):
+        """Whether expiration_date (naive UTC) has passed; False if it never expires."""
+        if self.expiration_date:
+            return datetime.now(timezone.utc).replace(tzinfo=None) > self.expiration_date
+        return False
+
+    # ---- BucketCache's interface ----
 
     @classmethod
-    @abstractmethod
-    def dumps(cls, value, config):
-        """The bytes stored for value."""
+    def from_file(cls, fp, config=None):
+        """An instance read from the file object fp (binary if binary_format, else text).
+        Raises BackendLoadError if fp holds nothing this backend can read."""
         raise NotImplementedError
 
+    def dump(self, fp):
+        """Writes value and expiration_date to the file object fp."""
+        raise NotImplementedError
+
+    # ---- Bytes ----
+
     @classmethod
-    @abstractmethod
+    def uses_file_interface(cls):
+        """True if the class implements dump/from_file rather than dumps/loads."""
+        return _func(cls.dumps) is _func(Backend.dumps)
+
+    @classmethod
+    def dumps(cls, value, config, expiration_date=None):
+        """The bytes stored for value. By default, what dump() writes."""
+        obj = cls(value, expiration_date=expiration_date, config=config)
+        if cls.binary_format:
+            fp = io.BytesIO()
+            obj.dump(fp)
+            return fp.getvalue()
+        fp = io.StringIO()
+        obj.dump(fp)
+        return fp.getvalue().encode('utf-8')
+
+    @classmethod
     def loads(cls, data, config):
-        """The value stored as data (bytes). Raises BackendLoadError if data is unreadable."""
-        raise NotImplementedError
+        """The value stored as data (bytes). Raises BackendLoadError if data is unreadable.
+        By default, the value of the instance from_file() reads."""
+        if cls.binary_format:
+            fp = io.BytesIO(data)
+        else:
+            try:
+                fp = io.StringIO(data.decode('utf-8'))
+            except UnicodeDecodeError as e:
+                raise BackendLoadError('the entry is not UTF-8 text: %s' % e) from e
+        fp.name = '<entry>'
+        return cls.from_file(fp, config=config).value
 
     @classmethod
     def check_concrete(cls):
         """Raises TypeError unless the class implements everything a backend needs."""
-        if getattr(cls, '__abstractmethods__', None):
-            raise TypeError("Concrete class '{}' missing abstract method{}: {}".format(
-                cls.__name__, 's' if len(cls.__abstractmethods__) > 1 else '',
-                ', '.join(sorted(cls.__abstractmethods__))))
+        if cls.uses_file_interface():
+            missing = set()
+            if cls.dump is Backend.dump:
+                missing.add('dump')
+            if _func(cls.from_file) is _func(Backend.from_file):
+                missing.add('from_file')
+            if missing:
+                raise TypeError("Concrete class '{}' missing abstract method{}: {} (or "
+                                "dumps and loads)".format(cls.__name__,
+                                                          's' if len(missing) > 1 else '',
+                                                          ', '.join(sorted(missing))))
+        elif _func(cls.loads) is _func(Backend.loads):
+            raise TypeError("Concrete class '{}' missing abstract method: loads"
+                            .format(cls.__name__))
         missing = [name for name in cls.abstract_attributes if not hasattr(cls, name)]
         if missing:
             raise TypeError("Concrete class '{}' missing abstract attribute{}: {}".format(
                 cls.__name__, 's' if len(missing) > 1 else '', ', '.join(missing)))
+        storage_id = cls.storage_id()
+        if not valid_backend_id(storage_id):
+            raise TypeError("backend_id of '{}' must be 1 to {} printable ASCII characters "
+                            "without spaces, not {!r}".format(cls.__name__, MAX_ID_LENGTH,
+                                                               storage_id))
+
+    @classmethod
+    def storage_id(cls):
+        """The id recorded in (and hashed into the name of) the backend's entries.
+
+        ``backend_id`` if the class or one of its bases defines it, except that a class
+        with BucketCache's dump/from_file interface does not inherit a built-in backend's
+        id (its bytes are not that format's). Otherwise the class name, if it has at most
+        15 characters, else its first 6 characters, "~" and 8 hex digits of its SHA-256.
+        """
+        file_interface = cls.uses_file_interface()
+        for klass in cls.__mro__:
+            if 'backend_id' in klass.__dict__:
+                if file_interface and klass.__dict__['backend_id'] in BUILTIN_IDS \
+                        and klass.__module__ == __name__:
+                    break
+                return klass.__dict__['backend_id']
+        name = cls.__name__
+        if valid_backend_id(name):
+            return name
+        return '%s~%s' % (name[:6], hashlib.sha256(name.encode('utf-8')).hexdigest()[:8])
 
     @classmethod
     def valid_config(cls, config):
@@ -77,6 +184,10 @@ class Backend(ABC):
             raise TypeError('Invalid config parameter{}: {}'.format(
                 's' if len(invalid) > 1 else '', ', '.join(sorted(invalid))))
         return config
+
+
+_UNPICKLING_ERRORS = (pickle.UnpicklingError, AttributeError, EOFError, ImportError,
+                      IndexError, ValueError)
 
 
 def _pick(config, *names):
@@ -101,9 +212,12 @@ class PickleBackend(Backend):
 
     @classmethod
     def loads(cls, data, config):
+        # As BucketCache: these mean the pickle cannot be read here (a class that moved,
+        # a newer protocol); anything else (raised by the value's own __setstate__, say)
+        # propagates.
         try:
             return pickle.loads(data, **_pick(config, 'fix_imports', 'encoding', 'errors'))
-        except Exception as e:
+        except _UNPICKLING_ERRORS as e:
             raise BackendLoadError('the entry could not be unpickled: %r' % e) from e
 
 
@@ -153,16 +267,12 @@ def _check_encoding(config):
 
 
 class MessagePackBackend(Backend):
-    """Values as one MessagePack object (needs the msgpack package)."""
+    """Values as one MessagePack object. Needs the msgpack package: without it, writing or
+    reading raises TypeError (selecting the backend does not, as in BucketCache)."""
     backend_id = 'msgpack'
     default_config = MessagePackConfig
     binary_format = True
     file_extension = 'msgpack'
-
-    @classmethod
-    def check_concrete(cls):
-        super().check_concrete()
-        _require_msgpack()
 
     @classmethod
     def dumps(cls, value, config):

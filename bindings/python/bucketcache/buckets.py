@@ -1,13 +1,17 @@
 """Bucket, DeferredWriteBucket and deferred_write, over the C API."""
 import ctypes
+import hashlib
 import inspect
+import json
 import logging
-from datetime import datetime, timedelta
+import os
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from . import _lib
-from .backends import Backend, BackendLoadError, PickleBackend
-from .exceptions import KeyInvalidError
+from .backends import Backend, PickleBackend
+from .config import BackendConfig
+from .exceptions import CacheLoadError, KeyInvalidError
 from .keymakers import DefaultKeyMaker
 from .log import abbreviate, logger, logger_config
 from .utilities import DecoratorFactory, PrunedFilesInfo, raise_invalid_keys
@@ -27,6 +31,26 @@ def _check_lifetime(value):
     if value is not None and value < timedelta(0):
         raise ValueError('lifetime cannot be negative.')
     return value or None
+
+
+def _check_backend(backend):
+    if not (inspect.isclass(backend) and issubclass(backend, Backend)):
+        raise TypeError("'backend' must inherit from bucketcache.Backend")
+    backend.check_concrete()
+    return backend
+
+
+def _check_keymaker(keymaker):
+    if not callable(getattr(keymaker, 'make_key', None)):
+        raise TypeError("'keymaker' must be a KeyMaker instance")
+    return keymaker
+
+
+def _check_config(config):
+    if config is not None and not isinstance(config, BackendConfig):
+        raise TypeError("'config' must be a backend config instance (e.g. PickleConfig()), "
+                        "not %s" % type(config).__name__)
+    return config
 
 
 class Bucket:
@@ -62,46 +86,68 @@ class Bucket:
 
         if backend is None:
             backend = PickleBackend
-        if not (inspect.isclass(backend) and issubclass(backend, Backend)):
-            raise TypeError("'backend' must inherit from bucketcache.Backend")
-        backend.check_concrete()
-        config = backend.valid_config(config)
-        if keymaker is None:
-            keymaker = DefaultKeyMaker()
-        if not callable(getattr(keymaker, 'make_key', None)):
-            raise TypeError("'keymaker' must be a KeyMaker instance")
+        backend = _check_backend(backend)
+        backend.valid_config(_check_config(config))  # a config of another backend: TypeError
+        keymaker = _check_keymaker(keymaker if keymaker is not None else DefaultKeyMaker())
         lifetime = _check_lifetime(lifetime)
 
-        settings = [(_lib.BC_OPT_BACKEND, backend.backend_id),
-                    (_lib.BC_OPT_KEY_FORMAT, 'json'),
-                    (_lib.BC_OPT_LIFETIME_US, lifetime // _MICROSECOND if lifetime else 0),
-                    (_lib.BC_OPT_CHECK_FILE, bool(check_file)),
-                    (_lib.BC_OPT_FSYNC, bool(fsync)),
-                    (_lib.BC_OPT_DEFERRED, self._deferred)]
+        extra = []
         if memory_limit is not None:
             if isinstance(memory_limit, bool) or not isinstance(memory_limit, int) \
                     or memory_limit < 0:
                 raise ValueError('memory_limit must be a number of bytes >= 0')
-            settings.append((_lib.BC_OPT_MEMORY_LIMIT_BYTES, memory_limit))
+            extra.append((_lib.BC_OPT_MEMORY_LIMIT_BYTES, memory_limit))
         if lock_wait is not None:
             seconds = lock_wait.total_seconds() if isinstance(lock_wait, timedelta) \
                 else float(lock_wait)
             if not seconds >= 0:
                 raise ValueError('lock_wait must not be negative')
-            settings.append((_lib.BC_OPT_LOCK_WAIT_MS, round(seconds * 1000)))
+            extra.append((_lib.BC_OPT_LOCK_WAIT_MS, round(seconds * 1000)))
+        extra += [(_lib.BC_OPT_CHECK_FILE, bool(check_file)), (_lib.BC_OPT_FSYNC, bool(fsync)),
+                  (_lib.BC_OPT_DEFERRED, self._deferred)]
 
-        _lib.sync_log_level()
-        self._handle = _lib.Handle(path, settings)
-        self._path = Path(path).resolve()
+        self._path_arg = os.path.abspath(os.fspath(path))  # reopened from here
+        self._extra_settings = extra
         self._backend = backend
-        self._config = config
+        self._config_arg = config  # None: the backend's default config
+        self._config = None  # the config in use, resolved at first use
         self._keymaker = keymaker
         self._lifetime = lifetime
         self._options = {'memory_limit': memory_limit, 'check_file': check_file,
                          'fsync': fsync, 'lock_wait': lock_wait}
         self._written = None  # keys written, tracked inside deferred_write()
+        self._handle = None
+        self._open()
+        self._path = Path(path).resolve()
 
-    # ---- Properties (read-only: the library fixes them when the bucket is opened) ----
+    def _open(self):
+        """Opens (or reopens, after a property assignment) the library's handle."""
+        backend_id = self._backend.storage_id()
+        if _lib.accepts_backend(backend_id):
+            library_backend, namespace = backend_id, None
+        else:
+            # The library (C API v1) stores only its four value formats: entries of another
+            # backend are raw entries whose key names the backend, so they never meet
+            # another backend's.
+            library_backend, namespace = 'raw', backend_id
+        old = self._handle
+        if old is not None and not old.closed:
+            # Pending deferred writes go to disk first (on failure, nothing changes).
+            _lib.check(_lib.lib.bc_sync(old.get()), 'sync')
+        lifetime = self._lifetime
+        settings = [(_lib.BC_OPT_BACKEND, library_backend),
+                    (_lib.BC_OPT_KEY_FORMAT, 'json'),
+                    (_lib.BC_OPT_LIFETIME_US, lifetime // _MICROSECOND if lifetime else 0)]
+        _lib.sync_log_level()
+        handle = _lib.Handle(self._path_arg, settings + self._extra_settings)
+        # The old handle is closed when the last reference to it goes: now, or when the
+        # calls other threads are making on it return (each holds it in a local).
+        self._handle = handle
+        self._library_backend = library_backend
+        self._key_prefix = None if namespace is None else (
+            '{"__backend__":%s,"key":' % json.dumps(namespace)).encode('ascii')
+
+    # ---- Properties (assignable, as in BucketCache) ----
 
     @property
     def path(self):
@@ -110,24 +156,97 @@ class Bucket:
 
     @property
     def backend(self):
+        """The Backend class. Assigning one reopens the bucket under that backend (its
+        entries are other entries); the config becomes the new backend's default unless
+        one was assigned that the new backend takes."""
         return self._backend
+
+    @backend.setter
+    def backend(self, value):
+        value = _check_backend(value)
+        self._check_open()
+        old = self._backend
+        self._backend = value
+        self._config = None
+        try:
+            self._open()
+        except BaseException:
+            self._backend = old
+            raise
+        if self._config_arg is not None:
+            try:
+                value.valid_config(self._config_arg)
+            except TypeError:
+                self._config_arg = None  # the old backend's config: the new one's default
 
     @property
     def config(self):
-        return self._config
+        """The backend's config instance. Assignable (None: the backend's default)."""
+        try:
+            return self._resolved_config()
+        except TypeError:
+            return self._config_arg  # not valid for the backend: an error at first use
+
+    @config.setter
+    def config(self, value):
+        self._config_arg = _check_config(value)
+        self._config = None
 
     @property
     def keymaker(self):
+        """The KeyMaker instance. Assignable."""
         return self._keymaker
+
+    @keymaker.setter
+    def keymaker(self, value):
+        self._keymaker = _check_keymaker(value)
 
     @property
     def lifetime(self):
-        """datetime.timedelta, or None if entries never expire."""
+        """datetime.timedelta, or None if entries never expire. Assignable: from then on,
+        new entries get the new lifetime, and an entry whose recorded lifetime is longer
+        than the bucket's is a miss (as when a Bucket is opened with a shorter one)."""
         return self._lifetime
+
+    @lifetime.setter
+    def lifetime(self, value):
+        value = _check_lifetime(value)
+        self._check_open()
+        old = self._lifetime
+        self._lifetime = value
+        try:
+            self._open()
+        except BaseException:
+            self._lifetime = old
+            raise
 
     @property
     def closed(self):
         return self._handle.closed
+
+    def _check_open(self):
+        if self._handle.closed:
+            raise ValueError('operation on a closed bucket')
+
+    def _resolved_config(self):
+        config = self._config
+        if config is None:
+            config = self._config = self._backend.valid_config(self._config_arg)
+        return config
+
+    def path_for_key(self, key):
+        """The path of key's entry file (pathlib.Path; the file may not exist)."""
+        k = self._key(key)
+        canonical = _lib.canonical_key(k)
+        h = hashlib.sha256()
+        h.update(b'bucketcache-key-v1\x00' + self._library_backend.encode('ascii') +
+                 b'\x00json\x00' + canonical)
+        digest = h.hexdigest()
+        if _lib.format_version() >= 2:
+            return self._path / digest[:2] / (digest + '.bce')
+        return self._path / digest[:2] / digest[2:4] / (digest + '.bce')
+
+    _path_for_key = path_for_key  # BucketCache's (private) name
 
     # ---- The mapping ----
 
@@ -141,14 +260,15 @@ class Bucket:
     def __getitem__(self, key):
         k = self._key(key)
         buf = _lib.bc_buf()
-        code = _lib.lib.bc_get(self._handle.get(), k, len(k), ctypes.byref(buf))
+        h = self._handle  # held until the call returns (see _open)
+        code = _lib.lib.bc_get(h.get(), k, len(k), ctypes.byref(buf))
         if code in (_lib.BC_ENOTFOUND, _lib.BC_ECORRUPT):
             raise self._miss(code, key)
         _lib.check(code, 'get')
         data = _lib.take(buf)
         try:
-            return self._backend.loads(data, self._config)
-        except BackendLoadError as e:
+            return self._loads(data)
+        except CacheLoadError as e:
             logger.warning('backend %s cannot read the entry of key %s: %s',
                            self._backend.__name__, self._log_key(key), e)
             raise KeyInvalidError(abbreviate(key)) from e
@@ -160,7 +280,8 @@ class Bucket:
     def __delitem__(self, key):
         """Deletes key's entry (memory and file); KeyError if it has none."""
         k = self._key(key)
-        code = _lib.lib.bc_delete(self._handle.get(), k, len(k))
+        h = self._handle  # held until the call returns (see _open)
+        code = _lib.lib.bc_delete(h.get(), k, len(k))
         if code == _lib.BC_ENOTFOUND:
             raise self._miss(code, key)
         _lib.check(code, 'delete')
@@ -172,12 +293,14 @@ class Bucket:
 
     def __contains__(self, key):
         k = self._key(key)
-        return _lib.check(_lib.lib.bc_contains(self._handle.get(), k, len(k)), 'contains') == 1
+        h = self._handle  # held until the call returns (see _open)
+        return _lib.check(_lib.lib.bc_contains(h.get(), k, len(k)), 'contains') == 1
 
     def unload_key(self, key):
         """Remove key from memory, leaving file in place."""
         k = self._key(key)
-        _lib.check(_lib.lib.bc_unload_key(self._handle.get(), k, len(k)), 'unload_key')
+        h = self._handle  # held until the call returns (see _open)
+        _lib.check(_lib.lib.bc_unload_key(h.get(), k, len(k)), 'unload_key')
 
     def prune_directory(self):
         """Deletes this bucket's expired entries (its backend's, judged by the current
@@ -187,7 +310,8 @@ class Bucket:
         """
         _lib.sync_log_level()
         info = _lib.bc_prune_info()
-        _lib.check(_lib.lib.bc_prune_directory(self._handle.get(), ctypes.byref(info)),
+        h = self._handle  # held until the call returns (see _open)
+        _lib.check(_lib.lib.bc_prune_directory(h.get(), ctypes.byref(info)),
                    'prune_directory')
         return PrunedFilesInfo(size=info.bytes, num=info.files)
 
@@ -241,6 +365,8 @@ class Bucket:
             data = made
         else:
             data = b''.join(c.encode('utf-8') if isinstance(c, str) else c for c in made)
+        if self._key_prefix is not None:
+            data = self._key_prefix + bytes(data) + b'}'
         if logger.isEnabledFor(logging.DEBUG):
             logger.debug('key %s', self._log_key(key))
         return bytes(data)
@@ -261,9 +387,26 @@ class Bucket:
         if written is not None:
             written.add(k)
 
+    def _object_expiration_date(self):
+        """Naive UTC expiry of an entry written now (what BucketCache's backends record)."""
+        if self._lifetime:
+            return datetime.now(timezone.utc).replace(tzinfo=None) + self._lifetime
+        return None
+
+    def _dumps(self, value):
+        backend = self._backend
+        if backend.uses_file_interface():
+            return backend.dumps(value, self._resolved_config(),
+                                 expiration_date=self._object_expiration_date())
+        return backend.dumps(value, self._resolved_config())
+
+    def _loads(self, data):
+        return self._backend.loads(data, self._resolved_config())
+
     def _set_value(self, k, value):
-        data = self._backend.dumps(value, self._config)
-        _lib.check(_lib.lib.bc_set(self._handle.get(), k, len(k), data, len(data)), 'set')
+        data = self._dumps(value)
+        h = self._handle  # held until the call returns (see _open)
+        _lib.check(_lib.lib.bc_set(h.get(), k, len(k), data, len(data)), 'set')
         self._note_written(k)
 
     def _get_or_compute(self, k, compute):
@@ -274,15 +417,16 @@ class Bucket:
         def make():
             value = compute()
             produced.append(value)
-            return self._backend.dumps(value, self._config)
+            return self._dumps(value)
 
-        data, hit, _ = _lib.get_or_compute(self._handle.get(), k, make)
+        h = self._handle  # held until the call returns (see _open)
+        data, hit, _ = _lib.get_or_compute(h.get(), k, make)
         if not hit:
             self._note_written(k)
             return produced[0], False
         try:
-            return self._backend.loads(data, self._config), True
-        except BackendLoadError as e:
+            return self._loads(data), True
+        except CacheLoadError as e:
             logger.warning('backend %s cannot read a cached result; computing it again: %s',
                            self._backend.__name__, e)
             value = compute()
@@ -292,13 +436,14 @@ class Bucket:
     def _expiration_date(self, k):
         """Naive UTC datetime at which k's entry expires; None if never (or if gone)."""
         expires = ctypes.c_int64(0)
-        code = _lib.lib.bc_get_expiry(self._handle.get(), k, len(k), ctypes.byref(expires))
+        h = self._handle  # held until the call returns (see _open)
+        code = _lib.lib.bc_get_expiry(h.get(), k, len(k), ctypes.byref(expires))
         if code != _lib.BC_OK or expires.value == 0:
             return None
         return _EPOCH + timedelta(microseconds=expires.value)
 
     def __repr__(self):
-        parts = ['path=%r' % str(self._path), 'config=%r' % (self._config,),
+        parts = ['path=%r' % str(self._path), 'config=%r' % (self.config,),
                  'backend=%s' % self._backend.__name__]
         if self._lifetime:
             for attr in ('days', 'seconds', 'microseconds'):
@@ -327,7 +472,8 @@ class DeferredWriteBucket(Bucket):
         """Writes the pending values, each atomically. On failure (BucketIOError) the values
         not written stay pending: call sync() again."""
         _lib.sync_log_level()
-        _lib.check(_lib.lib.bc_sync(self._handle.get()), 'sync')
+        h = self._handle  # held until the call returns (see _open)
+        _lib.check(_lib.lib.bc_sync(h.get()), 'sync')
 
 
 class _DeferredWriteScope:

@@ -10,6 +10,7 @@ __all__ = (
     'KeyFileNotFoundError',
     'KeyExpirationError',
     'CorruptEntryError',
+    'CacheLoadError',
     'BackendLoadError',
     'InvalidArgumentError',
     'BucketIOError',
@@ -18,6 +19,7 @@ __all__ = (
     'UnsupportedError',
     'LockTimeoutError',
     'LibraryNotFoundError',
+    'UnstableKeyWarning',
 )
 
 
@@ -46,8 +48,13 @@ class CorruptEntryError(KeyInvalidError):
     """The key's entry failed its checksums; treated as a miss."""
 
 
-class BackendLoadError(BucketCacheError):
-    """The backend could not turn an entry's bytes back into a value (reading it is a miss)."""
+class CacheLoadError(BucketCacheError):
+    """An entry could not be loaded (BucketCache's name; reading it is a miss)."""
+
+
+class BackendLoadError(CacheLoadError):
+    """The backend could not turn an entry's bytes back into a value (reading it is a miss).
+    Raise it from a backend's ``from_file`` or ``loads``; any other exception propagates."""
 
 
 class InvalidArgumentError(BucketCacheError, ValueError):
@@ -76,3 +83,8 @@ class LockTimeoutError(BucketCacheError, TimeoutError):
 
 class LibraryNotFoundError(BucketCacheError, ImportError):
     """libbucketcache could not be loaded. Set BUCKETCACHE_LIBRARY to its path."""
+
+
+class UnstableKeyWarning(UserWarning):
+    """A key stands for a repr() holding a memory address (``<... at 0x...>``): it names
+    a different entry in every run, so the cache never hits across runs."""

@@ -1,9 +1,12 @@
 """Logging. The library's log lines go to ``logger`` (``logging.getLogger('bucketcache')``).
 
-The library logs at the level the logger lets through (its effective level; a library
-"trace" line is logged at level 5), unless the environment variable BUCKETCACHE_LOG
-fixes the library's level. With Python's defaults, warnings (a corrupt entry, a value
-the backend cannot read) reach stderr through logging's last-resort handler.
+As in BucketCache, the logger is off until enabled: ``bucketcache.logger.disabled =
+False`` turns it on (so do the environment variable BUCKETCACHE_LOG set to a level
+other than "off", and a level or handler given to the logger before the import). While it is off, the library formats no log lines at all. Once on, it
+is a standard ``logging`` logger: the library logs at the level the logger lets through
+(its effective level; a library "trace" line is logged at level 5), unless
+BUCKETCACHE_LOG fixes the library's level, and records go to its handlers and its
+ancestors' (with none configured, warnings reach stderr through logging's last resort).
 """
 from . import _lib
 

@@ -4,6 +4,7 @@ import inspect
 from collections import namedtuple
 
 from . import _lib
+from .keymakers import stable_key_json
 
 __all__ = ('CachedCallInfo', 'PrunedFilesInfo')
 
@@ -35,10 +36,17 @@ class DecoratorFactory:
     keyword-only and ``**kwargs`` arguments and ``"self": <instance>`` with method=True
     (the instance stands for its state: __getstate__, __slots__ or __dict__). "args" holds
     the positional parameters' values in order (defaults applied) followed by ``*args``;
-    the nocache parameter and ignored ones are left out. This is the C++ memoize() key, so
-    ``@bucket(name='square')`` on ``def square(x)`` shares entries with
-    ``bucketcache::memoize(bucket, "square", ...)`` over the same backend. The default name
-    is ``<module>.<qualified name>``.
+    the nocache parameter and ignored ones are left out.
+
+    Without ``name=``, the name is ``<module>.<qualified name>`` and the key also holds
+    ``"argspec"``: the function's parameters (names, kinds, defaults, annotations), so a
+    function whose signature changed never gets results cached for the old one (as
+    BucketCache keys by name and full argspec). With ``name=``, the key is exactly the C++
+    memoize() key: ``@bucket(name='square')`` on ``def square(x)`` shares entries with
+    ``bucketcache::memoize(bucket, "square", ...)`` over the same backend.
+
+    The decorated function has the original's signature (``inspect.getfullargspec`` gives
+    the same), as BucketCache's ``decorator``-based wrapper does.
     """
 
     def __init__(self, bucket, method=False, nocache=None, callback=None, ignore=None,
@@ -70,7 +78,11 @@ class DecoratorFactory:
                 raise TypeError('method=True needs a function whose first parameter is the '
                                 'instance')
             self_name = first.name
-        name = self.name if self.name is not None else '%s.%s' % (f.__module__, f.__qualname__)
+        if self.name is not None:
+            name, argspec = self.name, None
+        else:
+            name = '%s.%s' % (f.__module__, f.__qualname__)
+            argspec = argspec_key(sig)
         skipped = set(self.ignore)
         if self.nocache:
             skipped.add(self.nocache)
@@ -96,6 +108,8 @@ class DecoratorFactory:
             key = {'args': args, 'name': name}
             if kwargs:
                 key['kwargs'] = kwargs
+            if argspec is not None:
+                key['argspec'] = argspec
             if self_name:
                 key['self'] = callargs[self_name]
             return key
@@ -106,8 +120,7 @@ class DecoratorFactory:
                     return callargs[pname]
             return ()
 
-        @functools.wraps(f)
-        def wrapper(*args, **kwargs):
+        def call(*args, **kwargs):
             bound = sig.bind(*args, **kwargs)
             bound.apply_defaults()
             callargs = dict(bound.arguments)
@@ -140,6 +153,7 @@ class DecoratorFactory:
                                          ' or instance state' if self_name else '', f.__name__))
             return result
 
+        wrapper = with_signature(f, sig, call)
         wrapper.callback = self.add_callback
         # The key of a call, without calling: f.cache_key(*args, **kwargs).
         wrapper.cache_key = lambda *a, **kw: _bound_key(sig, call_key, a, kw)
@@ -157,3 +171,86 @@ def _bound_key(sig, call_key, args, kwargs):
     bound = sig.bind(*args, **kwargs)
     bound.apply_defaults()
     return call_key(dict(bound.arguments))
+
+
+_KIND_NAMES = {
+    inspect.Parameter.POSITIONAL_ONLY: 'positional_only',
+    inspect.Parameter.POSITIONAL_OR_KEYWORD: 'positional_or_keyword',
+    inspect.Parameter.VAR_POSITIONAL: 'var_positional',
+    inspect.Parameter.KEYWORD_ONLY: 'keyword_only',
+    inspect.Parameter.VAR_KEYWORD: 'var_keyword',
+}
+
+
+def argspec_key(sig):
+    """A function's parameters as a key value: one object per parameter with its name, kind
+    and, if it has them, its default and annotation (as the canonical key text of their
+    values, object addresses masked), and the return annotation."""
+    params = []
+    for p in sig.parameters.values():
+        entry = {'name': p.name, 'kind': _KIND_NAMES[p.kind]}
+        if p.default is not p.empty:
+            entry['default'] = stable_key_json(p.default)
+        if p.annotation is not p.empty:
+            entry['annotation'] = stable_key_json(p.annotation)
+        params.append(entry)
+    spec = {'parameters': params}
+    if sig.return_annotation is not sig.empty:
+        spec['return'] = stable_key_json(sig.return_annotation)
+    return spec
+
+
+def with_signature(f, sig, call):
+    """A function with f's signature (parameters, defaults, annotations; name, docstring
+    and the rest as functools.wraps copies them) that calls call() with its arguments.
+
+    Generated from source, as the ``decorator`` package does, so that
+    inspect.getfullargspec(), which does not follow __wrapped__, sees f's parameters.
+    """
+    params = list(sig.parameters.values())
+    names = {p.name for p in params}
+    impl = '_bc_call'
+    while impl in names:
+        impl += '_'
+    namespace = {impl: call}
+    defs, args = [], []
+    for i, p in enumerate(params):
+        text = p.name
+        if p.default is not p.empty:
+            default = '_bc_default_%d' % i
+            while default in names:
+                default += '_'
+            namespace[default] = p.default
+            text += '=' + default
+        if p.kind is inspect.Parameter.VAR_POSITIONAL:
+            defs.append('*' + text)
+            args.append('*' + p.name)
+        elif p.kind is inspect.Parameter.VAR_KEYWORD:
+            defs.append('**' + text)
+            args.append('**' + p.name)
+        elif p.kind is inspect.Parameter.KEYWORD_ONLY:
+            if not any(q.kind is inspect.Parameter.VAR_POSITIONAL for q in params) \
+                    and '*' not in defs:
+                defs.append('*')
+            defs.append(text)
+            args.append('%s=%s' % (p.name, p.name))
+        else:
+            defs.append(text)
+            args.append(p.name)
+        if p.kind is inspect.Parameter.POSITIONAL_ONLY and (
+                i + 1 == len(params) or
+                params[i + 1].kind is not inspect.Parameter.POSITIONAL_ONLY):
+            defs.append('/')
+    source = 'def wrapper(%s):\n    return %s(%s)\n' % (', '.join(defs), impl, ', '.join(args))
+    try:
+        exec(compile(source, '<bucketcache wrapper of %s>' % getattr(f, '__qualname__', f),
+                     'exec'), namespace)
+    except SyntaxError:  # parameter names Python source cannot spell: a plain wrapper
+        @functools.wraps(f)
+        def plain(*args, **kwargs):
+            return call(*args, **kwargs)
+        return plain
+    wrapper = namespace['wrapper']
+    functools.update_wrapper(wrapper, f)
+    wrapper.__annotations__ = dict(getattr(f, '__annotations__', None) or {})
+    return wrapper

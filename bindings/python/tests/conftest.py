@@ -47,3 +47,13 @@ def json_bucket(cache_dir):
 def entry_files(directory):
     """Entry files under a bucket directory (not lock or temp files)."""
     return sorted(Path(directory).rglob('*.bce'))
+
+
+@pytest.fixture
+def log_on():
+    """The bucketcache logger enabled (it is off by default, as in BucketCache)."""
+    logger = bucketcache.logger
+    was = logger.disabled
+    logger.disabled = False
+    yield logger
+    logger.disabled = was

@@ -1,6 +1,7 @@
 import ctypes
 import json
 import pickle
+from datetime import datetime, timedelta, timezone
 
 import msgpack  # python3-msgpack: required (scripts/install-deps.sh installs it)
 import pytest
@@ -137,7 +138,7 @@ def test_backends_name_different_entries(cache_dir):
     assert len(entry_files(cache_dir)) == 2
 
 
-def test_unreadable_value_is_a_miss(cache_dir, caplog):
+def test_unreadable_value_is_a_miss(cache_dir, caplog, log_on):
     c = CBucket(cache_dir, 'pickle')
     c.set('"k"', b'not a pickle')
     c.close()
@@ -160,7 +161,7 @@ def test_custom_backend_subclass(cache_dir):
         assert b['k'] == 'ABC'
 
 
-def test_backend_with_an_unknown_id_is_rejected(cache_dir):
+def test_a_bytes_backend_with_its_own_id(cache_dir):
     class Yaml(Backend):
         backend_id = 'yaml'
         default_config = bucketcache.RawConfig
@@ -169,14 +170,181 @@ def test_backend_with_an_unknown_id_is_rejected(cache_dir):
 
         @classmethod
         def dumps(cls, value, config):
-            return b''
+            return ('value: %s' % value).encode()
 
         @classmethod
         def loads(cls, data, config):
-            return None
+            return data.decode()[len('value: '):]
 
-    with pytest.raises(bucketcache.InvalidArgumentError, match='BC_OPT_BACKEND'):
-        Bucket(cache_dir, backend=Yaml)
+    with Bucket(cache_dir, backend=Yaml) as y, Bucket(cache_dir, backend=RawBackend) as r:
+        y['k'] = 'x'
+        assert y['k'] == 'x'
+        assert 'k' not in r  # its own entries, not the raw backend's
+        r['k'] = b'raw'
+        assert y['k'] == 'x'
+        assert y.path_for_key('k') != r.path_for_key('k')
+        assert y.path_for_key('k').is_file()
+
+
+class Dated(Backend):
+    """A backend written to BucketCache's documented interface (text format)."""
+    binary_format = False
+    default_config = JSONConfig
+    file_extension = 'dated'
+
+    @classmethod
+    def from_file(cls, fp, config=None):
+        config = cls.valid_config(config)
+        text = fp.read()
+        if not text.startswith('DATED '):
+            raise BackendLoadError('not a dated file')
+        if text.startswith('DATED boom'):
+            raise RuntimeError('the loader broke')
+        data = json.loads(text[len('DATED '):])
+        return cls(data['value'], expiration_date=data['expiration_date'], config=config)
+
+    def dump(self, fp):
+        assert isinstance(self.config, JSONConfig)
+        expires = self.expiration_date.isoformat() if self.expiration_date else None
+        fp.write('DATED ' + json.dumps({'value': self.value, 'expiration_date': expires}))
+
+
+class Packed(Backend):
+    """BucketCache's interface, binary format."""
+    binary_format = True
+    default_config = PickleConfig
+    file_extension = 'packed'
+
+    @classmethod
+    def from_file(cls, fp, config=None):
+        data = fp.read()
+        if data[:1] != b'P':
+            raise BackendLoadError('not packed')
+        return cls(pickle.loads(data[1:]), config=config)
+
+    def dump(self, fp):
+        fp.write(b'P' + pickle.dumps(self.value))
+
+
+def test_bucketcache_interface_backends(cache_dir):
+    with Bucket(cache_dir, backend=Dated, hours=2) as d, Bucket(cache_dir, backend=Packed) as p:
+        d['k'] = [1, 'a']
+        p['k'] = {1, 2}
+        d.unload_key('k')
+        p.unload_key('k')
+        assert d['k'] == [1, 'a']
+        assert p['k'] == {1, 2}
+        stored = d.path_for_key('k').read_bytes()
+        assert b'DATED {"value": [1, "a"], "expiration_date": "' in stored
+        # BucketCache's backends record the expiry (naive UTC) themselves.
+        start = stored.index(b'"expiration_date": "') + len(b'"expiration_date": "')
+        recorded = datetime.fromisoformat(stored[start:stored.index(b'"', start)].decode())
+        assert timedelta(hours=1) < recorded - datetime.now(timezone.utc).replace(tzinfo=None) <= timedelta(hours=2)
+        # Stored under their own ids: separate from each other and from the built-ins.
+        assert Dated.storage_id() == 'Dated' and Packed.storage_id() == 'Packed'
+        assert len({d.path_for_key('k'), p.path_for_key('k')}) == 2
+        assert len(entry_files(cache_dir)) == 2
+        with Bucket(cache_dir) as pickles:
+            assert 'k' not in pickles
+
+        @d
+        def twice(x):
+            return x * 2
+
+        assert twice(2) == 4 and twice(2) == 4
+
+
+def test_a_load_error_from_a_backend_is_a_miss_and_anything_else_propagates(cache_dir):
+    with Bucket(cache_dir, backend=Dated, memory_limit=0) as d:
+        # Entries whose bytes the loader rejects, or chokes on (written through the C API:
+        # a custom backend's entries are opaque bytes to the library).
+        for key, text in (('bad', b'JUNK {}'), ('boom', b'DATED boom')):
+            k = d._key(key)
+            _lib.check(_lib.lib.bc_set(d._handle.get(), k, len(k), text, len(text)))
+        with pytest.raises(KeyError):
+            d['bad']                           # BackendLoadError: a miss
+        with pytest.raises(RuntimeError, match='the loader broke'):
+            d['boom']                          # propagates, as in BucketCache
+
+        @d(name='fn')
+        def fn():
+            return 1
+
+        k = d._key(fn.cache_key())
+        _lib.check(_lib.lib.bc_set(d._handle.get(), k, len(k), b'DATED boom', 10))
+        with pytest.raises(RuntimeError, match='the loader broke'):
+            fn()
+
+
+class Fussy:
+    def __init__(self, ok):
+        self.ok = ok
+
+    def __setstate__(self, state):
+        if not state['ok']:
+            raise RuntimeError('cannot restore')
+        self.__dict__.update(state)
+
+
+def test_an_exception_from_unpickling_a_value_propagates(cache_dir):
+    with Bucket(cache_dir, memory_limit=0) as b:
+        b['good'] = Fussy(True)
+        assert b['good'].ok
+        b['bad'] = Fussy(False)
+        with pytest.raises(RuntimeError, match='cannot restore'):
+            b['bad']
+
+
+def test_backend_ids(cache_dir):
+    class AVeryLongBackendClassName(Dated):
+        pass
+
+    class FileStylePickle(PickleBackend):
+        @classmethod
+        def from_file(cls, fp, config=None):
+            return cls(pickle.load(fp), config=config)
+
+        def dump(self, fp):
+            pickle.dump(self.value, fp)
+
+    FileStylePickle.dumps = Backend.dumps  # use dump/from_file
+    FileStylePickle.loads = Backend.loads
+    long_id = AVeryLongBackendClassName.storage_id()
+    assert len(long_id) == 15 and long_id.startswith('AVeryL~')
+    assert FileStylePickle.storage_id() == 'FileStylePickle'  # not 'pickle'
+    assert JSONBackend.storage_id() == 'json'
+
+    class Spaced(Dated):
+        backend_id = 'has space'
+
+    with pytest.raises(TypeError, match='backend_id'):
+        Bucket(cache_dir, backend=Spaced)
+
+
+def test_backend_missing_methods(cache_dir):
+    class NoLoader(Backend):
+        default_config = PickleConfig
+        binary_format = True
+        file_extension = 'x'
+
+        def dump(self, fp):
+            pass
+
+    with pytest.raises(TypeError, match='missing abstract method: from_file'):
+        Bucket(cache_dir, backend=NoLoader)
+
+
+def test_msgpack_is_needed_only_when_used(cache_dir, monkeypatch):
+    with Bucket(cache_dir, backend=MessagePackBackend) as b:
+        b['k'] = 1
+    monkeypatch.setattr(bucketcache.backends, 'msgpack_available', False)
+    monkeypatch.setattr(bucketcache.backends, 'msgpack', None)
+    with Bucket(cache_dir, backend=MessagePackBackend) as b:  # as in BucketCache: no error
+        with pytest.raises(TypeError, match='msgpack'):
+            b['new'] = 1
+        with pytest.raises(TypeError, match='msgpack'):
+            b['k']
+        assert 'new' not in b
 
 
 def test_backend_missing_attributes(cache_dir):

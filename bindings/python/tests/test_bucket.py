@@ -1,5 +1,5 @@
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -77,7 +77,7 @@ def test_lifetime_must_be_a_timedelta(cache_dir):
 
 
 def test_backend_must_be_a_backend_subclass(cache_dir):
-    for bad in (object, dict, JSONBackend(), 'json', 1):
+    for bad in (object, dict, JSONBackend(1), 'json', 1):
         with pytest.raises(TypeError, match="'backend' must inherit from"):
             Bucket(cache_dir, backend=bad)
 
@@ -104,10 +104,128 @@ def test_keymaker_must_be_a_keymaker(cache_dir):
         Bucket(cache_dir, keymaker=object())
 
 
-def test_properties_are_read_only(bucket):
-    for name in ('path', 'lifetime', 'backend', 'config', 'keymaker'):
-        with pytest.raises(AttributeError):
-            setattr(bucket, name, None)
+def test_path_is_read_only(bucket):
+    with pytest.raises(AttributeError):
+        bucket.path = '/elsewhere'
+
+
+def test_lowering_the_lifetime_applies_from_then_on(cache_dir):
+    with Bucket(cache_dir) as b:
+        b['forever'] = 1
+        b['day'] = 1
+        b.lifetime = timedelta(days=1)
+        assert b.lifetime == timedelta(days=1)
+        assert 'forever' not in b        # recorded lifetime (never) > the bucket's
+        b['day'] = 2                      # written with a day
+        assert b['day'] == 2
+        expires = b._expiration_date(b._key('day'))
+        assert expires is not None
+        assert timedelta(hours=23) < expires - datetime.now(timezone.utc).replace(tzinfo=None) <= timedelta(days=1)
+        b.lifetime = timedelta(hours=1)
+        assert 'day' not in b             # a day > an hour
+        b.lifetime = None                 # never: the entries are usable again
+        assert b.lifetime is None
+        assert b['forever'] == 1 and b['day'] == 2
+        b.lifetime = timedelta(hours=1)
+        with pytest.raises(KeyError):
+            b['day']
+        b.lifetime = timedelta(milliseconds=300)
+        b['short'] = 1
+        assert b['short'] == 1
+        time.sleep(0.5)
+        with pytest.raises(KeyExpirationError):
+            b['short']
+
+
+def test_lifetime_assignment_checks_its_value(bucket):
+    with pytest.raises(ValueError, match='negative'):
+        bucket.lifetime = timedelta(seconds=-1)
+    with pytest.raises(TypeError, match='timedelta'):
+        bucket.lifetime = 5
+    bucket.lifetime = timedelta(0)
+    assert bucket.lifetime is None  # zero means never, as in BucketCache
+
+
+def test_backend_assignment_reopens_under_the_new_backend(cache_dir):
+    with Bucket(cache_dir) as b:
+        b['k'] = (1, 2)
+        b.backend = JSONBackend
+        assert b.backend is JSONBackend
+        assert b.config == JSONConfig()     # the new backend's default
+        assert 'k' not in b                  # another backend's entry
+        b['k'] = [3]
+        assert b['k'] == [3]
+        b.config = JSONConfig(indent=2)
+        b['pretty'] = {'a': 1}
+        assert b.path_for_key('pretty').read_bytes().endswith(b'{\n  "a": 1\n}')
+        b.backend = PickleBackend
+        assert b['k'] == (1, 2)
+    with Bucket(cache_dir, backend=JSONBackend) as j:
+        assert j['k'] == [3]
+    with pytest.raises(TypeError, match="must inherit"):
+        Bucket(cache_dir).backend = 'json'
+
+
+def test_config_assignment(cache_dir):
+    with Bucket(cache_dir) as b:
+        b.config = PickleConfig(protocol=2)
+        assert b.config.protocol == 2
+        b['k'] = 1
+        assert b.path_for_key('k').read_bytes()[-12:].find(b'.') >= 0  # protocol 2 pickle
+        b.config = None
+        assert b.config == PickleConfig()
+        with pytest.raises(TypeError):
+            b.config = {'protocol': 2}
+        b.config = JSONConfig()               # another backend's: an error when used
+        with pytest.raises(TypeError, match='Invalid config parameter'):
+            b['k'] = 1
+        b.backend = JSONBackend                # ... and fine once the backend matches
+        b['k'] = 1
+        assert b.config == JSONConfig()
+
+
+def test_keymaker_assignment(cache_dir):
+    class Upper(bucketcache.DefaultKeyMaker):
+        def make_key(self, obj):
+            return super().make_key(obj.upper())
+
+    with Bucket(cache_dir) as b:
+        b['ABC'] = 1
+        b.keymaker = Upper()
+        assert b['abc'] == 1
+        with pytest.raises(TypeError, match='keymaker'):
+            b.keymaker = object()
+
+
+def test_assignment_keeps_pending_deferred_writes(cache_dir):
+    with bucketcache.DeferredWriteBucket(cache_dir) as d:
+        d['k'] = 1
+        d.lifetime = timedelta(hours=1)        # reopens: the pending value is written first
+        assert not d.closed
+    with Bucket(cache_dir) as b:
+        assert b['k'] == 1
+
+
+def test_assignment_on_a_closed_bucket(cache_dir):
+    b = Bucket(cache_dir)
+    b.close()
+    with pytest.raises(ValueError, match='closed'):
+        b.lifetime = timedelta(hours=1)
+    with pytest.raises(ValueError, match='closed'):
+        b.backend = JSONBackend
+    assert b.closed
+
+
+def test_path_for_key(cache_dir):
+    with Bucket(cache_dir) as b, Bucket(cache_dir, backend=JSONBackend) as j:
+        b['k'] = 1
+        j['k'] = 1
+        j[{'b': 1, 'a': [1.0]}] = 2
+        paths = {b.path_for_key('k'), j.path_for_key('k'), j.path_for_key({'a': [1], 'b': 1})}
+        assert sorted(paths) == entry_files(cache_dir)
+        assert b._path_for_key('k') == b.path_for_key('k')  # BucketCache's name
+        assert not b.path_for_key('absent').exists()
+        assert b.path_for_key('k').is_relative_to(b.path)
 
 
 def test_a_file_in_the_way_is_an_io_error(tmp_path):
@@ -294,7 +412,7 @@ def test_repr(cache_dir):
 
 # ---- Threads ----
 
-def test_threads_share_a_bucket(cache_dir, caplog):
+def test_threads_share_a_bucket(cache_dir, caplog, log_on):
     import logging
     import threading
     caplog.set_level(logging.DEBUG, logger='bucketcache')  # log lines from every thread
@@ -343,3 +461,38 @@ def test_base_exceptions_propagate_from_computed_functions(bucket):
 
     with pytest.raises(KeyboardInterrupt):
         f()
+
+
+def test_assignments_while_other_threads_use_the_bucket(cache_dir):
+    import threading
+    stop = threading.Event()
+    errors = []
+    with Bucket(cache_dir, memory_limit=0) as b:
+        b['k'] = 1
+
+        def reader():
+            while not stop.is_set():
+                try:
+                    b['k'] if 'k' in b else None  # noqa: B018
+                except KeyError:
+                    pass
+                except Exception as e:  # noqa: BLE001
+                    errors.append(e)
+
+        threads = [threading.Thread(target=reader) for _ in range(3)]
+        for t in threads:
+            t.start()
+        from bucketcache import _lib
+
+        def open_handles():
+            return sum(1 for h in list(_lib._open_handles) if not h.closed)
+
+        before = open_handles()
+        for i in range(200):
+            b.lifetime = timedelta(hours=1 + i % 2) if i % 3 else None
+        stop.set()
+        for t in threads:
+            t.join()
+        # The replaced handles were closed once no call used them.
+        assert open_handles() == before
+    assert not errors, errors

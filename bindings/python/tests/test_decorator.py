@@ -1,3 +1,4 @@
+import inspect
 import multiprocessing
 import os
 import threading
@@ -289,7 +290,121 @@ def test_default_name_is_module_and_qualified_name(bucket):
 
     key = f.cache_key(1, y=2)
     assert key == {'args': [1], 'kwargs': {'y': 2},
-                   'name': __name__ + '.test_default_name_is_module_and_qualified_name.<locals>.f'}
+                   'name': __name__ + '.test_default_name_is_module_and_qualified_name.<locals>.f',
+                   'argspec': {'parameters': [
+                       {'name': 'x', 'kind': 'positional_or_keyword'},
+                       {'name': 'y', 'kind': 'keyword_only', 'default': '1'}]}}
+
+
+def _make(bucket, source, calls):
+    """A decorated function f defined by source, with the same qualified name each time."""
+    namespace = {'calls': calls, '__name__': 'mymodule'}
+    exec(source, namespace)
+    return bucket(namespace['f'])
+
+
+def test_a_changed_signature_does_not_hit_old_results(bucket):
+    calls = Calls()
+    body = '\n    calls.add()\n    return "%s"\n'
+    old = _make(bucket, 'def f(x, y=1):' + body % 'old', calls)
+    assert old(5) == 'old' and old(5) == 'old'
+    assert calls.n == 1
+    # The same function (module, name) with another default, parameter, kind or annotation.
+    for i, sig in enumerate(['def f(x, y=2):', 'def f(x, y=1, z=0):', 'def f(x, *, y=1):',
+                             'def f(x: int, y=1):', 'def f(x, y=1) -> str:',
+                             'def f(x, z=1):', 'def f(x, y=1, *rest):']):
+        new = _make(bucket, sig + body % i, calls)
+        assert new(5) == str(i), sig
+    assert calls.n == 8
+    # The same signature again: the old result.
+    again = _make(bucket, 'def f(x, y=1):' + body % 'again', calls)
+    assert again(5) == 'old'
+    assert calls.n == 8
+
+
+def test_a_named_memo_keeps_the_cross_language_key(bucket):
+    calls = Calls()
+    source = 'def f(x, y=%d):\n    calls.add()\n    return x * y\n'
+    namespace = {'calls': calls}
+    exec(source % 2, namespace)
+    double = bucket(name='scale')(namespace['f'])
+    assert double.cache_key(3) == {'args': [3, 2], 'name': 'scale'}
+    assert double(3) == 6
+    exec(source % 3, namespace)
+    # Named explicitly: the key is the function's name and arguments only, as C++'s
+    # memoize(); a changed signature is the namer's business.
+    triple = bucket(name='scale')(namespace['f'])
+    assert triple.cache_key(3, 2) == double.cache_key(3)
+    assert triple(3, 2) == 6 and calls.n == 1
+
+
+def test_signature_key_is_the_same_in_every_run(tmp_path):
+    import subprocess
+    import sys
+    from conftest import PACKAGE_ROOT
+    code = ('import warnings, bucketcache\n'
+            'from bucketcache.keymakers import key_json\n'
+            'warnings.simplefilter("error")\n'
+            '_missing = object()\n'
+            'b = bucketcache.Bucket(%r)\n'
+            '@b(ignore=["sentinel"])\n'
+            'def f(x, opts=frozenset({"a", "b", "c"}), sentinel=_missing, fn=len):\n'
+            '    return x\n'
+            'print(key_json(f.cache_key(1)))\n' % str(tmp_path / 'c'))
+    outputs = set()
+    for seed in ('1', '2'):
+        env = dict(os.environ, PYTHONPATH=str(PACKAGE_ROOT), PYTHONHASHSEED=seed,
+                   PYTHONDONTWRITEBYTECODE='1')
+        r = subprocess.run([sys.executable, '-c', code], env=env, capture_output=True,
+                           text=True, timeout=60, cwd=str(tmp_path))
+        assert r.returncode == 0, r.stderr
+        outputs.add(r.stdout)
+    assert len(outputs) == 1, outputs
+    assert 'at 0x?' in outputs.pop()
+
+
+def _reference(a, b: int = 2, /, c=3, *args: str, d, e='e', **kw: float) -> list:
+    """Docstring."""
+    return [a, b, c, args, d, e, kw]
+
+
+def _no_defaults(x, y):
+    return x + y
+
+
+def _kw_only(*, k=1):
+    return k
+
+
+def _posonly(a, /):
+    return a
+
+
+def test_decorated_functions_keep_their_argspec(bucket):
+    for f in (_reference, _no_defaults, _kw_only, _posonly):
+        decorated = bucket(f)
+        assert inspect.getfullargspec(decorated) == inspect.getfullargspec(f), f.__name__
+        assert inspect.signature(decorated) == inspect.signature(f)
+        assert decorated.__name__ == f.__name__ and decorated.__doc__ == f.__doc__
+        assert decorated.__wrapped__ is f
+    d = bucket(_reference)
+    assert d(1, d=4) == [1, 2, 3, (), 4, 'e', {}]
+    assert d(1, d=4) == [1, 2, 3, (), 4, 'e', {}]
+    assert d(1, 5, 6, 7, d=4, z=1.5) == [1, 5, 6, (7,), 4, 'e', {'z': 1.5}]
+    with pytest.raises(TypeError):
+        d(1)  # d is required, as in the original
+    with pytest.raises(TypeError):
+        d(a=1, d=4)  # a is positional-only
+    assert bucket(_posonly)(9) == 9
+
+
+def test_decorated_methods_keep_their_argspec(bucket):
+    class Service:
+        def fetch(self, what, *, fresh=False):
+            return what
+
+    decorated = bucket(method=True)(Service.fetch)
+    assert inspect.getfullargspec(decorated) == inspect.getfullargspec(Service.fetch)
 
 
 def test_threads_compute_once(cache_dir):

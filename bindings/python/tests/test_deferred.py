@@ -116,6 +116,7 @@ def test_interpreter_exit_syncs_open_deferred_buckets(cache_dir):
     from conftest import PACKAGE_ROOT
     code = ('import logging, bucketcache\n'
             'logging.basicConfig(level=logging.DEBUG)\n'
+            'bucketcache.logger.disabled = False\n'
             'keep = bucketcache.DeferredWriteBucket(%r)\n'
             'keep["k"] = "v"\n' % str(cache_dir))
     env = dict(os.environ, PYTHONPATH=str(PACKAGE_ROOT), PYTHONDONTWRITEBYTECODE='1')

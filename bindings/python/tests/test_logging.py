@@ -14,7 +14,7 @@ def test_logger_is_the_standard_bucketcache_logger():
     assert bucketcache.logger is logger
 
 
-def test_library_lines_reach_the_python_logger(cache_dir, caplog):
+def test_library_lines_reach_the_python_logger(cache_dir, caplog, log_on):
     caplog.set_level(logging.DEBUG, logger='bucketcache')
     with Bucket(cache_dir) as b:
         b['k'] = 1
@@ -26,14 +26,14 @@ def test_library_lines_reach_the_python_logger(cache_dir, caplog):
                if r.getMessage().startswith('wrote entry'))
 
 
-def test_python_level_controls_the_library(cache_dir, caplog):
+def test_python_level_controls_the_library(cache_dir, caplog, log_on):
     caplog.set_level(logging.WARNING, logger='bucketcache')
     with Bucket(cache_dir) as b:
         b['k'] = 1
     assert not [r for r in library_lines(caplog) if r.levelno < logging.WARNING]
 
 
-def test_log_full_keys(cache_dir, caplog):
+def test_log_full_keys(cache_dir, caplog, log_on):
     caplog.set_level(logging.DEBUG, logger='bucketcache')
     try:
         with Bucket(cache_dir) as b:
@@ -50,7 +50,7 @@ def test_log_full_keys(cache_dir, caplog):
     assert re.match(r'wrote entry [0-9a-f]{64}\b', wrote[1]), wrote[1]
 
 
-def test_keys_are_logged_abbreviated_unless_full(cache_dir, caplog):
+def test_keys_are_logged_abbreviated_unless_full(cache_dir, caplog, log_on):
     caplog.set_level(logging.DEBUG, logger='bucketcache')
     long_key = 'x' * 100
     try:
@@ -82,3 +82,88 @@ def test_bucketcache_log_environment_variable_fixes_the_library_level(cache_dir)
     assert r.returncode == 0, r.stderr
     assert 'wrote entry' not in r.stderr  # the library logs warnings and up only
     assert 'DEBUG key ' in r.stderr  # the binding's own lines follow the Python level
+
+
+def _run_script(code, cache_dir, **env_changes):
+    import os
+    import subprocess
+    import sys
+    from conftest import PACKAGE_ROOT
+    env = dict(os.environ, PYTHONPATH=str(PACKAGE_ROOT), PYTHONDONTWRITEBYTECODE='1')
+    env.pop('BUCKETCACHE_LOG', None)
+    env.update(env_changes)
+    return subprocess.run([sys.executable, '-c', code], env=env, capture_output=True,
+                          text=True, timeout=60, cwd=str(cache_dir.parent))
+
+
+# A corrupt entry: the library logs a warning when it reads it, and so does the binding
+# for a value its backend cannot read.
+_WARNING_SCRIPT = '''
+import logging, pathlib, sys, bucketcache
+%s
+b = bucketcache.Bucket(%r, memory_limit=0)
+b['k'] = 1
+b['j'] = 1
+for f in pathlib.Path(%r).rglob('*.bce'):
+    data = bytearray(f.read_bytes()); data[-1] ^= 0xff; f.write_bytes(bytes(data))
+for k in ('k', 'j'):
+    try:
+        b[k]
+    except KeyError:
+        pass
+    else:
+        sys.exit('corrupt entry read')
+print('done')
+'''
+
+
+def test_logging_is_off_by_default(cache_dir):
+    # As BucketCache: nothing reaches stderr, even warnings, until the logger is enabled.
+    r = _run_script(_WARNING_SCRIPT % ('', str(cache_dir), str(cache_dir)), cache_dir)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == 'done'
+    assert r.stderr == ''
+
+
+def test_enabled_logging_is_standard_logging(cache_dir):
+    enable = ('assert bucketcache.logger.disabled\n'
+              'bucketcache.logger.disabled = False\n')
+    r = _run_script(_WARNING_SCRIPT % (enable, str(cache_dir), str(cache_dir)), cache_dir)
+    assert r.returncode == 0, r.stderr
+    assert 'corrupt' in r.stderr.lower(), r.stderr  # warnings: logging's last resort
+    # With handlers configured, records go through them as with any logger.
+    second = cache_dir.parent / 'second'
+    enable = ('bucketcache.logger.disabled = False\n'
+              'logging.basicConfig(level=logging.WARNING, format="REC %(name)s %(levelname)s")\n')
+    r = _run_script(_WARNING_SCRIPT % (enable, str(second), str(second)), cache_dir)
+    assert r.returncode == 0, r.stderr
+    assert 'REC bucketcache WARNING' in r.stderr, r.stderr
+
+
+def test_bucketcache_log_environment_variable_turns_logging_on(cache_dir):
+    r = _run_script('import bucketcache; print(bucketcache.logger.disabled)', cache_dir,
+                    BUCKETCACHE_LOG='warn')
+    assert r.stdout.strip() == 'False', r.stderr
+    r = _run_script('import bucketcache; print(bucketcache.logger.disabled)', cache_dir,
+                    BUCKETCACHE_LOG='off')
+    assert r.stdout.strip() == 'True', r.stderr
+    r = _run_script('import bucketcache; print(bucketcache.logger.disabled)', cache_dir)
+    assert r.stdout.strip() == 'True', r.stderr
+
+
+def test_configuring_the_logger_by_name_turns_it_on(cache_dir):
+    # logging.config.dictConfig sets disabled = False on the loggers it names.
+    code = ('import logging.config, bucketcache\n'
+            'logging.config.dictConfig({"version": 1, "disable_existing_loggers": False,\n'
+            '    "loggers": {"bucketcache": {"level": "DEBUG"}}})\n'
+            'print(bucketcache.logger.disabled)\n')
+    r = _run_script(code, cache_dir)
+    assert r.stdout.strip() == 'False', r.stderr
+    # ... also before the import.
+    code = ('import logging.config\n'
+            'logging.config.dictConfig({"version": 1, "disable_existing_loggers": False,\n'
+            '    "loggers": {"bucketcache": {"level": "DEBUG"}}})\n'
+            'import bucketcache\n'
+            'print(bucketcache.logger.disabled)\n')
+    r = _run_script(code, cache_dir)
+    assert r.stdout.strip() == 'False', r.stderr
