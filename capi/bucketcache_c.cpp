@@ -10,11 +10,11 @@
 
 #include "bucketcache/bucketcache.h"
 #include "bucketcache/canonical.hpp"
-#include "bucketcache/deferred_writes.hpp"
 #include "bucketcache/error.hpp"
 #include "bucketcache/logging.hpp"
 #include "bucketcache/store.hpp"
 #include "bucketcache/version.hpp"
+#include "cache/operations.hpp"
 #include "value_formats.hpp"
 
 namespace bc = bucketcache;
@@ -28,15 +28,10 @@ struct bc_options {
 
 struct bc_bucket {
   bc_bucket(const std::string& path, const bc_options& o)
-      : store(path, o.backend, o.key_format, o.options),
-        json_keys(o.key_format == "json"),
-        backend(o.backend) {
-    if (o.deferred) deferred = std::make_unique<bc::DeferredWrites>(store);
-  }
-  bc::Store store;
-  std::unique_ptr<bc::DeferredWrites> deferred;  // with BC_OPT_DEFERRED
-  const bool json_keys;
-  const std::string backend;
+      : handle(path, o.backend,
+               o.key_format == "json" ? bc::cache::KeyFormat::json : bc::cache::KeyFormat::raw,
+               o.options, o.deferred) {}
+  bc::cache::BucketHandle handle;
 };
 
 namespace {
@@ -81,9 +76,11 @@ std::string_view bytes_arg(const void* p, size_t n, const char* name) {
 }
 
 bc::Digest key_digest(const bc_bucket* b, const void* key, size_t klen) {
-  const std::string_view k = bytes_arg(key, klen, "key");
-  if (b->json_keys) return b->store.digest(bc::canonicalize_json(k));
-  return b->store.digest(k);
+  return b->handle.digest(bytes_arg(key, klen, "key"));
+}
+
+bc::cache::Key entry_key(const bc_bucket* b, const void* key, size_t klen) {
+  return b->handle.key(bytes_arg(key, klen, "key"));
 }
 
 // Copies bytes into a malloc'ed buffer owned by the caller (data never NULL on success).
@@ -116,7 +113,7 @@ int read_status_code(bc::ReadStatus st) {
 }
 
 bc::ReadStatus read_entry(bc_bucket* b, const bc::Digest& d, bc::Entry& e) {
-  return b->deferred ? b->deferred->read(d, e) : b->store.read(d, e);
+  return b->handle.ops().read(d, e);
 }
 
 bool is_bool(int64_t v) { return v == 0 || v == 1; }
@@ -188,8 +185,9 @@ int bc_options_set_str(bc_options* o, int option, const char* value) {
     const std::string v(value);
     switch (option) {
       case BC_OPT_BACKEND:
-        require(bucketcache::capi::known_backend(v),
-                "BC_OPT_BACKEND must be \"raw\", \"json\", \"msgpack\" or \"pickle\"");
+        require(bucketcache::capi::valid_backend(v),
+                "BC_OPT_BACKEND must be 1-15 printable ASCII characters (\"raw\", \"json\", "
+                "\"msgpack\", \"pickle\" or a binding's own backend id)");
         o->backend = v;
         return BC_OK;
       case BC_OPT_KEY_FORMAT:
@@ -230,13 +228,9 @@ int bc_set(bc_bucket* b, const void* key, size_t klen, const void* val, size_t v
   return guard([&] {
     require(b != nullptr, "bc_set: bucket is NULL");
     const std::string_view v = bytes_arg(val, vlen, "value");
-    const bc::Digest d = key_digest(b, key, klen);
-    bucketcache::capi::check_value(b->backend, v);
-    if (b->deferred) {
-      b->deferred->set(d, v);
-    } else {
-      b->store.set(d, v);
-    }
+    const bc::cache::Key k = entry_key(b, key, klen);
+    bucketcache::capi::check_value(b->handle.backend(), v);
+    b->handle.ops().set(k, v);
     return BC_OK;
   });
 }
@@ -267,8 +261,7 @@ int bc_get_expiry(bc_bucket* b, const void* key, size_t klen, int64_t* expires_u
 int bc_delete(bc_bucket* b, const void* key, size_t klen) {
   return guard([&] {
     require(b != nullptr, "bc_delete: bucket is NULL");
-    const bc::Digest d = key_digest(b, key, klen);
-    const bool removed = b->deferred ? b->deferred->erase(d) : b->store.erase(d);
+    const bool removed = b->handle.ops().erase(key_digest(b, key, klen));
     return removed ? BC_OK : fail(BC_ENOTFOUND, "no entry for key");
   });
 }
@@ -276,20 +269,14 @@ int bc_delete(bc_bucket* b, const void* key, size_t klen) {
 int bc_contains(bc_bucket* b, const void* key, size_t klen) {
   return guard([&] {
     require(b != nullptr, "bc_contains: bucket is NULL");
-    const bc::Digest d = key_digest(b, key, klen);
-    return (b->deferred ? b->deferred->contains(d) : b->store.contains(d)) ? 1 : 0;
+    return b->handle.ops().contains(key_digest(b, key, klen)) ? 1 : 0;
   });
 }
 
 int bc_unload_key(bc_bucket* b, const void* key, size_t klen) {
   return guard([&] {
     require(b != nullptr, "bc_unload_key: bucket is NULL");
-    const bc::Digest d = key_digest(b, key, klen);
-    if (b->deferred) {
-      b->deferred->unload(d);
-    } else {
-      b->store.unload(d);
-    }
+    b->handle.ops().unload(key_digest(b, key, klen));
     return BC_OK;
   });
 }
@@ -297,7 +284,7 @@ int bc_unload_key(bc_bucket* b, const void* key, size_t klen) {
 int bc_sync(bc_bucket* b) {
   return guard([&] {
     require(b != nullptr, "bc_sync: bucket is NULL");
-    if (b->deferred) b->deferred->sync();
+    b->handle.ops().sync();
     return BC_OK;
   });
 }
@@ -305,7 +292,7 @@ int bc_sync(bc_bucket* b) {
 int bc_discard(bc_bucket* b, size_t* dropped) {
   return guard([&] {
     require(b != nullptr, "bc_discard: bucket is NULL");
-    const std::size_t n = b->deferred ? b->deferred->discard() : 0;
+    const std::size_t n = b->handle.ops().discard();
     if (dropped != nullptr) *dropped = n;
     return BC_OK;
   });
@@ -315,7 +302,7 @@ int bc_pending_count(bc_bucket* b, size_t* out) {
   return guard([&] {
     require(b != nullptr, "bc_pending_count: bucket is NULL");
     require(out != nullptr, "bc_pending_count: out is NULL");
-    *out = b->deferred ? b->deferred->pending_count() : 0;
+    *out = b->handle.ops().pending_count();
     return BC_OK;
   });
 }
@@ -323,7 +310,7 @@ int bc_pending_count(bc_bucket* b, size_t* out) {
 int bc_prune_directory(bc_bucket* b, bc_prune_info* out) {
   return guard([&] {
     require(b != nullptr, "bc_prune_directory: bucket is NULL");
-    const bc::PrunedFilesInfo info = b->store.prune_directory();
+    const bc::PrunedFilesInfo info = b->handle.store().prune_directory();
     if (out != nullptr) *out = bc_prune_info{info.bytes, info.files};
     return BC_OK;
   });
@@ -336,7 +323,7 @@ int bc_get_or_compute(bc_bucket* b, const void* key, size_t klen, bc_compute_fn 
     require(b != nullptr, "bc_get_or_compute: bucket is NULL");
     require(fn != nullptr, "bc_get_or_compute: fn is NULL");
     require(out != nullptr, "bc_get_or_compute: out is NULL");
-    const bc::Digest d = key_digest(b, key, klen);
+    const bc::cache::Key k = entry_key(b, key, klen);
     auto compute = [&]() -> std::string {
       bc_buf produced{nullptr, 0};
       const int rc = fn(user, key, klen, &produced);
@@ -345,12 +332,11 @@ int bc_get_or_compute(bc_bucket* b, const void* key, size_t klen, bc_compute_fn 
                         "compute callback returned " + std::to_string(rc) + "; nothing cached");
       }
       std::string bytes(bytes_arg(produced.data, produced.size, "computed value"));
-      bucketcache::capi::check_value(b->backend, bytes);
+      bucketcache::capi::check_value(b->handle.backend(), bytes);
       return bytes;
     };
     bool was_hit = false;
-    const bc::Entry e = b->deferred ? b->deferred->get_or_compute(d, compute, &was_hit)
-                                    : b->store.get_or_compute(d, compute, &was_hit);
+    const bc::Entry e = b->handle.ops().get_or_compute(k, compute, &was_hit);
     give(out, *e.value);
     if (hit != nullptr) *hit = was_hit ? 1 : 0;
     return BC_OK;

@@ -31,8 +31,12 @@ void check_msgpack(std::string_view bytes) {
 
 }  // namespace
 
-bool known_backend(const std::string& id) {
-  return id == "raw" || id == "json" || id == "msgpack" || id == "pickle";
+bool valid_backend(const std::string& id) {
+  if (id.empty() || id.size() > 15) return false;
+  for (char c : id) {
+    if (c < 0x21 || c > 0x7e) return false;
+  }
+  return true;
 }
 
 void check_value(const std::string& backend, std::string_view bytes) {

@@ -8,7 +8,9 @@
 namespace bucketcache {
 namespace capi {
 
-bool known_backend(const std::string& id);
+// Whether id can name a backend: 1-15 printable ASCII characters. Ids other than the four
+// above are opaque to the library (a binding's own backend; no value check).
+bool valid_backend(const std::string& id);
 
 // Throws InvalidArgument unless bytes is one complete value of the backend's format: any
 // bytes for "raw" and "pickle", one JSON text (strict UTF-8) for "json", one MessagePack object

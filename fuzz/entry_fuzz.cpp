@@ -21,7 +21,7 @@
 #include <string>
 
 #include "bucketcache/store.hpp"
-#include "entry_format.hpp"
+#include "storage/entry_format.hpp"
 
 namespace bc = bucketcache;
 

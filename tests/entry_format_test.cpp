@@ -1,5 +1,5 @@
 // The on-disk entry format: golden files pin the bytes; every damaged byte is a miss.
-#include "entry_format.hpp"
+#include "storage/entry_format.hpp"
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>
@@ -9,7 +9,7 @@
 #include <random>
 
 #include "bucketcache/store.hpp"
-#include "file_store.hpp"
+#include "storage/file/file_storage.hpp"
 #include "test_util.hpp"
 
 namespace bc = bucketcache;
@@ -30,8 +30,14 @@ struct Golden {
 // Changing any of these, or the format, must be deliberate: regenerate the golden files
 // with BUCKETCACHE_REGENERATE_GOLDEN=1 and bump BC_FORMAT_VERSION if old files change meaning.
 const Golden kGolden[] = {
-    {"raw-never.bce", "raw", "raw", "golden-key", "hello, bucketcache\n", 1700000000000000, 0},
-    {"json-expires-2100.bce", "json", "json", "{\"a\":[1,2]}", "{\"x\":1}", 1700000000000000,
+    {"v2-raw-never.bce", "raw", "raw", "golden-key", "hello, bucketcache\n", 1700000000000000, 0},
+    {"v2-json-expires-2100.bce", "json", "json", "{\"a\":[1,2]}", "{\"x\":1}", 1700000000000000,
+     4102444800000000},
+};
+// Format v1 (wave 1) entries, kept to pin what a v2 reader does with them.
+const Golden kGoldenV1[] = {
+    {"v1-raw-never.bce", "raw", "raw", "golden-key", "hello, bucketcache\n", 1700000000000000, 0},
+    {"v1-json-expires-2100.bce", "json", "json", "{\"a\":[1,2]}", "{\"x\":1}", 1700000000000000,
      4102444800000000},
 };
 
@@ -40,10 +46,17 @@ std::string golden_path(const char* name) {
 }
 
 std::string write_entry(const std::string& root, const Golden& g) {
-  bc::FileStore fs(root, g.backend, g.keymaker, bc::Options{});
+  bc::storage::FileStorage fs(root, {});
   const bc::Digest d = bc::digest_key(g.backend, g.keymaker, g.key);
-  fs.write(d, g.value, g.created_us, g.expires_us, nullptr);
-  return fs.entry_path(d);
+  bc::storage::EntryToWrite e;
+  e.header.backend_id = g.backend;
+  e.header.keymaker_id = g.keymaker;
+  e.header.created_us = g.created_us;
+  e.header.expires_us = g.expires_us;
+  e.key_bytes = g.key;
+  e.value = g.value;
+  fs.write(d, e, bc::storage::Overwrite::yes, nullptr);
+  return fs.locate(d);
 }
 
 }  // namespace
@@ -89,7 +102,6 @@ TEST(EntryFormat, GoldenFilesReadBack) {
     bc::Store s(dir.path(), g.backend, g.keymaker);
     const bc::Digest d = s.digest(g.key);
     const std::string path = s.entry_path(d);
-    ::mkdir(path.substr(0, path.rfind('/', path.rfind('/') - 1)).c_str(), 0700);
     ::mkdir(path.substr(0, path.rfind('/')).c_str(), 0700);
     bctest::write_file(path, bctest::read_file(golden_path(g.file)));
     bc::Entry e;
@@ -102,16 +114,98 @@ TEST(EntryFormat, GoldenFilesReadBack) {
 
 TEST(EntryFormat, HeaderLayout) {
   const std::string bytes = bctest::read_file(golden_path(kGolden[0].file));
-  ASSERT_EQ(bytes.size(), bc::format::kHeaderSize + std::string(kGolden[0].value).size());
+  const std::string key = kGolden[0].key;
+  ASSERT_EQ(bytes.size(),
+            bc::format::kHeaderSize + key.size() + std::string(kGolden[0].value).size());
   EXPECT_EQ(bytes.substr(0, 8), "BKTCACHE");
-  EXPECT_EQ(bytes[8], 1);  // format version, little-endian
+  EXPECT_EQ(bytes[8], 2);  // format version, little-endian
   EXPECT_EQ(bytes[9], 0);
   EXPECT_EQ(static_cast<unsigned char>(bytes[10]), 128);  // header size
   EXPECT_EQ(bytes.substr(16, 4), std::string("raw\0", 4));
   EXPECT_EQ(bytes.substr(32, 4), std::string("raw\0", 4));
-  EXPECT_EQ(bytes.substr(128), kGolden[0].value);
+  EXPECT_EQ(static_cast<unsigned char>(bytes[76]), key.size());  // key length
+  EXPECT_EQ(bytes.substr(128, key.size()), key);                 // the key, then the value
+  EXPECT_EQ(bytes.substr(128 + key.size()), kGolden[0].value);
   const bc::Digest d = bc::digest_key("raw", "raw", "golden-key");
   EXPECT_EQ(bytes.substr(80, 32), std::string(reinterpret_cast<const char*>(d.bytes.data()), 32));
+  EXPECT_EQ(bc::format::payload_crc(key, kGolden[0].value),
+            bc::format::crc32(key + kGolden[0].value));
+}
+
+// Format v1 entries are foreign to a v2 reader: at a v2 path they are a miss (another
+// format version), at their own v1 path (two shard levels) they are never looked at, and
+// prune leaves both alone. Caches written by wave 1 fill again.
+TEST(EntryFormat, V1EntriesAreForeignAndLeftAlone) {
+  for (const Golden& g : kGoldenV1) {
+    TempDir dir;
+    bc::Options o;
+    o.memory_limit_bytes = 0;
+    bc::Store s(dir.path(), g.backend, g.keymaker, o);
+    const bc::Digest d = s.digest(g.key);
+    const std::string hex = d.hex();
+    const std::string v2 = s.entry_path(d);
+    const std::string v1 =
+        dir.path() + "/" + hex.substr(0, 2) + "/" + hex.substr(2, 2) + "/" + hex + ".bce";
+    ::mkdir(v2.substr(0, v2.rfind('/')).c_str(), 0700);
+    ::mkdir(v1.substr(0, v1.rfind('/')).c_str(), 0700);
+    bctest::write_file(v2, bctest::read_file(golden_path(g.file)));
+    bc::Entry e;
+    EXPECT_EQ(s.read(d, e), bc::ReadStatus::foreign) << g.file;
+    ::unlink(v2.c_str());
+    bctest::write_file(v1, bctest::read_file(golden_path(g.file)));
+    EXPECT_EQ(s.read(d, e), bc::ReadStatus::absent) << g.file;
+    EXPECT_EQ(s.prune_directory().files, 0u);
+    EXPECT_EQ(bctest::read_file(v1), bctest::read_file(golden_path(g.file)));
+  }
+}
+
+// Format v2: one level of at most 256 shard directories, and every entry holds its key.
+TEST(EntryFormat, AFreshBucketHasAtMost256ShardsAndEveryEntryHoldsItsKey) {
+  TempDir dir;
+  bc::Options o;
+  o.memory_limit_bytes = 0;
+  bc::Store s(dir.path(), "raw", "raw", o);
+  for (int i = 0; i < 4000; ++i) {
+    const std::string k = "key-" + std::to_string(i);
+    s.set(bc::KeyRef(s.digest(k), k), "v");
+  }
+  std::size_t shards = 0, entries = 0;
+  for (const auto& shard : bctest::list_dir(dir.path())) {
+    if (shard.rfind('.', 0) == 0) continue;  // .prune.lock
+    ++shards;
+    for (const auto& name : bctest::list_dir(dir.path() + "/" + shard)) {
+      const std::string bytes = bctest::read_file(dir.path() + "/" + shard + "/" + name);
+      bc::format::EntryHeader h;
+      ASSERT_EQ(bc::format::decode_header(reinterpret_cast<const unsigned char*>(bytes.data()), h),
+                bc::format::HeaderStatus::ok);
+      const std::string key = bytes.substr(128, h.key_length);
+      EXPECT_EQ(name, s.digest(key).hex() + ".bce") << key;
+      ++entries;
+    }
+  }
+  EXPECT_LE(shards, 256u);
+  EXPECT_EQ(entries, 4000u);
+}
+
+// Options::store_keys off (secret keys): the entry records only the digest.
+TEST(EntryFormat, KeysCanBeLeftOut) {
+  TempDir dir;
+  bc::Options o;
+  o.store_keys = false;
+  bc::Store s(dir.path(), "raw", "raw", o);
+  const bc::Digest d = s.digest("secret");
+  s.set(bc::KeyRef(d, "secret"), "v");
+  const std::string bytes = bctest::read_file(s.entry_path(d));
+  EXPECT_EQ(bytes.find("secret"), std::string::npos);
+  bc::format::EntryHeader h;
+  ASSERT_EQ(bc::format::decode_header(reinterpret_cast<const unsigned char*>(bytes.data()), h),
+            bc::format::HeaderStatus::ok);
+  EXPECT_EQ(h.key_length, 0u);
+  EXPECT_NE(h.flags & bc::format::kKeyOmitted, 0u);
+  s.unload_all();
+  bc::Entry e;
+  ASSERT_TRUE(s.get(d, e));
+  EXPECT_EQ(*e.value, "v");
 }
 
 // Every single-bit flip anywhere in the file and every truncation reads as a miss.
@@ -154,7 +248,7 @@ TEST(EntryFormat, EachHeaderFieldIsChecked) {
   o.memory_limit_bytes = 0;
   bc::Store s(dir.path(), "raw", "raw", o);
   const bc::Digest d = s.digest("key");
-  s.set(d, "value");
+  s.set(bc::KeyRef(d, "key"), "value");
   const std::string path = s.entry_path(d);
   const std::string good = bctest::read_file(path);
   bc::format::EntryHeader base;
@@ -175,7 +269,10 @@ TEST(EntryFormat, EachHeaderFieldIsChecked) {
        bc::ReadStatus::foreign},
       {"value length", [](bc::format::EntryHeader& h) { h.value_length += 1; },
        bc::ReadStatus::corrupt},
-      {"value crc", [](bc::format::EntryHeader& h) { h.value_crc ^= 1; }, bc::ReadStatus::corrupt},
+      {"payload crc", [](bc::format::EntryHeader& h) { h.payload_crc ^= 1; },
+       bc::ReadStatus::corrupt},
+      {"key length", [](bc::format::EntryHeader& h) { h.key_length += 1; },
+       bc::ReadStatus::corrupt},
       {"expiry in the past", [](bc::format::EntryHeader& h) { h.expires_us = 1; },
        bc::ReadStatus::expired},
   };
@@ -192,7 +289,7 @@ TEST(EntryFormat, EachHeaderFieldIsChecked) {
   // fix the header checksum by hand.
   for (std::size_t off : {std::size_t{8}, std::size_t{10}, std::size_t{12}}) {
     std::string bad = good;
-    bad[off] = static_cast<char>(bad[off] + 1);
+    bad[off] = static_cast<char>(off == 12 ? bad[off] | 0x80 : bad[off] + 1);  // unknown flag
     const std::uint32_t crc = bc::format::crc32(std::string_view(bad.data(), 124));
     for (int i = 0; i < 4; ++i) bad[124 + i] = static_cast<char>((crc >> (8 * i)) & 0xff);
     bctest::write_file(path, bad);
@@ -216,7 +313,7 @@ TEST(EntryFormat, SymlinkAtEntryPathIsNotFollowed) {
   bc::Entry e;
   EXPECT_EQ(s.read(b, e), bc::ReadStatus::foreign);
   s.set(b, "B2");  // replaces the link itself, never writes through it
-  EXPECT_EQ(bctest::read_file(s.entry_path(a)).substr(128), "A");
+  EXPECT_EQ(bctest::read_file(s.entry_path(a)).substr(128), "A");  // no key bytes kept
   ASSERT_TRUE(s.get(b, e));
   EXPECT_EQ(*e.value, "B2");
 }

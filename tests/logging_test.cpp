@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "bucketcache/store.hpp"
+#include "support/log_internal.hpp"
 #include "test_util.hpp"
 
 namespace bc = bucketcache;

@@ -10,7 +10,7 @@
 #include <thread>
 
 #include "bucketcache/store.hpp"
-#include "entry_format.hpp"
+#include "storage/entry_format.hpp"
 #include "test_util.hpp"
 
 namespace bc = bucketcache;

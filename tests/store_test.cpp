@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "bucketcache/error.hpp"
-#include "entry_format.hpp"
+#include "storage/entry_format.hpp"
 #include "test_util.hpp"
 
 namespace bc = bucketcache;
@@ -120,8 +120,7 @@ TEST(Store, EntryPathIsShardedByDigest) {
   bc::Store s(dir.path(), "raw", "raw");
   const bc::Digest k = key_of(s, "k");
   const std::string hex = k.hex();
-  EXPECT_EQ(s.entry_path(k),
-            dir.path() + "/" + hex.substr(0, 2) + "/" + hex.substr(2, 2) + "/" + hex + ".bce");
+  EXPECT_EQ(s.entry_path(k), dir.path() + "/" + hex.substr(0, 2) + "/" + hex + ".bce");
 }
 
 TEST(Store, RejectsBadArguments) {

@@ -3,6 +3,7 @@
 
 #include <nlohmann/json_fwd.hpp>
 #include <string>
+#include <vector>
 
 namespace bctest {
 
@@ -23,6 +24,8 @@ class TempDir {
 // Whole file as bytes; throws std::runtime_error if it cannot be read.
 std::string read_file(const std::string& path);
 void write_file(const std::string& path, const std::string& bytes);
+// Names in a directory (without "." and ".."), sorted; empty if it cannot be read.
+std::vector<std::string> list_dir(const std::string& path);
 
 // Path of ../shared/testdata/<name>.
 std::string shared_testdata(const std::string& name);

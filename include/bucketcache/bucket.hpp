@@ -159,7 +159,7 @@ class TypedOps {
     try {
       return Backend::template load<V>(bytes, self().config());
     } catch (const std::exception& e) {
-      log_unreadable_value(self().store(), d, e.what());
+      self().store().log_unreadable_value(d, e.what());
       return std::nullopt;
     }
   }

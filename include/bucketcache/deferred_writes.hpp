@@ -28,7 +28,7 @@ class BUCKETCACHE_API DeferredWrites {
   DeferredWrites& operator=(const DeferredWrites&) = delete;
 
   // Keeps the value in memory until sync(); its expiry is fixed now (now + lifetime).
-  void set(const Digest& key, std::string_view value);
+  void set(const KeyRef& key, std::string_view value);
   // Pending value first, then the target store.
   ReadStatus read(const Digest& key, Entry& out);
   bool get(const Digest& key, Entry& out);
@@ -44,7 +44,7 @@ class BUCKETCACHE_API DeferredWrites {
   // Options::lock_wait, then compute themselves); other processes cannot see pending
   // writes, so there is no cross-process single flight until sync(). An exception from
   // compute() propagates, nothing is stored, and one waiting thread computes instead.
-  Entry get_or_compute(const Digest& key, const std::function<std::string()>& compute,
+  Entry get_or_compute(const KeyRef& key, const std::function<std::string()>& compute,
                        bool* hit = nullptr);
 
   // Writes every pending entry to the target, each atomically, with the times it was

@@ -4,7 +4,7 @@
 //   "bucketcache-key-v1" 0x00 <backend id> 0x00 <keymaker id> 0x00 <key bytes>
 // where <key bytes> is the key's canonical form (JSON keymakers) or the raw bytes
 // (RawKeyMaker). docs/on-disk-format.md specifies this; it never changes within
-// BC_FORMAT_VERSION 1.
+// BC_FORMAT_VERSION 1 or 2.
 #pragma once
 
 #include <array>
@@ -23,6 +23,18 @@ struct Digest {
   BUCKETCACHE_API std::string hex() const;
   friend bool operator==(const Digest& a, const Digest& b) { return a.bytes == b.bytes; }
   friend bool operator!=(const Digest& a, const Digest& b) { return !(a == b); }
+};
+
+// A key as a store receives it for writing: the digest that names its entry and, when
+// known, the key's bytes (its canonical JSON or raw bytes), which the entry keeps so that
+// listings and checks can show and verify it. A Digest converts to a KeyRef without bytes
+// (the entry then records that its key is omitted).
+struct KeyRef {
+  Digest digest;
+  std::string_view bytes;
+  bool has_bytes = false;
+  KeyRef(const Digest& d) : digest(d) {}  // NOLINT(google-explicit-constructor)
+  KeyRef(const Digest& d, std::string_view b) : digest(d), bytes(b), has_bytes(true) {}
 };
 
 // Receives the canonical bytes of a key, piece by piece.

@@ -35,11 +35,4 @@ BUCKETCACHE_API bool log_full_keys();
 using LogCallback = std::function<void(LogLevel, std::string_view)>;
 BUCKETCACHE_API void set_log_callback(LogCallback callback);
 
-namespace detail {
-BUCKETCACHE_API bool log_enabled(LogLevel level) noexcept;
-BUCKETCACHE_API void log_message(LogLevel level, std::string_view message) noexcept;
-// A key's text as it should appear in a log line (abbreviated unless log_full_keys()).
-BUCKETCACHE_API std::string_view abbreviate_key(std::string_view key_text) noexcept;
-}  // namespace detail
-
 BUCKETCACHE_NAMESPACE_END

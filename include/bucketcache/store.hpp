@@ -42,6 +42,10 @@ struct Options {
   // On every memory hit, stat() the entry file and reload if another process replaced or
   // removed it. Off: other processes' writes become visible after unload or eviction.
   bool check_file = false;
+  // Keep each key's bytes in its entry (format v2), so listings show keys. Off for secret
+  // keys: entries then record only the key's digest. Keys longer than 64 KiB are never
+  // kept (a streaming keymaker's keys may be any size).
+  bool store_keys = true;
   // Mode for directories the store creates (bucket, parents, shards) and for entry files.
   unsigned directory_mode = 0700;
   unsigned file_mode = 0600;
@@ -86,7 +90,8 @@ class BUCKETCACHE_API Store {
 
   // Writes the entry atomically (temp file + rename), expiring at now + lifetime, and puts
   // the value in the memory layer. Throws IoError; on failure the previous entry is intact.
-  void set(const Digest& key, std::string_view value);
+  // The entry keeps key.bytes when given (Options::store_keys permitting).
+  void set(const KeyRef& key, std::string_view value);
 
   // Memory layer first, then the file. Throws IoError for errors other than "absent".
   ReadStatus read(const Digest& key, Entry& out);
@@ -95,7 +100,7 @@ class BUCKETCACHE_API Store {
 
   // Like set(), with explicit times (microseconds since the epoch; expires 0 = never).
   // Used to land deferred writes with the expiry they were given when set.
-  void set_entry(const Digest& key, std::string_view value, std::int64_t created_us,
+  void set_entry(const KeyRef& key, std::string_view value, std::int64_t created_us,
                  std::int64_t expires_us);
 
   // Single-flight read-through: returns the entry for key, or on a miss calls compute(),
@@ -107,7 +112,7 @@ class BUCKETCACHE_API Store {
   // compute() that calls get_or_compute() for its own key on the same thread gets
   // InvalidArgument at once (it would otherwise wait for itself).
   // *hit (optional) tells whether the value came from the cache.
-  Entry get_or_compute(const Digest& key, const std::function<std::string()>& compute,
+  Entry get_or_compute(const KeyRef& key, const std::function<std::string()>& compute,
                        bool* hit = nullptr);
 
   // Whether get() would find the key (header only). Deletes an entry past its expiry, as
@@ -141,15 +146,14 @@ class BUCKETCACHE_API Store {
   // Bytes currently held by the memory layer.
   std::size_t memory_bytes() const;
 
+  // Logs (at warning level) a value the typed front could not deserialize.
+  void log_unreadable_value(const Digest& key, const char* what) const noexcept;
+
  private:
-  struct Impl;
+  struct Impl;  // the cache policy (src/cache/)
+  explicit Store(std::unique_ptr<Impl> impl);
+  friend struct StoreAccess;  // builds a Store over another storage (src/cache/, tests)
   std::unique_ptr<Impl> impl_;
 };
-
-namespace detail {
-// Logs (at warning level) a value the typed front could not deserialize.
-BUCKETCACHE_API void log_unreadable_value(const Store& store, const Digest& key,
-                                          const char* what) noexcept;
-}  // namespace detail
 
 BUCKETCACHE_NAMESPACE_END

@@ -72,6 +72,7 @@ static int get_equals(bc_bucket* b, const char* key, const char* want) {
 
 /* Path of the single entry file (*.bce) under root, found by walking the shards. */
 static int find_entry(const char* root, char* path, size_t cap) {
+  /* <root>/<2 hex>/<64 hex>.bce (format v2) */
   DIR* d1 = opendir(root);
   struct dirent* e1;
   int found = 0;
@@ -84,23 +85,13 @@ static int find_entry(const char* root, char* path, size_t cap) {
     snprintf(p1, sizeof p1, "%s/%s", root, e1->d_name);
     d2 = opendir(p1);
     if (d2 == NULL) continue;
-    while (!found && (e2 = readdir(d2)) != NULL) {
-      char p2[4096];
-      DIR* d3;
-      struct dirent* e3;
-      if (strlen(e2->d_name) != 2) continue;
-      snprintf(p2, sizeof p2, "%s/%s", p1, e2->d_name);
-      d3 = opendir(p2);
-      if (d3 == NULL) continue;
-      while ((e3 = readdir(d3)) != NULL) {
-        size_t n = strlen(e3->d_name);
-        if (n > 4 && strcmp(e3->d_name + n - 4, ".bce") == 0) {
-          snprintf(path, cap, "%s/%s", p2, e3->d_name);
-          found = 1;
-          break;
-        }
+    while ((e2 = readdir(d2)) != NULL) {
+      size_t n = strlen(e2->d_name);
+      if (n > 4 && strcmp(e2->d_name + n - 4, ".bce") == 0) {
+        snprintf(path, cap, "%s/%s", p1, e2->d_name);
+        found = 1;
+        break;
       }
-      closedir(d3);
     }
     closedir(d2);
   }
@@ -196,8 +187,12 @@ static void test_options(void) {
   CHECK_RC(bc_options_set_int(o, BC_OPT_FILE_MODE, -1), BC_EINVAL);
   CHECK_RC(bc_options_set_int(o, BC_OPT_BACKEND, 1), BC_EINVAL);
   CHECK_RC(bc_options_set_str(o, BC_OPT_FSYNC, "1"), BC_EINVAL);
-  CHECK_RC(bc_options_set_str(o, BC_OPT_BACKEND, "yaml"), BC_EINVAL);
+  /* Any 1-15 printable ASCII characters name a backend (a binding's own); others fail. */
+  CHECK_RC(bc_options_set_str(o, BC_OPT_BACKEND, "yaml"), BC_OK);
+  CHECK_RC(bc_options_set_str(o, BC_OPT_BACKEND, "way too long backend id"), BC_EINVAL);
   CHECK(strstr(bc_last_error_message(), "BC_OPT_BACKEND") != NULL);
+  CHECK_RC(bc_options_set_str(o, BC_OPT_BACKEND, "has space"), BC_EINVAL);
+  CHECK_RC(bc_options_set_str(o, BC_OPT_BACKEND, ""), BC_EINVAL);
   CHECK_RC(bc_options_set_str(o, BC_OPT_KEY_FORMAT, "yaml"), BC_EINVAL);
   CHECK_RC(bc_options_set_str(o, BC_OPT_BACKEND, "msgpack"), BC_OK);
   CHECK_RC(bc_options_set_str(o, BC_OPT_KEY_FORMAT, "json"), BC_OK);

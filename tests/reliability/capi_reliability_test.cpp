@@ -93,7 +93,7 @@ TEST(CApiCorruption, EveryBitFlipAndTruncationIsBcECorrupt) {
   ASSERT_EQ(files.size(), 1u);
   const std::string path = files[0];
   const std::string good = reltest::slurp(path);
-  ASSERT_EQ(good.size(), 128 + value.size());
+  ASSERT_EQ(good.size(), 128 + key.size() + value.size());  // header, key, value
 
   const std::string recomputed = reltest::make_value(3, 10, 700);
   std::string got;

@@ -18,8 +18,8 @@
 #include "bucketcache/error.hpp"
 #include "bucketcache/logging.hpp"
 #include "bucketcache/store.hpp"
-#include "clock.hpp"
 #include "rel_util.hpp"
+#include "support/clock.hpp"
 
 namespace bc = bucketcache;
 

@@ -161,7 +161,7 @@ test('version() reports the loaded library', () => {
   const v = version();
   assert.match(v.library, /^\d+\.\d+\.\d+$/);
   assert.equal(typeof v.number, 'number');
-  assert.equal(v.format, 1);
+  assert.equal(v.format, 2);
   assert.ok(v.path);
 });
 

@@ -24,24 +24,16 @@
 #include <unordered_map>
 
 #include "bucketcache/digest.hpp"
+#include "storage/storage.hpp"
 
 namespace bucketcache {
 inline namespace v1 {
-
-// Identity of the file an entry was read from or written to (for Options::check_file).
-struct FileIdentity {
-  std::uint64_t dev = 0, ino = 0, size = 0;
-  std::int64_t mtime_ns = 0;
-  friend bool operator==(const FileIdentity& a, const FileIdentity& b) {
-    return a.dev == b.dev && a.ino == b.ino && a.size == b.size && a.mtime_ns == b.mtime_ns;
-  }
-};
 
 struct CachedValue {
   std::shared_ptr<const std::string> value;
   std::int64_t created_us = 0;
   std::int64_t expires_us = 0;
-  FileIdentity file;
+  storage::EntryVersion version;  // for Options::check_file
 };
 
 struct DigestHash {

@@ -17,7 +17,7 @@
 
 #include "bucketcache/canonical.hpp"
 #include "bucketcache/error.hpp"
-#include "canonical_internal.hpp"
+#include "keys/canonical_internal.hpp"
 
 BUCKETCACHE_NAMESPACE_BEGIN
 

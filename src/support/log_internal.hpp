@@ -11,6 +11,14 @@
 namespace bucketcache {
 inline namespace v1 {
 
+namespace detail {
+// Not exported: the library's own logging (BC_LOG below).
+bool log_enabled(LogLevel level) noexcept;
+void log_message(LogLevel level, std::string_view message) noexcept;
+// A key's text as it should appear in a log line (abbreviated unless log_full_keys()).
+std::string_view abbreviate_key(std::string_view key_text) noexcept;
+}  // namespace detail
+
 // The digest as it appears in log lines: 12 hex characters unless log_full_keys().
 inline std::string key_label(const Digest& d) {
   std::string hex = d.hex();

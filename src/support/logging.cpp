@@ -12,6 +12,8 @@
 #include <mutex>
 #include <string>
 
+#include "support/log_internal.hpp"
+
 BUCKETCACHE_NAMESPACE_BEGIN
 
 namespace {

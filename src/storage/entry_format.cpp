@@ -1,4 +1,4 @@
-#include "entry_format.hpp"
+#include "storage/entry_format.hpp"
 
 #include <zlib.h>
 
@@ -121,8 +121,8 @@ bool have_pclmul() {
 
 }  // namespace
 
-std::uint32_t crc32(std::string_view bytes) {
-  uLong crc = ::crc32(0L, Z_NULL, 0);
+std::uint32_t crc32(std::string_view bytes, std::uint32_t previous) {
+  uLong crc = previous;
   const auto* p = reinterpret_cast<const Bytef*>(bytes.data());
   std::size_t left = bytes.size();
 #if BUCKETCACHE_CRC32_PCLMUL
@@ -148,13 +148,14 @@ void encode_header(const EntryHeader& h, unsigned char* out) {
   std::memcpy(out, kMagic, sizeof(kMagic));
   put_le<std::uint16_t>(out + 8, kFormatVersion);
   put_le<std::uint16_t>(out + 10, static_cast<std::uint16_t>(kHeaderSize));
-  put_le<std::uint32_t>(out + 12, 0);
+  put_le<std::uint32_t>(out + 12, h.flags);
   put_id(out + 16, h.backend_id);
   put_id(out + 32, h.keymaker_id);
   put_le<std::int64_t>(out + 48, h.created_us);
   put_le<std::int64_t>(out + 56, h.expires_us);
   put_le<std::uint64_t>(out + 64, h.value_length);
-  put_le<std::uint32_t>(out + 72, h.value_crc);
+  put_le<std::uint32_t>(out + 72, h.payload_crc);
+  put_le<std::uint32_t>(out + 76, h.key_length);
   std::memcpy(out + 80, h.key.bytes.data(), h.key.bytes.size());
   const std::uint32_t hcrc =
       crc32(std::string_view(reinterpret_cast<const char*>(out), kHeaderSize - 4));
@@ -167,18 +168,26 @@ HeaderStatus decode_header(const unsigned char* in, EntryHeader& h) {
   if (crc32(std::string_view(reinterpret_cast<const char*>(in), kHeaderSize - 4)) != want) {
     return HeaderStatus::bad_checksum;
   }
+  const std::uint32_t flags = get_le<std::uint32_t>(in + 12);
   if (get_le<std::uint16_t>(in + 8) != kFormatVersion ||
-      get_le<std::uint16_t>(in + 10) != kHeaderSize || get_le<std::uint32_t>(in + 12) != 0) {
+      get_le<std::uint16_t>(in + 10) != kHeaderSize || (flags & ~kKnownFlags) != 0) {
     return HeaderStatus::bad_version;
   }
+  h.flags = flags;
   h.backend_id = get_id(in + 16);
   h.keymaker_id = get_id(in + 32);
   h.created_us = get_le<std::int64_t>(in + 48);
   h.expires_us = get_le<std::int64_t>(in + 56);
   h.value_length = get_le<std::uint64_t>(in + 64);
-  h.value_crc = get_le<std::uint32_t>(in + 72);
+  h.payload_crc = get_le<std::uint32_t>(in + 72);
+  h.key_length = get_le<std::uint32_t>(in + 76);
   std::memcpy(h.key.bytes.data(), in + 80, h.key.bytes.size());
+  if ((h.flags & kKeyOmitted) != 0 && h.key_length != 0) return HeaderStatus::bad_version;
   return HeaderStatus::ok;
+}
+
+std::uint32_t payload_crc(std::string_view key_bytes, std::string_view value) {
+  return crc32(value, crc32(key_bytes));
 }
 
 bool valid_id(std::string_view id) {

@@ -9,9 +9,9 @@
 #include <vector>
 
 #include "bucketcache/error.hpp"
-#include "clock.hpp"
-#include "log_internal.hpp"
-#include "reentry_guard.hpp"
+#include "cache/reentry_guard.hpp"
+#include "support/clock.hpp"
+#include "support/log_internal.hpp"
 
 BUCKETCACHE_NAMESPACE_BEGIN
 
@@ -25,6 +25,8 @@ struct Pending {
   std::shared_ptr<const std::string> value;
   std::int64_t created_us;
   std::int64_t expires_us;
+  std::string key_bytes;  // kept in the entry when has_key
+  bool has_key;
 };
 
 }  // namespace
@@ -55,16 +57,17 @@ struct DeferredWrites::Impl {
     return true;
   }
 
-  void put(const Digest& key, std::shared_ptr<const std::string> value, std::int64_t created,
+  void put(const KeyRef& key, std::shared_ptr<const std::string> value, std::int64_t created,
            std::int64_t expires) {
+    Pending p{std::move(value), created, expires, std::string(key.bytes), key.has_bytes};
     std::lock_guard<std::mutex> lock(mu);
-    auto it = pending.find(key);
+    auto it = pending.find(key.digest);
     if (it != pending.end()) {
       bytes -= it->second.value->size();
       pending.erase(it);
     }
-    bytes += value->size();
-    pending.emplace(key, Pending{std::move(value), created, expires});
+    bytes += p.value->size();
+    pending.emplace(key.digest, std::move(p));
   }
 
   // Ends a flight: removes it and wakes its waiters (also when the computation threw).
@@ -104,7 +107,7 @@ DeferredWrites::~DeferredWrites() {
   }
 }
 
-void DeferredWrites::set(const Digest& key, std::string_view value) {
+void DeferredWrites::set(const KeyRef& key, std::string_view value) {
   const std::int64_t created = now_us();
   impl_->put(key, std::make_shared<const std::string>(value), created,
              expiry_after(created, impl_->target.options().lifetime.count()));
@@ -146,8 +149,9 @@ bool DeferredWrites::unload(const Digest& key) {
   return impl_->target.unload(key);
 }
 
-Entry DeferredWrites::get_or_compute(const Digest& key, const std::function<std::string()>& compute,
+Entry DeferredWrites::get_or_compute(const KeyRef& ref, const std::function<std::string()>& compute,
                                      bool* hit) {
+  const Digest& key = ref.digest;
   Entry e;
   if (read(key, e) == ReadStatus::found) {
     if (hit != nullptr) *hit = true;
@@ -185,7 +189,7 @@ Entry DeferredWrites::get_or_compute(const Digest& key, const std::function<std:
   auto value = std::make_shared<const std::string>(compute());  // may throw: guard ends flight
   const std::int64_t created = now_us();
   const std::int64_t expires = expiry_after(created, impl_->target.options().lifetime.count());
-  impl_->put(key, value, created, expires);  // before the guard wakes the waiters
+  impl_->put(ref, value, created, expires);  // before the guard wakes the waiters
   if (hit != nullptr) *hit = false;
   e.value = std::move(value);
   e.created_us = created;
@@ -220,7 +224,8 @@ void DeferredWrites::sync() {
       p = it->second;
     }
     try {
-      impl_->target.set_entry(key, *p.value, p.created_us, p.expires_us);
+      const KeyRef ref = p.has_key ? KeyRef(key, p.key_bytes) : KeyRef(key);
+      impl_->target.set_entry(ref, *p.value, p.created_us, p.expires_us);
     } catch (const std::exception& e) {
       // Stays pending; the previous entry on disk (if any) is intact (atomic writes).
       BC_LOG(LogLevel::error, "deferred write of {} to {} failed (kept pending): {}",

@@ -1,0 +1,74 @@
+// One operation set for a bucket, direct or with deferred writes: what the C API (and so
+// every binding) calls, so that no caller branches on the bucket's mode. Keys arrive as
+// the caller's bytes and are turned into entry keys here (canonical JSON or raw).
+#pragma once
+
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "bucketcache/deferred_writes.hpp"
+#include "bucketcache/store.hpp"
+
+namespace bucketcache {
+inline namespace v1 {
+namespace cache {
+
+// Key formats of the byte-level API.
+enum class KeyFormat { raw, json };
+
+// A key as given to the byte-level API, made ready for the store: the digest that names
+// its entry and the bytes the entry keeps (the canonical form of a JSON key).
+struct Key {
+  Digest digest;
+  std::string bytes;
+  KeyRef ref() const { return KeyRef(digest, bytes); }
+};
+
+class Operations {
+ public:
+  virtual ~Operations() = default;
+  virtual void set(const Key& key, std::string_view value) = 0;
+  virtual ReadStatus read(const Digest& key, Entry& out) = 0;
+  virtual bool contains(const Digest& key) = 0;
+  virtual bool erase(const Digest& key) = 0;
+  virtual void unload(const Digest& key) = 0;
+  virtual Entry get_or_compute(const Key& key, const std::function<std::string()>& compute,
+                               bool* hit) = 0;
+  // Deferred writes: write / drop the pending ones; no-ops (0) for a direct bucket.
+  virtual void sync() = 0;
+  virtual std::size_t discard() = 0;
+  virtual std::size_t pending_count() const = 0;
+};
+
+// A bucket opened by path and options: its Store, its key format, and the operation set
+// of its mode.
+class BucketHandle {
+ public:
+  // Throws InvalidArgument (bad backend id, key format, options) or IoError.
+  BucketHandle(const std::string& path, const std::string& backend, KeyFormat key_format,
+               const Options& options, bool deferred);
+  ~BucketHandle();  // a deferred bucket syncs (and logs a failure)
+
+  // Turns the caller's key bytes into an entry key; throws InvalidArgument for JSON text
+  // that is not a valid key.
+  Key key(std::string_view bytes) const;
+  // The digest alone (reads): no copy of a raw key.
+  Digest digest(std::string_view bytes) const;
+  Operations& ops() { return *ops_; }
+  Store& store() { return store_; }
+  const std::string& backend() const { return backend_; }
+
+ private:
+  Store store_;
+  std::unique_ptr<DeferredWrites> deferred_;
+  std::unique_ptr<Operations> ops_;
+  KeyFormat key_format_;
+  std::string backend_;
+};
+
+}  // namespace cache
+}  // namespace v1
+}  // namespace bucketcache

@@ -1,0 +1,79 @@
+#include "storage/file/atomic_file.hpp"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <random>
+#include <thread>
+
+#include "storage/entry_format.hpp"
+
+namespace bucketcache {
+inline namespace v1 {
+namespace storage {
+
+std::string random_temp_name() {
+  // pid and a per-thread random stream, so forked children differ too.
+  thread_local std::mt19937_64 rng{std::random_device{}() ^
+                                   std::hash<std::thread::id>{}(std::this_thread::get_id())};
+  thread_local const std::string prefix =
+      std::string(format::kTempPrefix) + std::to_string(::getpid()) + "-";
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::uint64_t r = rng();
+  std::string name = prefix;
+  for (int i = 0; i < 16; ++i) {
+    name += kHex[r & 0xf];
+    r >>= 4;
+  }
+  return name;
+}
+
+AtomicFile::AtomicFile(int dir_fd, std::string dir_path, unsigned file_mode, const TempNamer& namer)
+    : dir_fd_(dir_fd), dir_path_(std::move(dir_path)) {
+  for (int attempt = 0; attempt < 8; ++attempt) {
+    temp_name_ = namer ? namer() : random_temp_name();
+    fd_.reset(::openat(dir_fd_, temp_name_.c_str(),
+                       O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                       static_cast<mode_t>(file_mode)));
+    if (fd_.get() >= 0) {
+      ::flock(fd_.get(), LOCK_EX);
+      return;
+    }
+    if (errno != EEXIST) break;
+  }
+  done_ = true;  // nothing to remove
+  throw_io("cannot create temp file", dir_path_ + "/" + temp_name_, errno);
+}
+
+AtomicFile::~AtomicFile() {
+  if (!done_) ::unlinkat(dir_fd_, temp_name_.c_str(), 0);
+}
+
+void AtomicFile::write(struct iovec* iov, int count, bool sync, const std::string& what) {
+  if (!write_all(fd_.get(), iov, count)) throw_io("cannot write entry", what, errno);
+  if (sync && ::fdatasync(fd_.get()) != 0) throw_io("cannot fsync entry", what, errno);
+}
+
+bool AtomicFile::commit(const std::string& name, bool replace, bool sync_dir) {
+  const std::string path = dir_path_ + "/" + name;
+  if (replace) {
+    if (::renameat(dir_fd_, temp_name_.c_str(), dir_fd_, name.c_str()) != 0) {
+      throw_io("cannot rename over", path, errno);
+    }
+    done_ = true;
+  } else {
+    if (::linkat(dir_fd_, temp_name_.c_str(), dir_fd_, name.c_str(), 0) != 0) {
+      if (errno == EEXIST) return false;  // the destructor removes the temp file
+      throw_io("cannot link", path, errno);
+    }
+    // The entry is published; the temp name goes (the destructor unlinks it).
+  }
+  if (sync_dir && ::fsync(dir_fd_) != 0) throw_io("cannot fsync directory", dir_path_, errno);
+  return true;
+}
+
+}  // namespace storage
+}  // namespace v1
+}  // namespace bucketcache

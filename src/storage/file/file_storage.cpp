@@ -1,0 +1,300 @@
+#include "storage/file/file_storage.hpp"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cstring>
+
+#include "bucketcache/error.hpp"
+#include "storage/file/file_lock.hpp"
+#include "support/log_internal.hpp"
+#include "support/posix_io.hpp"
+
+namespace bucketcache {
+inline namespace v1 {
+namespace storage {
+
+namespace {
+
+// Entries up to this size are read with one readv() of header and rest; larger files have
+// their header read and checked first, so a huge or sparse junk file allocates nothing.
+constexpr std::uint64_t kSingleReadLimit = 64 * 1024;
+
+Found decode(const unsigned char* header, format::EntryHeader& h) {
+  switch (format::decode_header(header, h)) {
+    case format::HeaderStatus::ok:
+      return Found::yes;
+    case format::HeaderStatus::bad_version:
+      return Found::foreign;
+    default:
+      return Found::corrupt;
+  }
+}
+
+}  // namespace
+
+FileStorage::FileStorage(std::string root, FileStorageOptions options)
+    : dirs_(std::move(root), options.directory_mode), options_(std::move(options)) {}
+
+EntryVersion FileStorage::version_of(const struct stat& st) {
+  EntryVersion v;
+  v.a = static_cast<std::uint64_t>(st.st_dev);
+  v.b = static_cast<std::uint64_t>(st.st_ino);
+  v.c = static_cast<std::uint64_t>(st.st_size);
+  v.d = static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
+  return v;
+}
+
+std::string FileStorage::temp_name() const {
+  return options_.temp_namer ? options_.temp_namer() : random_temp_name();
+}
+
+int FileStorage::open_entry(const Digest& key, int flags, Found& found) const {
+  flags |= O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK;
+  const std::string path = dirs_.entry_path(key);
+  int fd = open_no_symlinks(path.c_str(), flags);
+  if (fd >= 0) return fd;
+  found = Found::absent;
+  if (errno == ENOENT) return -1;
+  Fd shard(dirs_.open(key, false, false));
+  if (shard.get() < 0) {
+    if (errno == ENOENT) return -1;
+    if (is_foreign_dir_error(errno)) {
+      found = Found::foreign;  // a symlinked shard is never ours
+      return -1;
+    }
+    throw_io("cannot open shard directory", dirs_.shard_path(key), errno);
+  }
+  fd = ::openat(shard.get(), ShardDirs::entry_name(key).c_str(), flags);
+  if (fd >= 0) return fd;
+  if (errno == ENOENT || errno == ENOTDIR) return -1;
+  if (errno == ELOOP) {
+    found = Found::foreign;  // a symlink is never ours
+    return -1;
+  }
+  throw_io("cannot open entry", path, errno);
+}
+
+Found FileStorage::read(const Digest& key, StoredEntry& out) {
+  Found found = Found::absent;
+  Fd fd(open_entry(key, O_RDONLY, found));
+  if (fd.get() < 0) return found;
+  const std::string path = dirs_.entry_path(key);
+  struct stat st;
+  if (::fstat(fd.get(), &st) != 0) throw_io("cannot stat entry", path, errno);
+  if (!S_ISREG(st.st_mode)) return Found::foreign;  // a FIFO, device...: never read
+  const auto size = static_cast<std::uint64_t>(st.st_size);
+  if (size < format::kHeaderSize) return Found::corrupt;
+
+  unsigned char header[format::kHeaderSize];
+  format::EntryHeader& h = out.header;
+  bool short_read = false;
+  auto value = std::make_shared<std::string>();
+  if (size <= kSingleReadLimit) {
+    // Key and value arrive together after the header; the key is moved out afterwards.
+    value->resize(size - format::kHeaderSize);
+    struct iovec iov[2] = {{header, sizeof(header)}, {value->data(), value->size()}};
+    if (!read_all(fd.get(), iov, value->empty() ? 1 : 2, short_read)) {
+      if (short_read) return Found::corrupt;  // truncated while we read
+      throw_io("cannot read entry", path, errno);
+    }
+    if ((found = decode(header, h)) != Found::yes) return found;
+    if (h.entry_size() != size) return Found::corrupt;
+    out.key_bytes.assign(*value, 0, h.key_length);
+    value->erase(0, h.key_length);
+  } else {
+    struct iovec hiov[1] = {{header, sizeof(header)}};
+    if (!read_all(fd.get(), hiov, 1, short_read)) {
+      if (short_read) return Found::corrupt;
+      throw_io("cannot read entry", path, errno);
+    }
+    if ((found = decode(header, h)) != Found::yes) return found;
+    if (h.entry_size() != size) return Found::corrupt;  // allocate nothing for junk
+    out.key_bytes.resize(h.key_length);
+    value->resize(h.value_length);
+    struct iovec iov[2] = {{out.key_bytes.data(), out.key_bytes.size()},
+                           {value->data(), value->size()}};
+    if (!read_all(fd.get(), iov, 2, short_read)) {
+      if (short_read) return Found::corrupt;
+      throw_io("cannot read entry", path, errno);
+    }
+  }
+  if (format::payload_crc(out.key_bytes, *value) != h.payload_crc) return Found::corrupt;
+  out.value = std::move(value);
+  out.version = version_of(st);
+  out.stored_bytes = size;
+  return Found::yes;
+}
+
+Found FileStorage::peek(const Digest& key, StoredEntry& out) {
+  Found found = Found::absent;
+  Fd fd(open_entry(key, O_RDONLY, found));
+  if (fd.get() < 0) return found;
+  const std::string path = dirs_.entry_path(key);
+  struct stat st;
+  if (::fstat(fd.get(), &st) != 0) throw_io("cannot stat entry", path, errno);
+  if (!S_ISREG(st.st_mode)) return Found::foreign;
+  unsigned char header[format::kHeaderSize];
+  struct iovec iov[1] = {{header, sizeof(header)}};
+  bool short_read = false;
+  if (!read_all(fd.get(), iov, 1, short_read)) {
+    if (short_read) return Found::corrupt;
+    throw_io("cannot read entry", path, errno);
+  }
+  if ((found = decode(header, out.header)) != Found::yes) return found;
+  if (out.header.entry_size() != static_cast<std::uint64_t>(st.st_size)) return Found::corrupt;
+  out.key_bytes.resize(out.header.key_length);
+  if (!out.key_bytes.empty()) {
+    struct iovec kiov[1] = {{out.key_bytes.data(), out.key_bytes.size()}};
+    if (!read_all(fd.get(), kiov, 1, short_read)) {
+      if (short_read) return Found::corrupt;
+      throw_io("cannot read entry", path, errno);
+    }
+  }
+  out.value.reset();
+  out.version = version_of(st);
+  out.stored_bytes = static_cast<std::uint64_t>(st.st_size);
+  return Found::yes;
+}
+
+bool FileStorage::write(const Digest& key, const EntryToWrite& entry, Overwrite overwrite,
+                        EntryVersion* written) {
+  format::EntryHeader h = entry.header;
+  h.key = key;
+  h.key_length = static_cast<std::uint32_t>(entry.key_bytes.size());
+  h.value_length = entry.value.size();
+  h.payload_crc = format::payload_crc(entry.key_bytes, entry.value);
+  unsigned char header[format::kHeaderSize];
+  format::encode_header(h, header);
+  const std::string shard_path = dirs_.shard_path(key);
+  const std::string path = dirs_.entry_path(key);
+
+  // A shard directory removed by a prune between opening it and creating the temp file in
+  // it (ENOENT) is opened, and so created, again.
+  for (int attempt = 0;; ++attempt) {
+    Fd shard(dirs_.open(key, true, options_.fsync));
+    if (shard.get() < 0) {
+      if (errno == ENOENT && attempt < 64) continue;
+      if (is_foreign_dir_error(errno)) {
+        throw_io("shard directory is a symlink or not a directory; not writing through it:",
+                 shard_path, errno);
+      }
+      throw_io("cannot open shard directory", shard_path, errno);
+    }
+    std::unique_ptr<AtomicFile> file;
+    try {
+      file = std::make_unique<AtomicFile>(shard.get(), shard_path, options_.file_mode,
+                                          options_.temp_namer);
+    } catch (const IoError& e) {
+      if (e.errno_value() == ENOENT && attempt < 64) continue;
+      throw;
+    }
+    struct iovec iov[3] = {{header, sizeof(header)},
+                           {const_cast<char*>(entry.key_bytes.data()), entry.key_bytes.size()},
+                           {const_cast<char*>(entry.value.data()), entry.value.size()}};
+    file->write(iov, 3, options_.fsync, path);
+    if (written != nullptr) {
+      struct stat st;
+      if (::fstat(file->fd(), &st) != 0) throw_io("cannot stat temp file", path, errno);
+      *written = version_of(st);
+    }
+    const bool stored =
+        file->commit(ShardDirs::entry_name(key), overwrite == Overwrite::yes, options_.fsync);
+    if (stored) {
+      BC_LOG(LogLevel::debug, "wrote entry {} ({} bytes)", key_label(key), entry.value.size());
+    }
+    return stored;
+  }
+}
+
+bool FileStorage::remove(const Digest& key) {
+  Fd shard(dirs_.open(key, false, false));
+  if (shard.get() < 0) {
+    if (errno == ENOENT || is_foreign_dir_error(errno)) return false;
+    throw_io("cannot open shard directory", dirs_.shard_path(key), errno);
+  }
+  if (::unlinkat(shard.get(), ShardDirs::entry_name(key).c_str(), 0) == 0) return true;
+  if (errno == ENOENT || errno == ENOTDIR) return false;
+  throw_io("cannot remove entry", dirs_.entry_path(key), errno);
+}
+
+bool FileStorage::unlink_if_same(int dir, const std::string& name,
+                                 const EntryVersion& judged) const {
+  // Unlinking by name could remove a fresh entry renamed over the judged one after it was
+  // judged. So the file at the name is renamed aside first, and the aside file's identity
+  // decides: the judged file is unlinked; anything else (a fresh entry) is linked back
+  // unless a still newer one took the name meanwhile (link() never replaces).
+  const std::string aside = temp_name();
+  if (::renameat(dir, name.c_str(), dir, aside.c_str()) != 0) return false;  // gone already
+  struct stat st;
+  if (::fstatat(dir, aside.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) {
+    if (version_of(st) == judged) return ::unlinkat(dir, aside.c_str(), 0) == 0;
+  }
+  if (::linkat(dir, aside.c_str(), dir, name.c_str(), 0) != 0 && errno != EEXIST) {
+    // No hard links on this file system: put it back by rename (which replaces only a
+    // newer entry landing within these few system calls).
+    if (::renameat(dir, aside.c_str(), dir, name.c_str()) == 0) return false;
+  }
+  ::unlinkat(dir, aside.c_str(), 0);
+  return false;
+}
+
+bool FileStorage::remove_if_same(const Digest& key, const EntryVersion& judged) {
+  Fd shard(dirs_.open(key, false, false));
+  if (shard.get() < 0) return false;
+  return unlink_if_same(shard.get(), ShardDirs::entry_name(key), judged);
+}
+
+bool FileStorage::version(const Digest& key, EntryVersion& out) {
+  Fd shard(dirs_.open(key, false, false));
+  if (shard.get() < 0) {
+    if (errno == ENOENT || is_foreign_dir_error(errno)) return false;
+    throw_io("cannot open shard directory", dirs_.shard_path(key), errno);
+  }
+  struct stat st;
+  if (::fstatat(shard.get(), ShardDirs::entry_name(key).c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+    if (errno == ENOENT || errno == ENOTDIR) return false;
+    throw_io("cannot stat entry", dirs_.entry_path(key), errno);
+  }
+  out = version_of(st);
+  return true;
+}
+
+bool FileStorage::touch(const Digest& key, std::int64_t expires_us, std::uint32_t flags) {
+  // The header is rewritten in place (one pwrite of 128 bytes): the value bytes never
+  // change, so a concurrent set (a new file) is never undone. A reader racing the pwrite
+  // may see a header failing its checksum: a miss, never a wrong value.
+  Found found = Found::absent;
+  Fd fd(open_entry(key, O_RDWR, found));
+  if (fd.get() < 0) return false;
+  const std::string path = dirs_.entry_path(key);
+  struct stat st;
+  if (::fstat(fd.get(), &st) != 0) throw_io("cannot stat entry", path, errno);
+  if (!S_ISREG(st.st_mode)) return false;
+  unsigned char header[format::kHeaderSize];
+  if (::pread(fd.get(), header, sizeof(header), 0) != static_cast<ssize_t>(sizeof(header))) {
+    return false;
+  }
+  format::EntryHeader h;
+  if (format::decode_header(header, h) != format::HeaderStatus::ok) return false;
+  h.expires_us = expires_us;
+  h.flags = flags;
+  format::encode_header(h, header);
+  if (::pwrite(fd.get(), header, sizeof(header), 0) != static_cast<ssize_t>(sizeof(header))) {
+    throw_io("cannot write entry header", path, errno);
+  }
+  if (options_.fsync && ::fdatasync(fd.get()) != 0) throw_io("cannot fsync entry", path, errno);
+  return true;
+}
+
+std::unique_ptr<KeyLock> FileStorage::lock(const Digest& key,
+                                           std::chrono::steady_clock::time_point deadline,
+                                           const std::function<bool()>& done,
+                                           LockOutcome& outcome) {
+  return lock_key_file(dirs_, key, options_.file_mode, deadline, done, outcome);
+}
+
+}  // namespace storage
+}  // namespace v1
+}  // namespace bucketcache

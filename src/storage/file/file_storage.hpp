@@ -1,0 +1,67 @@
+// FileStorage: the Storage of a bucket directory, one file per entry (format v2).
+//
+// Layout and symlink rules: shard_dirs.hpp. Writes: atomic_file.hpp. Single flight:
+// file_lock.hpp. Scans and sweeps: walk.cpp. Reads open with O_NOFOLLOW|O_NONBLOCK and
+// accept only regular files, so a FIFO or device at an entry path is a miss, never a hang.
+#pragma once
+
+#include <sys/stat.h>
+
+#include <string>
+
+#include "storage/file/atomic_file.hpp"
+#include "storage/file/shard_dirs.hpp"
+#include "storage/storage.hpp"
+
+namespace bucketcache {
+inline namespace v1 {
+namespace storage {
+
+struct FileStorageOptions {
+  unsigned directory_mode = 0700;
+  unsigned file_mode = 0600;
+  bool fsync = false;    // fdatasync each entry, fsync its directory, before a write returns
+  TempNamer temp_namer;  // empty: random names
+};
+
+class FileStorage final : public Storage {
+ public:
+  // Creates root and its missing parents. Throws IoError.
+  FileStorage(std::string root, FileStorageOptions options);
+
+  const std::string& describe() const override { return dirs_.root(); }
+  std::string locate(const Digest& key) const override { return dirs_.entry_path(key); }
+  Found read(const Digest& key, StoredEntry& out) override;
+  Found peek(const Digest& key, StoredEntry& out) override;
+  bool write(const Digest& key, const EntryToWrite& entry, Overwrite overwrite,
+             EntryVersion* written) override;
+  bool remove(const Digest& key) override;
+  bool remove_if_same(const Digest& key, const EntryVersion& judged) override;
+  bool version(const Digest& key, EntryVersion& out) override;
+  bool touch(const Digest& key, std::int64_t expires_us, std::uint32_t flags) override;
+  ScanResult scan(const std::function<ScanAction(const ScanItem&)>& fn, bool exclusive,
+                  bool remove_damaged) override;
+  PrunedFilesInfo sweep() override;
+  std::unique_ptr<KeyLock> lock(const Digest& key, std::chrono::steady_clock::time_point deadline,
+                                const std::function<bool()>& done, LockOutcome& outcome) override;
+
+  static EntryVersion version_of(const struct stat& st);
+
+ private:
+  // Opens key's entry for reading (or writing, for touch); -1 with `found` set (absent,
+  // foreign) when there is no file to use. Throws IoError.
+  int open_entry(const Digest& key, int flags, Found& found) const;
+  // Removes the file `name` of dir if it is still `judged`, safe against a fresh file
+  // renamed over it meanwhile.
+  bool unlink_if_same(int dir, const std::string& name, const EntryVersion& judged) const;
+  // Takes the exclusive scan lock (<root>/.prune.lock); throws IoError.
+  Fd lock_scan() const;
+  std::string temp_name() const;
+
+  ShardDirs dirs_;
+  FileStorageOptions options_;
+};
+
+}  // namespace storage
+}  // namespace v1
+}  // namespace bucketcache

@@ -1,0 +1,138 @@
+// The storage interface: where entries live (a directory of files, a Redis server...).
+//
+// A Storage keeps, for each key digest, the bytes of one entry in the entry format
+// (entry_format.hpp: header, key bytes, value bytes) and knows nothing of cache policy:
+// it does not judge expiry or lifetimes, keep a memory layer or compute values. The cache
+// layer (src/cache/) does that, once, over any Storage. Implementations must be safe to
+// use from many threads at once, and atomic per entry: a reader sees a whole old entry, a
+// whole new one, or none.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "bucketcache/digest.hpp"
+#include "bucketcache/store.hpp"
+#include "storage/entry_format.hpp"
+
+namespace bucketcache {
+inline namespace v1 {
+namespace storage {
+
+// Identifies one stored version of an entry (a file's device, inode, size and mtime; a
+// remote store's token), to remove an entry only if it is still the one judged, and to
+// notice another process's write (Options::check_file).
+struct EntryVersion {
+  std::uint64_t a = 0, b = 0, c = 0;
+  std::int64_t d = 0;
+  friend bool operator==(const EntryVersion& x, const EntryVersion& y) {
+    return x.a == y.a && x.b == y.b && x.c == y.c && x.d == y.d;
+  }
+};
+
+// An entry as read: its decoded header, key bytes (empty if omitted) and, for read(), the
+// value. The storage has checked the header, the entry's length and, for read(), the
+// payload checksum; not the ids, digest or times (the caller's policy).
+struct StoredEntry {
+  format::EntryHeader header;
+  std::string key_bytes;
+  std::shared_ptr<std::string> value;  // read() only
+  EntryVersion version;
+  std::uint64_t stored_bytes = 0;  // what the entry costs in the store
+};
+
+// What a read found. `found` means a well-formed entry of this format is stored; whose it
+// is and whether it is live are the caller's questions.
+enum class Found { yes, absent, corrupt, foreign };
+
+// An entry to store.
+struct EntryToWrite {
+  format::EntryHeader header;  // lengths and payload checksum are filled by the store
+  std::string_view key_bytes;  // empty with format::kKeyOmitted
+  std::string_view value;
+};
+
+enum class Overwrite { yes, no };
+
+// A held per-key lock (single flight); released by destruction. A dead holder's lock is
+// released by the store (the kernel for flock, an expiry for Redis).
+class KeyLock {
+ public:
+  virtual ~KeyLock() = default;
+};
+
+enum class LockOutcome {
+  held,
+  timed_out,    // `deadline` passed while another holder kept it
+  done,         // `done` returned true between polls
+  unavailable,  // no lock can be taken for this key (e.g. a FIFO at a lock path)
+};
+
+// One item of a scan.
+struct ScanItem {
+  Digest key;
+  StoredEntry entry;  // header, key bytes, version; no value
+};
+// What a scan callback decides for the item it was given.
+enum class ScanAction { keep, remove, stop };
+
+struct ScanResult {
+  std::uint64_t removed_files = 0;
+  std::uint64_t removed_bytes = 0;
+  std::uint64_t damaged_removed = 0;  // unreadable entries removed (see scan())
+};
+
+class Storage {
+ public:
+  virtual ~Storage() = default;
+
+  // For messages: a directory path, or a store URL and bucket name.
+  virtual const std::string& describe() const = 0;
+  // Where the entry of key lives, for users (a file path; a remote key name).
+  virtual std::string locate(const Digest& key) const = 0;
+
+  // Reads the whole entry (checksums verified). Throws IoError for failures other than
+  // "absent".
+  virtual Found read(const Digest& key, StoredEntry& out) = 0;
+  // Reads the header and key bytes only (lengths checked, payload checksum not).
+  virtual Found peek(const Digest& key, StoredEntry& out) = 0;
+  // Stores the entry atomically. With Overwrite::no, stores it only if nothing is stored
+  // under key, atomically against other writers, and returns false otherwise. Fills
+  // `written` when non-null. Throws IoError; on failure the previous entry is intact.
+  virtual bool write(const Digest& key, const EntryToWrite& entry, Overwrite overwrite,
+                     EntryVersion* written) = 0;
+  // Removes the entry; returns whether one was removed.
+  virtual bool remove(const Digest& key) = 0;
+  // Removes the entry only if it is still the version judged (a fresh entry stored
+  // meanwhile stays). Returns whether the judged version was removed.
+  virtual bool remove_if_same(const Digest& key, const EntryVersion& judged) = 0;
+  // The stored version now, or false if absent.
+  virtual bool version(const Digest& key, EntryVersion& out) = 0;
+  // Sets a new expiry on the stored entry (flags as given); false if absent.
+  virtual bool touch(const Digest& key, std::int64_t expires_us, std::uint32_t flags) = 0;
+
+  // Calls `fn` for every well-formed entry of this format in the store, in no particular
+  // order, and removes those it answers `remove` for (only if still the version scanned).
+  // With `exclusive`, one such scan at a time per store (prune, clear). With
+  // `remove_damaged`, entries whose header or length is damaged are removed and counted.
+  virtual ScanResult scan(const std::function<ScanAction(const ScanItem&)>& fn, bool exclusive,
+                          bool remove_damaged) = 0;
+  // Removes what dead writers left (temp files, unheld lock files, empty directories);
+  // returns files and bytes removed. Nothing to do for stores that expire such things.
+  virtual PrunedFilesInfo sweep() = 0;
+
+  // Takes key's lock for single flight, waiting until `deadline`; returns null (with the
+  // outcome) if the deadline passes, `done` returns true, or no lock can be had.
+  virtual std::unique_ptr<KeyLock> lock(const Digest& key,
+                                        std::chrono::steady_clock::time_point deadline,
+                                        const std::function<bool()>& done,
+                                        LockOutcome& outcome) = 0;
+};
+
+}  // namespace storage
+}  // namespace v1
+}  // namespace bucketcache
