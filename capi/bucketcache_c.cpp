@@ -169,6 +169,10 @@ int bc_options_set_int(bc_options* o, int option, int64_t value) {
         require(value >= 0 && value <= 07777, "BC_OPT_FILE_MODE must be 0..07777");
         opt.file_mode = static_cast<unsigned>(value);
         return BC_OK;
+      case BC_OPT_STORE_KEYS:
+        require(is_bool(value), "BC_OPT_STORE_KEYS takes 0 or 1");
+        opt.store_keys = value == 1;
+        return BC_OK;
       case BC_OPT_BACKEND:
       case BC_OPT_KEY_FORMAT:
         return fail(BC_EINVAL, "this option takes a string: use bc_options_set_str");
@@ -202,6 +206,7 @@ int bc_options_set_str(bc_options* o, int option, const char* value) {
       case BC_OPT_LOCK_WAIT_MS:
       case BC_OPT_DIRECTORY_MODE:
       case BC_OPT_FILE_MODE:
+      case BC_OPT_STORE_KEYS:
         return fail(BC_EINVAL, "this option takes an integer: use bc_options_set_int");
       default:
         return fail(BC_EUNSUPPORTED, ("unknown option " + std::to_string(option)).c_str());

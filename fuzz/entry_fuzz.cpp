@@ -4,12 +4,12 @@
 // the header checksum, so the mode bits repair parts of the header first and let the
 // fuzzer reach the later checks (version, ids, key digest, length, value checksum, expiry):
 //   bit 0  recompute the header CRC (last step)      bit 3  backend and keymaker ids "raw"
-//   bit 1  fix value length and value CRC            bit 4  version 1, header size 128, flags 0
+//   bit 1  fix key/value lengths and payload CRC     bit 4  version 2, header size 128, flags 0
 //   bit 2  put the right key digest in the header    bit 5  also run prune_directory()
 //                                                    bit 6  read with a lifetime (1 hour)
-// Invariants: nothing crashes; a found value is exactly the bytes after the header, with
-// the length and CRC the header states; contains() never says yes to a file read() rejects
-// for damage; decode_header agrees with read() on damaged headers.
+// Invariants: nothing crashes; a found value is exactly the bytes after the header and the
+// key bytes, with the lengths and payload CRC the header states; contains() never says yes to a
+// file read() rejects for damage; decode_header agrees with read() on damaged headers.
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -85,7 +85,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     auto* h = reinterpret_cast<unsigned char*>(file.data());
     if (mode & 16) {
       std::memcpy(h, bc::format::kMagic, 8);
-      put_le(h + 8, 1, 2);
+      put_le(h + 8, 2, 2);
       put_le(h + 10, 128, 2);
       put_le(h + 12, 0, 4);
     }
@@ -96,9 +96,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     }
     if (mode & 4) std::memcpy(h + 80, f.key.bytes.data(), 32);
     if (mode & 2) {
-      const std::string_view value(file.data() + 128, file.size() - 128);
+      // Keep the input's key length when it fits, then value = the rest.
+      const std::size_t rest = file.size() - 128;
+      const std::size_t key_len = get_le(h + 76, 4) % (rest + 1);
+      const std::string_view key(file.data() + 128, key_len);
+      const std::string_view value(file.data() + 128 + key_len, rest - key_len);
       put_le(h + 64, value.size(), 8);
-      put_le(h + 72, bc::format::crc32(value), 4);
+      put_le(h + 72, bc::format::payload_crc(key, value), 4);
+      put_le(h + 76, key_len, 4);
     }
     if (mode & 1) {
       put_le(h + 124, bc::format::crc32(std::string_view(file.data(), 124)), 4);
@@ -118,13 +123,17 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   bc::Entry e;
   const bc::ReadStatus st = s.read(f.key, e);
   if (st == bc::ReadStatus::found) {
-    // The value is exactly what follows the header, as long and with the CRC it states.
+    // The value is exactly what follows the header and key, as long and with the CRC the
+    // header states.
     if (file.size() < 128) std::abort();
     const auto* h = reinterpret_cast<const unsigned char*>(file.data());
-    const std::string_view value(file.data() + 128, file.size() - 128);
+    const std::size_t key_len = get_le(h + 76, 4);
+    if (key_len > file.size() - 128) std::abort();
+    const std::string_view key(file.data() + 128, key_len);
+    const std::string_view value(file.data() + 128 + key_len, file.size() - 128 - key_len);
     if (*e.value != value) std::abort();
     if (get_le(h + 64, 8) != value.size()) std::abort();
-    if (get_le(h + 72, 4) != bc::format::crc32(value)) std::abort();
+    if (get_le(h + 72, 4) != bc::format::payload_crc(key, value)) std::abort();
     if (std::memcmp(h + 80, f.key.bytes.data(), 32) != 0) std::abort();
     bc::format::EntryHeader decoded;
     if (bc::format::decode_header(h, decoded) != bc::format::HeaderStatus::ok) std::abort();
@@ -137,7 +146,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       if (file.size() < 128) std::abort();
       bc::format::EntryHeader decoded;
       if (bc::format::decode_header(h, decoded) != bc::format::HeaderStatus::ok) std::abort();
-      if (decoded.value_length != file.size() - 128) std::abort();
+      if (decoded.entry_size() != file.size()) std::abort();
     }
   }
   if (file.size() >= 128 && (file[0] != 'B' || file.compare(0, 8, "BKTCACHE") != 0)) {

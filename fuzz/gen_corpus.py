@@ -12,16 +12,19 @@ def w(target, name, data):
 # entry: mode byte + entry file
 def digest(backend, km, key):
     return hashlib.sha256(b'bucketcache-key-v1\0' + backend + b'\0' + km + b'\0' + key).digest()
-def entry(value, key=b'fuzz-key', backend=b'raw', km=b'raw', created=1700000000000000, expires=0, version=1, flags=0):
+def entry(value, key=b'fuzz-key', backend=b'raw', km=b'raw', created=1700000000000000, expires=0, version=2, flags=0, store_key=True):
+    # Format v2: header, key bytes, value bytes; payload CRC over key then value.
+    kb = key if store_key else b''
     h = bytearray(128)
     h[0:8] = b'BKTCACHE'
     h[8:10] = struct.pack('<H', version); h[10:12] = struct.pack('<H', 128); h[12:16] = struct.pack('<I', flags)
     h[16:16+len(backend)] = backend; h[32:32+len(km)] = km
     h[48:56] = struct.pack('<q', created); h[56:64] = struct.pack('<q', expires)
-    h[64:72] = struct.pack('<Q', len(value)); h[72:76] = struct.pack('<I', zlib.crc32(value))
+    h[64:72] = struct.pack('<Q', len(value)); h[72:76] = struct.pack('<I', zlib.crc32(kb + value))
+    h[76:80] = struct.pack('<I', len(kb))
     h[80:112] = digest(backend, km, key)
     h[124:128] = struct.pack('<I', zlib.crc32(bytes(h[0:124])))
-    return bytes(h) + value
+    return bytes(h) + kb + value
 w('entry', 'valid-hello', b'\x00' + entry(b'hello'))
 w('entry', 'valid-empty', b'\x00' + entry(b''))
 w('entry', 'valid-4k', b'\x00' + entry(bytes(range(256)) * 16))
@@ -29,8 +32,10 @@ w('entry', 'expired', b'\x00' + entry(b'old', expires=1))
 w('entry', 'expires-2100-lifetime', bytes([0x40]) + entry(b'x', expires=4102444800000000))
 w('entry', 'other-key-fixups', bytes([0x1f]) + entry(b'value', key=b'other'))
 w('entry', 'json-backend', b'\x00' + entry(b'{"x":1}', backend=b'json', km=b'json'))
-w('entry', 'version2', b'\x00' + entry(b'v', version=2))
-w('entry', 'flags', b'\x00' + entry(b'v', flags=1))
+w('entry', 'version1', b'\x00' + entry(b'v', version=1))
+w('entry', 'key-omitted', b'\x00' + entry(b'v', flags=2, store_key=False))
+w('entry', 'explicit-lifetime', bytes([0x40]) + entry(b'v', flags=1))
+w('entry', 'unknown-flag', b'\x00' + entry(b'v', flags=4))
 w('entry', 'truncated-header', b'\x00' + entry(b'abc')[:100])
 w('entry', 'trailing-byte-prune', bytes([0x20]) + entry(b'abc') + b'!')
 w('entry', 'random-fix-all', bytes([0x3f]) + bytes(range(200)))

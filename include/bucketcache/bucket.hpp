@@ -28,12 +28,12 @@
 
 BUCKETCACHE_NAMESPACE_BEGIN
 
-namespace detail {
-
-// The typed operations shared by Bucket, DeferredWriteBucket and deferred_write() scopes.
+// BucketOperations: the typed operations of Bucket, DeferredWriteBucket and
+// deferred_write() scopes (each derives from it): set, get, try_get, contains, erase,
+// unload_key, get_or_compute, digest. Keys go through KeyMaker, values through Backend.
 // Derived provides storage() (a Store or DeferredWrites), store(), config(), keymaker().
 template <class Derived, class Backend, class KeyMaker>
-class TypedOps {
+class BucketOperations {
  public:
   using backend_type = Backend;
   using keymaker_type = KeyMaker;
@@ -42,10 +42,11 @@ class TypedOps {
   // Stores value under key; throws InvalidArgument (bad key), SerializationError, IoError.
   template <class K, class V>
   void set(const K& key, const V& value) {
-    const Digest d = digest(key);
-    std::string bytes;
-    dump_value(value, bytes);
-    self().storage().set(d, bytes);
+    with_key(key, [&](const KeyRef& k) {
+      std::string bytes;
+      dump_value(value, bytes);
+      self().storage().set(k, bytes);
+    });
   }
 
   // Returns the value for key; throws KeyError when there is no usable entry. A value the
@@ -99,7 +100,31 @@ class TypedOps {
   template <class V, class K, class F>
   V get_or_compute(const K& key, F&& compute, bool* hit = nullptr,
                    std::int64_t* expires_us = nullptr) {
-    const Digest d = digest(key);
+    return with_key(key, [&](const KeyRef& k) {
+      return get_or_compute_as<V>(k, std::forward<F>(compute), hit, expires_us);
+    });
+  }
+
+ private:
+  // Calls f with key's KeyRef: with the key's bytes for the built-in keymakers that have
+  // them at hand (DefaultKeyMaker's canonical form, RawKeyMaker's bytes), so the entry
+  // keeps its key; the digest alone otherwise (a streaming or user keymaker).
+  template <class K, class F>
+  decltype(auto) with_key(const K& key, F&& f) const {
+    if constexpr (std::is_same_v<KeyMaker, DefaultKeyMaker>) {
+      const std::string bytes = self().keymaker().canonical(key);
+      return f(KeyRef(digest_key(Backend::id, KeyMaker::id, bytes), bytes));
+    } else if constexpr (std::is_same_v<KeyMaker, RawKeyMaker>) {
+      const std::string_view bytes = RawKeyMaker::bytes(key);
+      return f(KeyRef(digest_key(Backend::id, KeyMaker::id, bytes), bytes));
+    } else {
+      return f(KeyRef(digest(key)));
+    }
+  }
+
+  template <class V, class F>
+  V get_or_compute_as(const KeyRef& k, F&& compute, bool* hit, std::int64_t* expires_us) {
+    const Digest& d = k.digest;
     std::optional<V> computed;
     auto produce = [&]() {
       computed.emplace(compute());
@@ -108,7 +133,7 @@ class TypedOps {
       return bytes;
     };
     bool was_hit = false;
-    Entry e = self().storage().get_or_compute(d, produce, &was_hit);
+    Entry e = self().storage().get_or_compute(k, produce, &was_hit);
     if (!was_hit) {
       if (hit != nullptr) *hit = false;
       if (expires_us != nullptr) *expires_us = e.expires_us;
@@ -123,7 +148,7 @@ class TypedOps {
     V fresh = compute();
     std::string bytes;
     dump_value(fresh, bytes);
-    self().storage().set(d, bytes);
+    self().storage().set(k, bytes);
     if (hit != nullptr) *hit = false;
     if (expires_us != nullptr) {
       Entry again;
@@ -132,6 +157,7 @@ class TypedOps {
     return fresh;
   }
 
+ public:
   // The digest that names key's entry in this bucket.
   template <class K>
   Digest digest(const K& key) const {
@@ -139,7 +165,9 @@ class TypedOps {
   }
 
   const std::string& path() const { return self().store().path(); }
-  std::chrono::microseconds lifetime() const { return self().store().options().lifetime; }
+  std::chrono::microseconds lifetime() const {
+    return std::chrono::microseconds(self().store().option(OptionKey::lifetime_us));
+  }
 
  protected:
   template <class V>
@@ -169,12 +197,10 @@ class TypedOps {
   const Derived& self() const { return static_cast<const Derived&>(*this); }
 };
 
-}  // namespace detail
-
 // A bucket: a directory of entries, values through Backend, keys through KeyMaker.
 // Thread-safe. Movable, not copyable.
 template <class Backend, class KeyMaker = DefaultKeyMaker>
-class Bucket : public detail::TypedOps<Bucket<Backend, KeyMaker>, Backend, KeyMaker> {
+class Bucket : public BucketOperations<Bucket<Backend, KeyMaker>, Backend, KeyMaker> {
  public:
   using Config = typename Backend::Config;
 
@@ -195,7 +221,7 @@ class Bucket : public detail::TypedOps<Bucket<Backend, KeyMaker>, Backend, KeyMa
   const Store& store() const { return store_; }
 
  private:
-  friend class detail::TypedOps<Bucket, Backend, KeyMaker>;
+  friend class BucketOperations<Bucket, Backend, KeyMaker>;
   Store& storage() { return store_; }
 
   Store store_;

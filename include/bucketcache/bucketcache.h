@@ -81,6 +81,9 @@ typedef struct bc_prune_info {
 #define BC_OPT_LOCK_WAIT_MS 8       /* I: bc_get_or_compute wait for another computer; 60000 */
 #define BC_OPT_DIRECTORY_MODE 9     /* I: mode of created directories, default 0700 */
 #define BC_OPT_FILE_MODE 10         /* I: mode of entry files, default 0600 */
+#define BC_OPT_STORE_KEYS 18        /* I: 1 (default) keep each key's bytes in its entry (format
+                                       2: listings show keys); 0 for secret keys (entries then
+                                       record only the digest) */
 
 /* Creates options with defaults in *out. Free with bc_options_free.
  * Errors: BC_EINVAL (out NULL), BC_ENOMEM. */

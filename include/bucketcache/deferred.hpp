@@ -29,7 +29,7 @@ BUCKETCACHE_NAMESPACE_BEGIN
 // Thread-safe.
 template <class Backend, class KeyMaker = DefaultKeyMaker>
 class DeferredWriteBucket
-    : public detail::TypedOps<DeferredWriteBucket<Backend, KeyMaker>, Backend, KeyMaker> {
+    : public BucketOperations<DeferredWriteBucket<Backend, KeyMaker>, Backend, KeyMaker> {
  public:
   using Config = typename Backend::Config;
 
@@ -56,7 +56,7 @@ class DeferredWriteBucket
   const Store& store() const { return store_; }
 
  private:
-  friend class detail::TypedOps<DeferredWriteBucket, Backend, KeyMaker>;
+  friend class BucketOperations<DeferredWriteBucket, Backend, KeyMaker>;
   DeferredWrites& storage() { return deferred_; }
 
   Store store_;  // declared first: destroyed after deferred_ has synced into it
@@ -80,7 +80,7 @@ class DeferredWriteBucket
 // the scope ends. Thread-safe; the bucket must outlive the scope.
 template <class Backend, class KeyMaker>
 class DeferredWriteScope
-    : public detail::TypedOps<DeferredWriteScope<Backend, KeyMaker>, Backend, KeyMaker> {
+    : public BucketOperations<DeferredWriteScope<Backend, KeyMaker>, Backend, KeyMaker> {
  public:
   explicit DeferredWriteScope(Bucket<Backend, KeyMaker>& bucket)
       : bucket_(bucket), deferred_(bucket.store()) {}
@@ -100,7 +100,7 @@ class DeferredWriteScope
   const Store& store() const { return bucket_.store(); }
 
  private:
-  friend class detail::TypedOps<DeferredWriteScope, Backend, KeyMaker>;
+  friend class BucketOperations<DeferredWriteScope, Backend, KeyMaker>;
   DeferredWrites& storage() { return deferred_; }
 
   Bucket<Backend, KeyMaker>& bucket_;

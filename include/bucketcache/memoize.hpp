@@ -113,12 +113,13 @@ constexpr bool ignore_indexes_valid(ignore_args<I...>) {
   return ((I < N) && ... && true);
 }
 
-// Derived from TypedOps (Bucket, DeferredWriteBucket, DeferredWriteScope)?
+// Derived from BucketOperations (Bucket, DeferredWriteBucket, DeferredWriteScope)?
 template <class B, class = void>
 struct is_typed_bucket : std::false_type {};
 template <class B>
 struct is_typed_bucket<B, std::void_t<typename B::backend_type, typename B::keymaker_type>>
-    : std::is_base_of<TypedOps<B, typename B::backend_type, typename B::keymaker_type>, B> {};
+    : std::is_base_of<BucketOperations<B, typename B::backend_type, typename B::keymaker_type>, B> {
+};
 
 template <class BucketT>
 constexpr void check_bucket() {

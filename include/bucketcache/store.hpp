@@ -9,9 +9,11 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "bucketcache/digest.hpp"
 #include "bucketcache/export.hpp"
@@ -35,6 +37,7 @@ struct Options {
   // lifetime is longer (other programs' entries, or written before the lifetime was
   // shortened) are misses for this bucket but are never deleted by it.
   std::chrono::microseconds lifetime{0};
+
   // Memory layer bound in bytes of cached values (LRU). 0 disables the memory layer.
   std::size_t memory_limit_bytes = std::size_t{64} << 20;
   // fsync each written file and its directory before set() returns (durable, slower).
@@ -54,6 +57,41 @@ struct Options {
   // saturate (about a century).
   std::chrono::milliseconds lock_wait{60000};
 };
+
+// How Options cross into the library: as (key, value) pairs, so that adding an option
+// changes no exported signature and no struct the library reads (the zstd way). Keys are
+// the C API's BC_OPT_* numbers; a key the library does not know is InvalidArgument, a key
+// left out keeps its default.
+enum class OptionKey : int {
+  lifetime_us = 1,         // BC_OPT_LIFETIME_US
+  memory_limit_bytes = 4,  // BC_OPT_MEMORY_LIMIT_BYTES
+  fsync = 6,               // BC_OPT_FSYNC
+  check_file = 7,          // BC_OPT_CHECK_FILE
+  lock_wait_ms = 8,        // BC_OPT_LOCK_WAIT_MS
+  directory_mode = 9,      // BC_OPT_DIRECTORY_MODE
+  file_mode = 10,          // BC_OPT_FILE_MODE
+  store_keys = 18,         // BC_OPT_STORE_KEYS
+};
+struct OptionValue {
+  OptionKey key;
+  std::int64_t value;
+};
+// Options as pairs (inline: compiled into the caller, whatever its Options holds).
+inline std::vector<OptionValue> option_values(const Options& o) {
+  auto sat = [](std::size_t v) {
+    return v > static_cast<std::size_t>(std::numeric_limits<std::int64_t>::max())
+               ? std::numeric_limits<std::int64_t>::max()
+               : static_cast<std::int64_t>(v);
+  };
+  return {{OptionKey::lifetime_us, o.lifetime.count()},
+          {OptionKey::memory_limit_bytes, sat(o.memory_limit_bytes)},
+          {OptionKey::fsync, o.fsync ? 1 : 0},
+          {OptionKey::check_file, o.check_file ? 1 : 0},
+          {OptionKey::lock_wait_ms, static_cast<std::int64_t>(o.lock_wait.count())},
+          {OptionKey::directory_mode, static_cast<std::int64_t>(o.directory_mode)},
+          {OptionKey::file_mode, static_cast<std::int64_t>(o.file_mode)},
+          {OptionKey::store_keys, o.store_keys ? 1 : 0}};
+}
 
 // A value read from the store, with its times (microseconds since the Unix epoch).
 struct Entry {
@@ -83,7 +121,13 @@ class BUCKETCACHE_API Store {
   // backend_id and keymaker_id (1..15 printable ASCII characters) are recorded in every
   // entry and hashed into its name. Throws InvalidArgument (bad ids, negative lifetime)
   // or IoError (the directory cannot be created or is not a directory).
-  Store(std::string path, std::string backend_id, std::string keymaker_id, Options options = {});
+  Store(std::string path, std::string backend_id, std::string keymaker_id,
+        const Options& options = {})
+      : Store(std::move(path), std::move(backend_id), std::move(keymaker_id),
+              option_values(options)) {}
+  // The same with options as pairs (what crosses the ABI).
+  Store(std::string path, std::string backend_id, std::string keymaker_id,
+        const std::vector<OptionValue>& options);
   ~Store();
   Store(Store&&) noexcept;
   Store& operator=(Store&&) noexcept;
@@ -140,7 +184,22 @@ class BUCKETCACHE_API Store {
   const std::string& path() const;
   const std::string& backend_id() const;
   const std::string& keymaker_id() const;
-  const Options& options() const;
+  // The options in force (built from option(), inline, so it never depends on the
+  // library's idea of the Options struct).
+  Options options() const {
+    Options o;
+    o.lifetime = std::chrono::microseconds(option(OptionKey::lifetime_us));
+    o.memory_limit_bytes = static_cast<std::size_t>(option(OptionKey::memory_limit_bytes));
+    o.fsync = option(OptionKey::fsync) != 0;
+    o.check_file = option(OptionKey::check_file) != 0;
+    o.lock_wait = std::chrono::milliseconds(option(OptionKey::lock_wait_ms));
+    o.directory_mode = static_cast<unsigned>(option(OptionKey::directory_mode));
+    o.file_mode = static_cast<unsigned>(option(OptionKey::file_mode));
+    o.store_keys = option(OptionKey::store_keys) != 0;
+    return o;
+  }
+  // One option's value; InvalidArgument for a key the library does not know.
+  std::int64_t option(OptionKey key) const;
   // Path of the entry file a key maps to (whether or not it exists).
   std::string entry_path(const Digest& key) const;
   // Bytes currently held by the memory layer.

@@ -110,7 +110,7 @@ DeferredWrites::~DeferredWrites() {
 void DeferredWrites::set(const KeyRef& key, std::string_view value) {
   const std::int64_t created = now_us();
   impl_->put(key, std::make_shared<const std::string>(value), created,
-             expiry_after(created, impl_->target.options().lifetime.count()));
+             expiry_after(created, impl_->target.option(OptionKey::lifetime_us)));
 }
 
 ReadStatus DeferredWrites::read(const Digest& key, Entry& out) {
@@ -158,7 +158,8 @@ Entry DeferredWrites::get_or_compute(const KeyRef& ref, const std::function<std:
     return e;
   }
   const ReentryGuard computing(&impl_->target, key);
-  const auto deadline = deadline_after(impl_->target.options().lock_wait);
+  const auto deadline =
+      deadline_after(std::chrono::milliseconds(impl_->target.option(OptionKey::lock_wait_ms)));
   Impl::FlightGuard guard{impl_.get(), key, nullptr};
   for (;;) {
     std::shared_ptr<Impl::Flight> theirs;
@@ -173,7 +174,7 @@ Entry DeferredWrites::get_or_compute(const KeyRef& ref, const std::function<std:
         if (!impl_->flight_done.wait_until(lock, deadline, [&] { return theirs->done; })) {
           lock.unlock();
           BC_LOG(LogLevel::warn, "waited {} ms for another computation of {}; computing here",
-                 impl_->target.options().lock_wait.count(), key_label(key));
+                 impl_->target.option(OptionKey::lock_wait_ms), key_label(key));
           break;
         }
       }
@@ -188,7 +189,7 @@ Entry DeferredWrites::get_or_compute(const KeyRef& ref, const std::function<std:
   }
   auto value = std::make_shared<const std::string>(compute());  // may throw: guard ends flight
   const std::int64_t created = now_us();
-  const std::int64_t expires = expiry_after(created, impl_->target.options().lifetime.count());
+  const std::int64_t expires = expiry_after(created, impl_->target.option(OptionKey::lifetime_us));
   impl_->put(ref, value, created, expires);  // before the guard wakes the waiters
   if (hit != nullptr) *hit = false;
   e.value = std::move(value);

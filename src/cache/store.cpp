@@ -33,6 +33,46 @@ Options checked(Options o) {
   return o;
 }
 
+// Options from (key, value) pairs; keys left out keep their defaults.
+Options options_from(const std::vector<OptionValue>& list) {
+  Options o;
+  for (const OptionValue& v : list) {
+    switch (v.key) {
+      case OptionKey::lifetime_us:
+        o.lifetime = std::chrono::microseconds(v.value);
+        break;
+      case OptionKey::memory_limit_bytes:
+        if (v.value < 0) throw InvalidArgument("memory_limit_bytes must not be negative");
+        o.memory_limit_bytes = static_cast<std::size_t>(v.value);
+        break;
+      case OptionKey::fsync:
+        o.fsync = v.value != 0;
+        break;
+      case OptionKey::check_file:
+        o.check_file = v.value != 0;
+        break;
+      case OptionKey::lock_wait_ms:
+        o.lock_wait = std::chrono::milliseconds(v.value);
+        break;
+      case OptionKey::directory_mode:
+        if (v.value < 0 || v.value > 07777)
+          throw InvalidArgument("directory_mode must be 0..07777");
+        o.directory_mode = static_cast<unsigned>(v.value);
+        break;
+      case OptionKey::file_mode:
+        if (v.value < 0 || v.value > 07777) throw InvalidArgument("file_mode must be 0..07777");
+        o.file_mode = static_cast<unsigned>(v.value);
+        break;
+      case OptionKey::store_keys:
+        o.store_keys = v.value != 0;
+        break;
+      default:
+        throw InvalidArgument("unknown option " + std::to_string(static_cast<int>(v.key)));
+    }
+  }
+  return o;
+}
+
 void check_id(const std::string& id, const char* what) {
   if (!format::valid_id(id)) {
     throw InvalidArgument(std::string(what) + " id must be 1-15 printable ASCII characters: '" +
@@ -184,9 +224,10 @@ Store::Store(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {
          impl_->options.lifetime.count());
 }
 
-Store::Store(std::string path, std::string backend_id, std::string keymaker_id, Options options)
-    : Store(StoreAccess::make(file_storage(std::move(path), checked(options)),
-                              std::move(backend_id), std::move(keymaker_id), options)) {}
+Store::Store(std::string path, std::string backend_id, std::string keymaker_id,
+             const std::vector<OptionValue>& list)
+    : Store(StoreAccess::make(file_storage(std::move(path), checked(options_from(list))),
+                              std::move(backend_id), std::move(keymaker_id), options_from(list))) {}
 
 Store::~Store() = default;
 Store::Store(Store&&) noexcept = default;
@@ -311,7 +352,7 @@ PrunedFilesInfo Store::prune_directory() {
                                                            : storage::ScanAction::keep;
       },
       /*exclusive=*/true, /*remove_damaged=*/true);
-  const PrunedFilesInfo swept = impl_->store->sweep();
+  const storage::SweepResult swept = impl_->store->sweep();
   PrunedFilesInfo info{r.removed_bytes + swept.bytes, r.removed_files + swept.files};
   BC_LOG(LogLevel::info, "pruned {} files ({} bytes) from {}", info.files, info.bytes,
          impl_->store->describe());
@@ -329,7 +370,28 @@ std::unique_ptr<KeyHasher> Store::hasher() const {
 const std::string& Store::path() const { return impl_->store->describe(); }
 const std::string& Store::backend_id() const { return impl_->backend_id; }
 const std::string& Store::keymaker_id() const { return impl_->keymaker_id; }
-const Options& Store::options() const { return impl_->options; }
+std::int64_t Store::option(OptionKey key) const {
+  const Options& o = impl_->options;
+  switch (key) {
+    case OptionKey::lifetime_us:
+      return o.lifetime.count();
+    case OptionKey::memory_limit_bytes:
+      return static_cast<std::int64_t>(o.memory_limit_bytes);
+    case OptionKey::fsync:
+      return o.fsync ? 1 : 0;
+    case OptionKey::check_file:
+      return o.check_file ? 1 : 0;
+    case OptionKey::lock_wait_ms:
+      return static_cast<std::int64_t>(o.lock_wait.count());
+    case OptionKey::directory_mode:
+      return o.directory_mode;
+    case OptionKey::file_mode:
+      return o.file_mode;
+    case OptionKey::store_keys:
+      return o.store_keys ? 1 : 0;
+  }
+  throw InvalidArgument("unknown option " + std::to_string(static_cast<int>(key)));
+}
 std::string Store::entry_path(const Digest& key) const { return impl_->store->locate(key); }
 std::size_t Store::memory_bytes() const { return impl_->memory.used_bytes(); }
 

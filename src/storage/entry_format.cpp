@@ -62,8 +62,8 @@ BUCKETCACHE_PCLMUL_TARGET inline __m128i fold(__m128i x, __m128i k, __m128i next
   return _mm_xor_si128(_mm_xor_si128(hi, lo), next);
 }
 
-BUCKETCACHE_PCLMUL_TARGET std::uint32_t crc32_fold_pclmul(const unsigned char* buf,
-                                                          std::size_t len, std::uint32_t crc) {
+BUCKETCACHE_PCLMUL_TARGET std::uint32_t crc32_fold_pclmul(const unsigned char* buf, std::size_t len,
+                                                          std::uint32_t crc) {
   alignas(16) static const std::uint64_t k1k2[2] = {0x0154442bd4, 0x01c6e41596};
   alignas(16) static const std::uint64_t k3k4[2] = {0x01751997d0, 0x00ccaa009e};
   alignas(16) static const std::uint64_t k5k0[2] = {0x0163cd6124, 0x0000000000};

@@ -44,6 +44,8 @@ inline constexpr char kMagic[8] = {'B', 'K', 'T', 'C', 'A', 'C', 'H', 'E'};
 inline constexpr std::size_t kIdSize = 16;  // ids hold at most 15 characters
 inline constexpr const char* kEntrySuffix = ".bce";
 inline constexpr const char* kTempPrefix = ".tmp-";
+// Files renamed aside to be deleted if still the entry judged (file store).
+inline constexpr const char* kAsidePrefix = ".del-";
 
 struct EntryHeader {
   std::string backend_id;

@@ -16,7 +16,6 @@
 #include <string_view>
 
 #include "bucketcache/digest.hpp"
-#include "bucketcache/store.hpp"
 #include "storage/entry_format.hpp"
 
 namespace bucketcache {
@@ -80,6 +79,11 @@ struct ScanItem {
 // What a scan callback decides for the item it was given.
 enum class ScanAction { keep, remove, stop };
 
+struct SweepResult {
+  std::uint64_t files = 0;
+  std::uint64_t bytes = 0;
+};
+
 struct ScanResult {
   std::uint64_t removed_files = 0;
   std::uint64_t removed_bytes = 0;
@@ -123,7 +127,7 @@ class Storage {
                           bool remove_damaged) = 0;
   // Removes what dead writers left (temp files, unheld lock files, empty directories);
   // returns files and bytes removed. Nothing to do for stores that expire such things.
-  virtual PrunedFilesInfo sweep() = 0;
+  virtual SweepResult sweep() = 0;
 
   // Takes key's lock for single flight, waiting until `deadline`; returns null (with the
   // outcome) if the deadline passes, `done` returns true, or no lock can be had.

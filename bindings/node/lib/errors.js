@@ -13,6 +13,7 @@ const codes = Object.freeze({
   BC_ETIMEOUT: -8,
   BC_EUSER: -9,
   BC_ERROR: -10,
+  BC_EEXISTS: -11,
 });
 
 const names = new Map(Object.entries(codes).map(([name, value]) => [value, name]));

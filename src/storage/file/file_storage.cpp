@@ -46,10 +46,6 @@ EntryVersion FileStorage::version_of(const struct stat& st) {
   return v;
 }
 
-std::string FileStorage::temp_name() const {
-  return options_.temp_namer ? options_.temp_namer() : random_temp_name();
-}
-
 int FileStorage::open_entry(const Digest& key, int flags, Found& found) const {
   flags |= O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK;
   const std::string path = dirs_.entry_path(key);
@@ -225,7 +221,8 @@ bool FileStorage::unlink_if_same(int dir, const std::string& name,
   // judged. So the file at the name is renamed aside first, and the aside file's identity
   // decides: the judged file is unlinked; anything else (a fresh entry) is linked back
   // unless a still newer one took the name meanwhile (link() never replaces).
-  const std::string aside = temp_name();
+  const std::string aside =
+      format::kAsidePrefix + random_temp_name().substr(std::strlen(format::kTempPrefix));
   if (::renameat(dir, name.c_str(), dir, aside.c_str()) != 0) return false;  // gone already
   struct stat st;
   if (::fstatat(dir, aside.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) {

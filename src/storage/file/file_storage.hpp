@@ -41,7 +41,7 @@ class FileStorage final : public Storage {
   bool touch(const Digest& key, std::int64_t expires_us, std::uint32_t flags) override;
   ScanResult scan(const std::function<ScanAction(const ScanItem&)>& fn, bool exclusive,
                   bool remove_damaged) override;
-  PrunedFilesInfo sweep() override;
+  SweepResult sweep() override;
   std::unique_ptr<KeyLock> lock(const Digest& key, std::chrono::steady_clock::time_point deadline,
                                 const std::function<bool()>& done, LockOutcome& outcome) override;
 
@@ -56,7 +56,6 @@ class FileStorage final : public Storage {
   bool unlink_if_same(int dir, const std::string& name, const EntryVersion& judged) const;
   // Takes the exclusive scan lock (<root>/.prune.lock); throws IoError.
   Fd lock_scan() const;
-  std::string temp_name() const;
 
   ShardDirs dirs_;
   FileStorageOptions options_;

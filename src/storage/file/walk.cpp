@@ -86,15 +86,25 @@ ScanResult FileStorage::scan(const std::function<ScanAction(const ScanItem&)>& f
       const ssize_t n = ::pread(fd.get(), header, sizeof(header), 0);
       if (n < 0) continue;
       format::EntryHeader& h = item.entry.header;
-      const auto decoded = static_cast<std::size_t>(n) == sizeof(header)
-                               ? format::decode_header(header, h)
-                               : format::HeaderStatus::bad_magic;
+      auto decoded = static_cast<std::size_t>(n) == sizeof(header)
+                         ? format::decode_header(header, h)
+                         : format::HeaderStatus::bad_magic;
       const auto size = static_cast<std::uint64_t>(st.st_size);
       item.entry.version = version_of(st);
       item.entry.stored_bytes = size;
-      const bool damaged = decoded == format::HeaderStatus::bad_magic ||
-                           decoded == format::HeaderStatus::bad_checksum ||
-                           (decoded == format::HeaderStatus::ok && h.entry_size() != size);
+      bool damaged = decoded == format::HeaderStatus::bad_magic ||
+                     decoded == format::HeaderStatus::bad_checksum ||
+                     (decoded == format::HeaderStatus::ok && h.entry_size() != size);
+      if (damaged && decoded == format::HeaderStatus::bad_checksum) {
+        // A header rewritten in place (touch) may be read half-written: read it again
+        // before judging it damaged.
+        if (::pread(fd.get(), header, sizeof(header), 0) == static_cast<ssize_t>(sizeof(header)) &&
+            format::decode_header(header, h) == format::HeaderStatus::ok &&
+            h.entry_size() == size) {
+          damaged = false;
+          decoded = format::HeaderStatus::ok;
+        }
+      }
       if (damaged) {
         // No bucket can read it.
         if (remove_damaged && unlink_if_same(shard.get(), name, item.entry.version)) {
@@ -121,8 +131,8 @@ ScanResult FileStorage::scan(const std::function<ScanAction(const ScanItem&)>& f
   return result;
 }
 
-PrunedFilesInfo FileStorage::sweep() {
-  PrunedFilesInfo info;
+SweepResult FileStorage::sweep() {
+  SweepResult info;
   auto count = [&info](const struct stat& st) {
     info.bytes += static_cast<std::uint64_t>(st.st_size);
     info.files += 1;
@@ -138,10 +148,17 @@ PrunedFilesInfo FileStorage::sweep() {
     const int dir = shard.get();
     for (const std::string& name : list_dir(dir)) {
       struct stat st;
-      if (name.rfind(format::kTempPrefix, 0) == 0) {
-        // Stale when old and not locked by a live writer.
+      const bool temp = name.rfind(format::kTempPrefix, 0) == 0;
+      const bool aside = name.rfind(format::kAsidePrefix, 0) == 0;
+      if (temp || aside) {
+        // Stale when old and not locked by a live writer. A file renamed aside to be
+        // deleted (FileStorage::unlink_if_same) keeps its entry's old mtime; its rename
+        // gave it a new ctime, so it is judged by that and never swept while being judged.
         Fd tfd(open_regular_at(dir, name.c_str(), st));
-        if (tfd.get() < 0 || st.st_mtim.tv_sec > stale_before_s) continue;
+        if (tfd.get() < 0 || st.st_mtim.tv_sec > stale_before_s ||
+            (aside && st.st_ctim.tv_sec > stale_before_s)) {
+          continue;
+        }
         if (::flock(tfd.get(), LOCK_EX | LOCK_NB) != 0) continue;
         if (::unlinkat(dir, name.c_str(), 0) == 0) count(st);
       } else if (has_suffix(name, ".lock")) {
