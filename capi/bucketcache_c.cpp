@@ -24,13 +24,14 @@ struct bc_options {
   std::string backend = "raw";
   std::string key_format = "raw";
   bool deferred = false;
+  bc::cache::StoreLocation location;
 };
 
 struct bc_bucket {
   bc_bucket(const std::string& path, const bc_options& o)
       : handle(path, o.backend,
                o.key_format == "json" ? bc::cache::KeyFormat::json : bc::cache::KeyFormat::raw,
-               o.options, o.deferred) {}
+               o.options, o.deferred, o.location) {}
   bc::cache::BucketHandle handle;
 };
 
@@ -173,8 +174,15 @@ int bc_options_set_int(bc_options* o, int option, int64_t value) {
         require(is_bool(value), "BC_OPT_STORE_KEYS takes 0 or 1");
         opt.store_keys = value == 1;
         return BC_OK;
+      case BC_OPT_TIMEOUT_MS:
+        require(value >= 1 && value <= 24 * 3600 * 1000,
+                "BC_OPT_TIMEOUT_MS must be 1..86400000 (milliseconds)");
+        o->location.timeout = std::chrono::milliseconds(value);
+        return BC_OK;
       case BC_OPT_BACKEND:
       case BC_OPT_KEY_FORMAT:
+      case BC_OPT_STORE:
+      case BC_OPT_NEAR_CACHE_DIR:
         return fail(BC_EINVAL, "this option takes a string: use bc_options_set_str");
       default:
         return fail(BC_EUNSUPPORTED, ("unknown option " + std::to_string(option)).c_str());
@@ -198,6 +206,15 @@ int bc_options_set_str(bc_options* o, int option, const char* value) {
         require(v == "raw" || v == "json", "BC_OPT_KEY_FORMAT must be \"raw\" or \"json\"");
         o->key_format = v;
         return BC_OK;
+      case BC_OPT_STORE:
+        bc::cache::check_store(v);  // BC_EINVAL, or BC_EUNSUPPORTED for Redis Cluster
+        o->location.store = v;
+        return BC_OK;
+      case BC_OPT_NEAR_CACHE_DIR:
+        return fail(BC_EUNSUPPORTED,
+                    "BC_OPT_NEAR_CACHE_DIR (a near-cache in front of a remote store) is not "
+                    "supported in this version");
+      case BC_OPT_TIMEOUT_MS:
       case BC_OPT_LIFETIME_US:
       case BC_OPT_MEMORY_LIMIT_BYTES:
       case BC_OPT_DEFERRED:

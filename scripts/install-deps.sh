@@ -14,6 +14,7 @@ PACKAGES=(
   zlib1g-dev python3 python3-pytest python3-msgpack abigail-tools binutils
   python3-setuptools python3-wheel python3-wheel-whl python3-venv python3-pip
   clang libclang-rt-14-dev
+  redis-server redis-tools libhiredis-dev
 )
 
 # Node.js and npm for the Node binding (Debian's packages, unless a node is already there).

@@ -81,6 +81,16 @@ typedef struct bc_prune_info {
 #define BC_OPT_LOCK_WAIT_MS 8       /* I: bc_get_or_compute wait for another computer; 60000 */
 #define BC_OPT_DIRECTORY_MODE 9     /* I: mode of created directories, default 0700 */
 #define BC_OPT_FILE_MODE 10         /* I: mode of entry files, default 0600 */
+#define BC_OPT_STORE 11             /* S: where entries live: "file" (default: the path is a
+                                       directory) or "redis://[user:password@]host:port[/db]"
+                                       (the path names the bucket, a key namespace on the
+                                       server; docs/redis.md). "redis-cluster://host:port[,...]"
+                                       is reserved: BC_EUNSUPPORTED in this version. */
+#define BC_OPT_NEAR_CACHE_DIR 12    /* S: with a remote store, a local directory used as a file
+                                       store in front of it. Reserved: BC_EUNSUPPORTED in this
+                                       version. */
+#define BC_OPT_TIMEOUT_MS 13        /* I: remote store connect and per-command timeout, >= 1;
+                                       2000. A server that does not answer in time is BC_EIO. */
 #define BC_OPT_STORE_KEYS 18        /* I: 1 (default) keep each key's bytes in its entry (format
                                        2: listings show keys); 0 for secret keys (entries then
                                        record only the digest) */
@@ -105,8 +115,11 @@ BC_API int bc_options_set_str(bc_options* o, int option, const char* value);
 
 /* Opens the bucket directory at path (NUL-terminated), creating it and its parents with
  * the directory mode if missing, and stores the handle in *out. o may be NULL (defaults)
- * and may be freed right after. Errors: BC_EINVAL (out or path NULL, empty path),
- * BC_EIO (the directory cannot be created or is not a directory), BC_ENOMEM. */
+ * and may be freed right after. With BC_OPT_STORE a redis:// URL, path names the bucket on
+ * the server, which is reached (and AUTH checked) now. Errors: BC_EINVAL (out or path
+ * NULL, empty path), BC_EIO (the directory cannot be created or is not a directory; the
+ * server is unreachable, times out or refuses AUTH: the message names host:port and the
+ * reason), BC_ENOMEM. */
 BC_API int bc_bucket_open(bc_bucket** out, const char* path, const bc_options* o);
 
 /* Closes a bucket. Pending deferred writes are synced first; if that fails the loss is

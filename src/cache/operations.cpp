@@ -1,6 +1,10 @@
 #include "cache/operations.hpp"
 
 #include "bucketcache/canonical.hpp"
+#include "bucketcache/error.hpp"
+#include "cache/store_access.hpp"
+#include "storage/redis/redis_storage.hpp"
+#include "storage/redis/redis_url.hpp"
 
 namespace bucketcache {
 inline namespace v1 {
@@ -50,11 +54,43 @@ class DeferredOperations final : public Operations {
 
 const char* key_format_id(KeyFormat f) { return f == KeyFormat::json ? "json" : "raw"; }
 
+bool starts_with(const std::string& s, const char* prefix) { return s.rfind(prefix, 0) == 0; }
+
+Store open_store(const std::string& path, const std::string& backend, KeyFormat key_format,
+                 const Options& options, const StoreLocation& where) {
+  check_store(where.store);
+  if (!where.near_cache_dir.empty()) {
+    throw Error(ErrorCode::unsupported,
+                "BC_OPT_NEAR_CACHE_DIR (a near-cache) is not supported yet");
+  }
+  if (where.store.empty() || where.store == "file") {
+    return Store(path, backend, key_format_id(key_format), options);
+  }
+  storage::RedisStorageOptions ro;
+  ro.timeout = where.timeout;
+  return StoreAccess::make(std::make_unique<storage::RedisStorage>(where.store, path, ro), backend,
+                           key_format_id(key_format), options);
+}
+
 }  // namespace
 
+void check_store(const std::string& store) {
+  if (store.empty() || store == "file") return;
+  if (starts_with(store, "redis://")) {
+    storage::parse_redis_url(store);
+    return;
+  }
+  if (starts_with(store, "redis-cluster://")) {
+    throw Error(ErrorCode::unsupported,
+                "Redis Cluster stores (redis-cluster://) are not supported yet");
+  }
+  throw InvalidArgument("unknown store: expected \"file\" or a redis:// URL");
+}
+
 BucketHandle::BucketHandle(const std::string& path, const std::string& backend,
-                           KeyFormat key_format, const Options& options, bool deferred)
-    : store_(path, backend, key_format_id(key_format), options),
+                           KeyFormat key_format, const Options& options, bool deferred,
+                           const StoreLocation& location)
+    : store_(open_store(path, backend, key_format, options, location)),
       key_format_(key_format),
       backend_(backend) {
   if (deferred) {

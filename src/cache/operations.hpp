@@ -3,6 +3,7 @@
 // the caller's bytes and are turned into entry keys here (canonical JSON or raw).
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <functional>
 #include <memory>
@@ -43,13 +44,27 @@ class Operations {
   virtual std::size_t pending_count() const = 0;
 };
 
+// Where a bucket's entries live (BC_OPT_STORE, BC_OPT_NEAR_CACHE_DIR, BC_OPT_TIMEOUT_MS).
+struct StoreLocation {
+  std::string store = "file";  // "file" (the path is a directory) or a redis:// URL (the
+                               // path names the bucket on the server)
+  std::string near_cache_dir;  // not supported yet: must be empty
+  std::chrono::milliseconds timeout{2000};  // remote stores: connect and each command
+};
+
+// Checks a BC_OPT_STORE value: throws InvalidArgument (bad URL or unknown store) or
+// Error(unsupported) for stores not built yet (Redis Cluster).
+void check_store(const std::string& store);
+
 // A bucket opened by path and options: its Store, its key format, and the operation set
 // of its mode.
 class BucketHandle {
  public:
-  // Throws InvalidArgument (bad backend id, key format, options) or IoError.
+  // Throws InvalidArgument (bad backend id, key format, options, store), IoError (the
+  // directory cannot be made, the server cannot be reached or refuses AUTH) or
+  // Error(unsupported).
   BucketHandle(const std::string& path, const std::string& backend, KeyFormat key_format,
-               const Options& options, bool deferred);
+               const Options& options, bool deferred, const StoreLocation& location = {});
   ~BucketHandle();  // a deferred bucket syncs (and logs a failure)
 
   // Turns the caller's key bytes into an entry key; throws InvalidArgument for JSON text

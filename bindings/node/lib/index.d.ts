@@ -34,6 +34,11 @@ export interface BucketOptions {
   lockWaitMs?: number;
   directoryMode?: number;
   fileMode?: number;
+  /** 'file' (default: path is a directory) or 'redis://[user:password@]host:port[/db]'
+   *  (path names the bucket on the server; docs/redis.md). */
+  store?: string;
+  /** Remote store connect and per-command timeout in ms (>= 1); default 2000. */
+  timeoutMs?: number;
 }
 
 export interface PruneInfo {

@@ -168,6 +168,8 @@ const opt = Object.freeze({
   LOCK_WAIT_MS: 8,
   DIRECTORY_MODE: 9,
   FILE_MODE: 10,
+  STORE: 11,
+  TIMEOUT_MS: 13,
   STORE_KEYS: 18,
 });
 

@@ -67,7 +67,10 @@ class Bucket:
     Extensions (keyword-only): ``memory_limit`` bytes of the in-memory layer (0 disables
     it; default 64 MiB), ``check_file`` (see other processes' writes at once),
     ``fsync`` (fsync every write), ``lock_wait`` (seconds a decorated call waits for
-    another thread or process computing the same key; default 60).
+    another thread or process computing the same key; default 60), ``store`` (where
+    entries live: ``'file'``, the default, or a ``'redis://[user:password@]host:port[/db]'``
+    URL, with which ``path`` names the bucket on the server: docs/redis.md) and
+    ``timeout`` (seconds a remote store may take to connect or answer; default 2).
 
     Thread-safe. ``close()`` (or ``with Bucket(...) as b:``) releases the bucket at once;
     otherwise that happens when it is garbage-collected or at exit.
@@ -76,7 +79,7 @@ class Bucket:
 
     def __init__(self, path, backend=None, config=None, keymaker=None, lifetime=None, *,
                  memory_limit=None, check_file=False, fsync=False, lock_wait=None,
-                 **kwargs):
+                 store=None, timeout=None, **kwargs):
         if kwargs:
             raise_invalid_keys(_LIFETIME_KWARGS, kwargs, 'Invalid lifetime argument{s}: {keys}')
             if lifetime:
@@ -105,8 +108,20 @@ class Bucket:
             extra.append((_lib.BC_OPT_LOCK_WAIT_MS, round(seconds * 1000)))
         extra += [(_lib.BC_OPT_CHECK_FILE, bool(check_file)), (_lib.BC_OPT_FSYNC, bool(fsync)),
                   (_lib.BC_OPT_DEFERRED, self._deferred)]
+        remote = store is not None and store != 'file'
+        if store is not None:
+            if not isinstance(store, str):
+                raise TypeError("'store' must be 'file' or a redis:// URL")
+            extra.append((_lib.BC_OPT_STORE, store))
+        if timeout is not None:
+            seconds = timeout.total_seconds() if isinstance(timeout, timedelta) \
+                else float(timeout)
+            if not seconds > 0:
+                raise ValueError('timeout must be positive')
+            extra.append((_lib.BC_OPT_TIMEOUT_MS, max(1, round(seconds * 1000))))
 
-        self._path_arg = os.path.abspath(os.fspath(path))  # reopened from here
+        # A remote store's path is a bucket name, kept as given; a directory is made absolute.
+        self._path_arg = os.fspath(path) if remote else os.path.abspath(os.fspath(path))
         self._extra_settings = extra
         self._backend = backend
         self._config_arg = config  # None: the backend's default config
@@ -114,11 +129,12 @@ class Bucket:
         self._keymaker = keymaker
         self._lifetime = lifetime
         self._options = {'memory_limit': memory_limit, 'check_file': check_file,
-                         'fsync': fsync, 'lock_wait': lock_wait}
+                         'fsync': fsync, 'lock_wait': lock_wait, 'store': store,
+                         'timeout': timeout}
         self._written = None  # keys written, tracked inside deferred_write()
         self._handle = None
         self._open()
-        self._path = Path(path).resolve()
+        self._path = Path(path) if remote else Path(path).resolve()
 
     def _open(self):
         """Opens (or reopens, after a property assignment) the library's handle."""

@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "bucketcache/error.hpp"
+#include "storage/entry_codec.hpp"
 #include "storage/file/file_lock.hpp"
 #include "support/log_internal.hpp"
 #include "support/posix_io.hpp"
@@ -20,17 +21,6 @@ namespace {
 // Entries up to this size are read with one readv() of header and rest; larger files have
 // their header read and checked first, so a huge or sparse junk file allocates nothing.
 constexpr std::uint64_t kSingleReadLimit = 64 * 1024;
-
-Found decode(const unsigned char* header, format::EntryHeader& h) {
-  switch (format::decode_header(header, h)) {
-    case format::HeaderStatus::ok:
-      return Found::yes;
-    case format::HeaderStatus::bad_version:
-      return Found::foreign;
-    default:
-      return Found::corrupt;
-  }
-}
 
 }  // namespace
 
@@ -95,7 +85,7 @@ Found FileStorage::read(const Digest& key, StoredEntry& out) {
       if (short_read) return Found::corrupt;  // truncated while we read
       throw_io("cannot read entry", path, errno);
     }
-    if ((found = decode(header, h)) != Found::yes) return found;
+    if ((found = decode_entry_header(header, h)) != Found::yes) return found;
     if (h.entry_size() != size) return Found::corrupt;
     out.key_bytes.assign(*value, 0, h.key_length);
     value->erase(0, h.key_length);
@@ -105,7 +95,7 @@ Found FileStorage::read(const Digest& key, StoredEntry& out) {
       if (short_read) return Found::corrupt;
       throw_io("cannot read entry", path, errno);
     }
-    if ((found = decode(header, h)) != Found::yes) return found;
+    if ((found = decode_entry_header(header, h)) != Found::yes) return found;
     if (h.entry_size() != size) return Found::corrupt;  // allocate nothing for junk
     out.key_bytes.resize(h.key_length);
     value->resize(h.value_length);
@@ -138,7 +128,7 @@ Found FileStorage::peek(const Digest& key, StoredEntry& out) {
     if (short_read) return Found::corrupt;
     throw_io("cannot read entry", path, errno);
   }
-  if ((found = decode(header, out.header)) != Found::yes) return found;
+  if ((found = decode_entry_header(header, out.header)) != Found::yes) return found;
   if (out.header.entry_size() != static_cast<std::uint64_t>(st.st_size)) return Found::corrupt;
   out.key_bytes.resize(out.header.key_length);
   if (!out.key_bytes.empty()) {
@@ -156,13 +146,8 @@ Found FileStorage::peek(const Digest& key, StoredEntry& out) {
 
 bool FileStorage::write(const Digest& key, const EntryToWrite& entry, Overwrite overwrite,
                         EntryVersion* written) {
-  format::EntryHeader h = entry.header;
-  h.key = key;
-  h.key_length = static_cast<std::uint32_t>(entry.key_bytes.size());
-  h.value_length = entry.value.size();
-  h.payload_crc = format::payload_crc(entry.key_bytes, entry.value);
   unsigned char header[format::kHeaderSize];
-  format::encode_header(h, header);
+  format::encode_header(complete_header(key, entry), header);
   const std::string shard_path = dirs_.shard_path(key);
   const std::string path = dirs_.entry_path(key);
 

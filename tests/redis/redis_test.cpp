@@ -1,0 +1,485 @@
+// The Redis store through the C API, against a real redis-server (redis_server.hpp): every
+// operation, expiry (native and in the header), the lifetime rule, single flight across
+// processes, deferred writes, prune, AUTH, a killed or frozen server, and read-your-writes.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <hiredis/hiredis.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstring>
+#include <map>
+#include <memory>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "bucketcache/bucketcache.h"
+#include "redis_server.hpp"
+
+namespace {
+
+using bctest::RedisServer;
+using Clock = std::chrono::steady_clock;
+
+struct Opt {
+  int64_t lifetime_us = 0;
+  int64_t timeout_ms = 2000;
+  int64_t memory = -1;  // -1: default
+  bool deferred = false;
+  bool check_file = false;
+};
+
+struct BucketCloser {
+  void operator()(bc_bucket* b) const { bc_bucket_close(b); }
+};
+using Bucket = std::unique_ptr<bc_bucket, BucketCloser>;
+
+// Opens `name` on `url`; returns the code and fills b on success.
+int open_bucket(const std::string& url, const std::string& name, const Opt& opt, Bucket& b) {
+  bc_options* o = nullptr;
+  EXPECT_EQ(bc_options_new(&o), BC_OK);
+  EXPECT_EQ(bc_options_set_str(o, BC_OPT_STORE, url.c_str()), BC_OK) << bc_last_error_message();
+  EXPECT_EQ(bc_options_set_int(o, BC_OPT_TIMEOUT_MS, opt.timeout_ms), BC_OK);
+  EXPECT_EQ(bc_options_set_int(o, BC_OPT_LIFETIME_US, opt.lifetime_us), BC_OK);
+  if (opt.memory >= 0) {
+    EXPECT_EQ(bc_options_set_int(o, BC_OPT_MEMORY_LIMIT_BYTES, opt.memory), BC_OK);
+  }
+  EXPECT_EQ(bc_options_set_int(o, BC_OPT_DEFERRED, opt.deferred ? 1 : 0), BC_OK);
+  EXPECT_EQ(bc_options_set_int(o, BC_OPT_CHECK_FILE, opt.check_file ? 1 : 0), BC_OK);
+  bc_bucket* raw = nullptr;
+  const int rc = bc_bucket_open(&raw, name.c_str(), o);
+  bc_options_free(o);
+  b.reset(raw);
+  return rc;
+}
+
+int set(const Bucket& b, const std::string& k, const std::string& v) {
+  return bc_set(b.get(), k.data(), k.size(), v.data(), v.size());
+}
+
+// The value, or the error code as "<code>".
+std::string get(const Bucket& b, const std::string& k, int* code = nullptr) {
+  bc_buf out{nullptr, 0};
+  const int rc = bc_get(b.get(), k.data(), k.size(), &out);
+  if (code != nullptr) *code = rc;
+  if (rc != BC_OK) return "<" + std::to_string(rc) + ">";
+  std::string v(static_cast<const char*>(out.data), out.size);
+  bc_buf_dispose(&out);
+  return v;
+}
+
+// A plain hiredis client, to look at what the store left on the server.
+class Raw {
+ public:
+  explicit Raw(int port) {
+    const struct timeval tv = {2, 0};
+    c_ = redisConnectWithTimeout("127.0.0.1", port, tv);
+    if (c_ == nullptr || c_->err != 0) throw std::runtime_error("raw connect failed");
+  }
+  ~Raw() { redisFree(c_); }
+  redisReply* cmd(const std::vector<std::string>& args) {
+    std::vector<const char*> argv;
+    std::vector<size_t> lens;
+    for (const std::string& a : args) {
+      argv.push_back(a.data());
+      lens.push_back(a.size());
+    }
+    if (last_ != nullptr) freeReplyObject(last_);
+    last_ = static_cast<redisReply*>(
+        redisCommandArgv(c_, static_cast<int>(argv.size()), argv.data(), lens.data()));
+    if (last_ == nullptr) throw std::runtime_error("raw command failed");
+    return last_;
+  }
+  // Names of the bucket's keys (SCAN), lock keys included.
+  std::vector<std::string> keys(const std::string& bucket) {
+    std::vector<std::string> out;
+    std::string cursor = "0";
+    do {
+      redisReply* r = cmd({"SCAN", cursor, "MATCH", "bc:" + bucket + ":*", "COUNT", "1000"});
+      cursor.assign(r->element[0]->str, r->element[0]->len);
+      for (size_t i = 0; i < r->element[1]->elements; ++i) {
+        out.emplace_back(r->element[1]->element[i]->str, r->element[1]->element[i]->len);
+      }
+    } while (cursor != "0");
+    return out;
+  }
+
+ private:
+  redisContext* c_ = nullptr;
+  redisReply* last_ = nullptr;
+};
+
+class RedisStore : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    // Never skipped: install-deps installs redis-server, so failing to run it is a failure.
+    try {
+      server_ = std::make_unique<RedisServer>();
+    } catch (const std::exception& e) {
+      FAIL() << "cannot start redis-server: " << e.what();
+    }
+    const ::testing::TestInfo* t = ::testing::UnitTest::GetInstance()->current_test_info();
+    bucket_ = std::string("t/") + t->name();
+  }
+  std::string url(const std::string& credentials = "") const { return server_->url(credentials); }
+  Bucket open(const Opt& opt = Opt()) {
+    Bucket b;
+    EXPECT_EQ(open_bucket(url(), bucket_, opt, b), BC_OK) << bc_last_error_message();
+    return b;
+  }
+
+  std::unique_ptr<RedisServer> server_;
+  std::string bucket_;
+};
+
+TEST_F(RedisStore, SetGetContainsDeleteUnload) {
+  Bucket b = open();
+  ASSERT_TRUE(b);
+  int code = 0;
+  EXPECT_EQ(get(b, "k", &code), "<-1>");
+  EXPECT_EQ(bc_contains(b.get(), "k", 1), 0);
+  ASSERT_EQ(set(b, "k", "value one"), BC_OK) << bc_last_error_message();
+  EXPECT_EQ(get(b, "k"), "value one");
+  EXPECT_EQ(bc_contains(b.get(), "k", 1), 1);
+
+  // The server holds the entry bytes of the file format under bc:<bucket>:<digest>.
+  Raw raw(server_->port());
+  const std::vector<std::string> keys = raw.keys(bucket_);
+  ASSERT_EQ(keys.size(), 1u);
+  EXPECT_EQ(keys[0].size(), std::string("bc:" + bucket_ + ":").size() + 64);
+  redisReply* r = raw.cmd({"GET", keys[0]});
+  ASSERT_EQ(r->type, REDIS_REPLY_STRING);
+  EXPECT_EQ(r->len, 128u + 1 + 9);
+  EXPECT_EQ(std::string(r->str, 8), "BKTCACHE");
+  EXPECT_EQ(raw.cmd({"PTTL", keys[0]})->integer, -1);  // lifetime 0: never expires
+
+  // unload drops the memory copy; the server still has it.
+  EXPECT_EQ(bc_unload_key(b.get(), "k", 1), BC_OK);
+  EXPECT_EQ(get(b, "k"), "value one");
+  // Another handle (another process, in effect) reads it.
+  Bucket other = open();
+  EXPECT_EQ(get(other, "k"), "value one");
+
+  ASSERT_EQ(set(b, "k", "value two"), BC_OK);
+  EXPECT_EQ(get(b, "k"), "value two");
+  EXPECT_EQ(bc_delete(b.get(), "k", 1), BC_OK);
+  EXPECT_EQ(bc_delete(b.get(), "k", 1), BC_ENOTFOUND);
+  EXPECT_EQ(get(b, "k"), "<-1>");
+  EXPECT_EQ(bc_contains(b.get(), "k", 1), 0);
+  EXPECT_TRUE(raw.keys(bucket_).empty());
+}
+
+TEST_F(RedisStore, BucketsAreSeparateNamespaces) {
+  Bucket a = open();
+  Bucket ab;
+  ASSERT_EQ(open_bucket(url(), bucket_ + ":b", Opt(), ab), BC_OK);
+  Bucket glob;
+  ASSERT_EQ(open_bucket(url(), bucket_ + "*", Opt(), glob), BC_OK);
+  ASSERT_EQ(set(a, "k", "in a"), BC_OK);
+  ASSERT_EQ(set(ab, "k", "in a:b"), BC_OK);
+  ASSERT_EQ(set(glob, "k", "in a*"), BC_OK);
+  EXPECT_EQ(get(a, "k"), "in a");
+  EXPECT_EQ(get(ab, "k"), "in a:b");
+  EXPECT_EQ(get(glob, "k"), "in a*");
+  // Prune of one bucket never looks at the others' keys.
+  bc_prune_info info{1, 1};
+  ASSERT_EQ(bc_prune_directory(a.get(), &info), BC_OK) << bc_last_error_message();
+  EXPECT_EQ(info.files, 0u);
+  EXPECT_EQ(get(ab, "k"), "in a:b");
+}
+
+TEST_F(RedisStore, ExpiryIsNativeAndInTheHeader) {
+  Opt opt;
+  opt.lifetime_us = 400000;
+  Bucket b = open(opt);
+  ASSERT_EQ(set(b, "k", "short-lived"), BC_OK);
+  Raw raw(server_->port());
+  const std::vector<std::string> keys = raw.keys(bucket_);
+  ASSERT_EQ(keys.size(), 1u);
+  const long long pttl = raw.cmd({"PTTL", keys[0]})->integer;
+  EXPECT_GT(pttl, 0);
+  EXPECT_LE(pttl, 401);
+  int64_t expires = 0;
+  EXPECT_EQ(bc_get_expiry(b.get(), "k", 1, &expires), BC_OK);
+  EXPECT_GT(expires, 0);
+  EXPECT_EQ(get(b, "k"), "short-lived");
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  EXPECT_EQ(get(b, "k"), "<-1>");                       // the memory copy expired too
+  EXPECT_EQ(raw.cmd({"EXISTS", keys[0]})->integer, 0);  // the server dropped it
+}
+
+TEST_F(RedisStore, LifetimeRuleKeepsLongerLivedEntries) {
+  Opt long_lived;
+  long_lived.lifetime_us = 60 * 1000000LL;
+  Opt short_lived;
+  short_lived.lifetime_us = 1000000;
+  Bucket writer = open(long_lived);
+  Bucket reader = open(short_lived);
+  ASSERT_EQ(set(writer, "k", "v"), BC_OK);
+  int code = 0;
+  get(reader, "k", &code);
+  EXPECT_EQ(code, BC_ENOTFOUND);
+  EXPECT_NE(std::string(bc_last_error_message()).find("longer"), std::string::npos)
+      << bc_last_error_message();
+  EXPECT_EQ(get(writer, "k"), "v");  // not deleted by the short-lived bucket
+  bc_prune_info info{};
+  ASSERT_EQ(bc_prune_directory(reader.get(), &info), BC_OK);
+  EXPECT_EQ(info.files, 0u);
+  Raw raw(server_->port());
+  EXPECT_EQ(raw.keys(bucket_).size(), 1u);
+}
+
+struct ComputeCtx {
+  std::string marker;  // one byte appended per compute
+};
+
+int slow_compute(void* user, const void*, size_t, bc_buf* out) {
+  const auto* ctx = static_cast<ComputeCtx*>(user);
+  const int fd = ::open(ctx->marker.c_str(), O_WRONLY | O_APPEND | O_CREAT, 0600);
+  if (fd < 0 || ::write(fd, "x", 1) != 1) return 1;
+  ::close(fd);
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  static const char value[] = "computed once";
+  out->data = std::malloc(sizeof(value) - 1);
+  std::memcpy(out->data, value, sizeof(value) - 1);
+  out->size = sizeof(value) - 1;
+  return 0;
+}
+
+TEST_F(RedisStore, GetOrComputeSingleFlightAcrossProcesses) {
+  // The parent has used the store before forking: children must not share its sockets.
+  Bucket parent = open();
+  ASSERT_EQ(set(parent, "warm", "up"), BC_OK);
+  char dir[] = "/tmp/bc-redis-sf-XXXXXX";
+  ASSERT_NE(::mkdtemp(dir), nullptr);
+  ComputeCtx ctx{std::string(dir) + "/computes"};
+  std::vector<pid_t> children;
+  for (int i = 0; i < 4; ++i) {
+    const pid_t pid = ::fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+      Bucket b;
+      Opt opt;
+      opt.memory = 0;
+      if (open_bucket(url(), bucket_, opt, b) != BC_OK) ::_exit(10);
+      if (get(b, "warm") != "up") ::_exit(11);
+      bc_buf out{nullptr, 0};
+      int hit = -1;
+      const int rc = bc_get_or_compute(b.get(), "key", 3, slow_compute, &ctx, &out, &hit);
+      if (rc != BC_OK) ::_exit(12);
+      const bool ok = std::string(static_cast<char*>(out.data), out.size) == "computed once";
+      bc_buf_dispose(&out);
+      b.reset();
+      ::_exit(ok ? 0 : 13);
+    }
+    children.push_back(pid);
+  }
+  for (pid_t pid : children) {
+    int status = 0;
+    ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "child status " << status;
+  }
+  struct stat st;
+  ASSERT_EQ(::stat(ctx.marker.c_str(), &st), 0);
+  EXPECT_EQ(st.st_size, 1) << "computed more than once";
+  ::unlink(ctx.marker.c_str());
+  ::rmdir(dir);
+  EXPECT_EQ(get(parent, "warm"), "up");  // the parent's connections still work
+  EXPECT_EQ(get(parent, "key"), "computed once");
+  // The lock is released (deleted), not left to expire.
+  Raw raw(server_->port());
+  for (const std::string& k : raw.keys(bucket_)) {
+    EXPECT_EQ(k.find(":lock"), std::string::npos) << k;
+  }
+}
+
+TEST_F(RedisStore, DeferredWritesGoOutOnSync) {
+  Opt opt;
+  opt.deferred = true;
+  Bucket b = open(opt);
+  for (int i = 0; i < 3; ++i) ASSERT_EQ(set(b, "k" + std::to_string(i), "v"), BC_OK);
+  size_t pending = 0;
+  ASSERT_EQ(bc_pending_count(b.get(), &pending), BC_OK);
+  EXPECT_EQ(pending, 3u);
+  Raw raw(server_->port());
+  EXPECT_TRUE(raw.keys(bucket_).empty());
+  EXPECT_EQ(get(b, "k1"), "v");  // read from the pending set
+  ASSERT_EQ(bc_sync(b.get()), BC_OK) << bc_last_error_message();
+  EXPECT_EQ(raw.keys(bucket_).size(), 3u);
+  Bucket other = open();
+  EXPECT_EQ(get(other, "k2"), "v");
+}
+
+TEST_F(RedisStore, PruneHasNothingToDoButRemovesDamagedEntries) {
+  Bucket b = open();
+  ASSERT_EQ(set(b, "a", "1"), BC_OK);
+  ASSERT_EQ(set(b, "b", "2"), BC_OK);
+  Raw raw(server_->port());
+  const std::string junk = "bc:" + bucket_ + ":" + std::string(64, 'a');
+  const std::string hash = "bc:" + bucket_ + ":" + std::string(64, 'b');
+  raw.cmd({"SET", junk, "not an entry"});
+  raw.cmd({"HSET", hash, "f", "v"});  // not a string: skipped, never an error
+  bc_prune_info info{9, 9};
+  ASSERT_EQ(bc_prune_directory(b.get(), &info), BC_OK) << bc_last_error_message();
+  EXPECT_EQ(info.files, 1u);  // the damaged one
+  EXPECT_EQ(raw.cmd({"EXISTS", junk})->integer, 0);
+  EXPECT_EQ(raw.cmd({"EXISTS", hash})->integer, 1);
+  ASSERT_EQ(bc_prune_directory(b.get(), &info), BC_OK);
+  EXPECT_EQ(info.files, 0u);
+  EXPECT_EQ(info.bytes, 0u);
+  EXPECT_EQ(get(b, "a"), "1");
+  EXPECT_EQ(get(b, "b"), "2");
+}
+
+TEST_F(RedisStore, AuthWithAclUser) {
+  Bucket b;
+  ASSERT_EQ(open_bucket(url("alice:secret"), bucket_, Opt(), b), BC_OK) << bc_last_error_message();
+  ASSERT_EQ(set(b, "k", "v"), BC_OK);
+  EXPECT_EQ(get(b, "k"), "v");
+}
+
+TEST_F(RedisStore, WrongPasswordIsAClearErrorAtOpen) {
+  Bucket b;
+  EXPECT_EQ(open_bucket(url("alice:not-the-password"), bucket_, Opt(), b), BC_EIO);
+  EXPECT_FALSE(b);
+  const std::string msg = bc_last_error_message();
+  EXPECT_NE(msg.find("authentication failed"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("127.0.0.1:" + std::to_string(server_->port())), std::string::npos) << msg;
+  EXPECT_EQ(msg.find("not-the-password"), std::string::npos) << "password leaked: " << msg;
+}
+
+TEST_F(RedisStore, BadStoreOptions) {
+  bc_options* o = nullptr;
+  ASSERT_EQ(bc_options_new(&o), BC_OK);
+  EXPECT_EQ(bc_options_set_str(o, BC_OPT_STORE, "redis-cluster://127.0.0.1:7000"), BC_EUNSUPPORTED);
+  EXPECT_EQ(bc_options_set_str(o, BC_OPT_NEAR_CACHE_DIR, "/tmp/near"), BC_EUNSUPPORTED);
+  EXPECT_EQ(bc_options_set_str(o, BC_OPT_STORE, "memcached://127.0.0.1"), BC_EINVAL);
+  EXPECT_EQ(bc_options_set_str(o, BC_OPT_STORE, "redis://127.0.0.1:99999"), BC_EINVAL);
+  EXPECT_EQ(bc_options_set_str(o, BC_OPT_STORE, "redis://user@127.0.0.1:1"), BC_EINVAL);
+  EXPECT_EQ(bc_options_set_str(o, BC_OPT_STORE, "redis://:p%zz@127.0.0.1:1"), BC_EINVAL);
+  EXPECT_EQ(bc_options_set_int(o, BC_OPT_TIMEOUT_MS, 0), BC_EINVAL);
+  EXPECT_EQ(bc_options_set_int(o, BC_OPT_STORE, 1), BC_EINVAL);
+  EXPECT_EQ(bc_options_set_str(o, BC_OPT_TIMEOUT_MS, "5"), BC_EINVAL);
+  EXPECT_EQ(bc_options_set_str(o, BC_OPT_STORE, "file"), BC_OK);
+  EXPECT_EQ(bc_options_set_str(o, BC_OPT_STORE, "redis://[::1]:6379/2"), BC_OK);
+  bc_options_free(o);
+}
+
+TEST_F(RedisStore, UnreachableServerFailsAtOpen) {
+  const int port = server_->port();
+  server_->kill();
+  Bucket b;
+  const auto start = Clock::now();
+  EXPECT_EQ(open_bucket("redis://127.0.0.1:" + std::to_string(port), bucket_, Opt(), b), BC_EIO);
+  EXPECT_LT(Clock::now() - start, std::chrono::seconds(3));
+  const std::string msg = bc_last_error_message();
+  EXPECT_NE(msg.find("127.0.0.1:" + std::to_string(port)), std::string::npos) << msg;
+  EXPECT_NE(msg.find("refused"), std::string::npos) << msg;
+}
+
+TEST_F(RedisStore, ServerKilledThenRestarted) {
+  Opt opt;
+  opt.timeout_ms = 500;
+  opt.memory = 0;  // every get asks the server
+  Bucket b = open(opt);
+  ASSERT_EQ(set(b, "k", "v"), BC_OK);
+  server_->kill();
+  const auto start = Clock::now();
+  int code = 0;
+  get(b, "k", &code);
+  EXPECT_EQ(code, BC_EIO);
+  EXPECT_NE(std::string(bc_last_error_message()).find("127.0.0.1:"), std::string::npos)
+      << bc_last_error_message();
+  EXPECT_EQ(set(b, "k", "w"), BC_EIO);
+  EXPECT_LT(Clock::now() - start, std::chrono::seconds(2));
+  server_->restart();  // same port, empty (no persistence)
+  EXPECT_EQ(get(b, "k"), "<-1>");
+  ASSERT_EQ(set(b, "k", "after restart"), BC_OK) << bc_last_error_message();
+  EXPECT_EQ(get(b, "k"), "after restart");
+}
+
+TEST_F(RedisStore, FrozenServerTimesOut) {
+  Opt opt;
+  opt.timeout_ms = 300;
+  opt.memory = 0;
+  Bucket b = open(opt);
+  ASSERT_EQ(set(b, "k", "v"), BC_OK);
+  server_->pause();
+  for (int i = 0; i < 2; ++i) {  // the established connection, then a new one
+    const auto start = Clock::now();
+    int code = 0;
+    get(b, "k", &code);
+    const auto took = Clock::now() - start;
+    EXPECT_EQ(code, BC_EIO);
+    EXPECT_NE(std::string(bc_last_error_message()).find("timed out"), std::string::npos)
+        << bc_last_error_message();
+    EXPECT_GE(took, std::chrono::milliseconds(250));
+    EXPECT_LT(took, std::chrono::milliseconds(1500));
+  }
+  server_->resume();
+  EXPECT_EQ(get(b, "k"), "v");
+}
+
+TEST_F(RedisStore, ManyThreadsOnOneHandle) {
+  Bucket b = open();
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 100; ++i) {
+        const std::string k = "t" + std::to_string(t) + "-" + std::to_string(i % 10);
+        const std::string v = std::to_string(i);
+        if (set(b, k, v) != BC_OK || get(b, k) != v) failures++;
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  EXPECT_EQ(failures.load(), 0);
+}
+
+// Random sets and deletes through two handles; every read through either equals the
+// model: a value is never older than the last completed write, a deleted one never
+// comes back.
+TEST_F(RedisStore, ReadYourWritesConsistency) {
+  Opt cached;
+  cached.check_file = true;  // see the other handle's writes through the memory layer
+  Opt direct;
+  direct.memory = 0;
+  Bucket a = open(cached);
+  Bucket c = open(direct);
+  std::map<std::string, std::string> model;
+  std::mt19937 rng(12345);
+  for (int i = 0; i < 2000; ++i) {
+    const std::string k = "k" + std::to_string(rng() % 16);
+    Bucket& writer = rng() % 2 ? a : c;
+    switch (rng() % 4) {
+      case 0:
+      case 1: {
+        const std::string v = "v" + std::to_string(i);
+        ASSERT_EQ(set(writer, k, v), BC_OK) << bc_last_error_message();
+        model[k] = v;
+        break;
+      }
+      case 2: {
+        const int rc = bc_delete(writer.get(), k.data(), k.size());
+        ASSERT_EQ(rc, model.count(k) ? BC_OK : BC_ENOTFOUND) << "op " << i;
+        model.erase(k);
+        break;
+      }
+      default:
+        break;
+    }
+    const auto it = model.find(k);
+    const std::string want = it == model.end() ? "<-1>" : it->second;
+    ASSERT_EQ(get(a, k), want) << "op " << i;
+    ASSERT_EQ(get(c, k), want) << "op " << i;
+    ASSERT_EQ(bc_contains(a.get(), k.data(), k.size()), it == model.end() ? 0 : 1) << "op " << i;
+  }
+}
+
+}  // namespace
