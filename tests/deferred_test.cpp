@@ -1,4 +1,4 @@
-// DeferredWriteBucket, deferred_write() scopes and the DeferredWrites core (issue 3).
+// DeferredWriteBucket, deferred_write() scopes and the DeferredWrites core.
 #include "bucketcache/deferred.hpp"
 
 #include <dirent.h>

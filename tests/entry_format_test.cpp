@@ -61,7 +61,7 @@ std::string write_entry(const std::string& root, const Golden& g) {
 
 }  // namespace
 
-// format::crc32 folds with PCLMULQDQ where the CPU has it (issue 7): it must give zlib's
+// format::crc32 folds with PCLMULQDQ where the CPU has it: it must give zlib's
 // CRC-32 for every length (short tails, the 64-byte threshold, odd lengths) and alignment.
 TEST(EntryFormat, Crc32MatchesZlib) {
   std::mt19937_64 rng(42);

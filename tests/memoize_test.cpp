@@ -1,5 +1,5 @@
 // memoize(), memoize_method(): keys, refresh, ignored arguments, hit callback, precache,
-// exceptions and single flight across threads and processes (issue 3).
+// exceptions and single flight across threads and processes.
 #include "bucketcache/memoize.hpp"
 
 #include <fcntl.h>

@@ -42,7 +42,7 @@ std::string get_id(const unsigned char* p) {
 }
 
 #if BUCKETCACHE_CRC32_PCLMUL
-// Performance (issue 7): zlib's table-driven crc32 runs at ~4 GB/s, so checking a 1 MiB
+// zlib's table-driven crc32 runs at ~4 GB/s, so checking a 1 MiB
 // value cost more than reading it. This is the same CRC-32 (the zlib polynomial, same
 // values) computed by folding 64 bytes at a time with carry-less multiplication (Intel,
 // "Fast CRC Computation for Generic Polynomials Using PCLMULQDQ Instruction"; the constants

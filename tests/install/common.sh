@@ -42,3 +42,22 @@ build_consumers() {
   env LD_LIBRARY_PATH="$libdir" "$@" "$w/cxx/cxx_consumer" "$w/cache" || fail "$label: C++ consumer failed"
   ok "$label: C++ consumer (find_package, clang++, no -std flag) builds and runs"
 }
+
+# sandboxed_step <skip-reason> <fail-message> <ok-message> <command...>: runs the command in
+# sandbox.sh (a throw-away root; BUCKETCACHE_SANDBOX_OVERLAYS passes through). Where no
+# sandbox can be made (exit 77) it prints SKIP with the reason and the totals and exits 0;
+# this is each script's last step.
+sandboxed_step() {
+  skip_reason="$1"; fail_message="$2"; ok_message="$3"; shift 3
+  set +e
+  sh "$src/tests/install/sandbox.sh" "$work" "$@"
+  rc=$?
+  set -e
+  if [ "$rc" -eq 77 ]; then
+    echo "SKIP: $skip_reason"
+    echo "$passed passed, 0 failed, 1 skipped"
+    exit 0
+  fi
+  [ "$rc" -eq 0 ] || fail "$fail_message (exit $rc)"
+  ok "$ok_message"
+}

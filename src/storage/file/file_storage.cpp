@@ -36,9 +36,21 @@ EntryVersion FileStorage::version_of(const struct stat& st) {
   return v;
 }
 
-int FileStorage::open_entry(const Digest& key, int flags, Found& found) const {
-  flags |= O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK;
+int FileStorage::open_entry(const Digest& key, int flags, Found& found, struct stat& st) const {
   const std::string path = dirs_.entry_path(key);
+  const int fd = open_entry_at(key, path, flags | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, found);
+  if (fd < 0) return -1;
+  Fd owned(fd);
+  if (::fstat(fd, &st) != 0) throw_io("cannot stat entry", path, errno);
+  if (!S_ISREG(st.st_mode)) {  // a FIFO, a device...: never read or written
+    found = Found::foreign;
+    return -1;
+  }
+  return owned.release();
+}
+
+int FileStorage::open_entry_at(const Digest& key, const std::string& path, int flags,
+                               Found& found) const {
   int fd = open_no_symlinks(path.c_str(), flags);
   if (fd >= 0) return fd;
   found = Found::absent;
@@ -64,12 +76,10 @@ int FileStorage::open_entry(const Digest& key, int flags, Found& found) const {
 
 Found FileStorage::read(const Digest& key, StoredEntry& out) {
   Found found = Found::absent;
-  Fd fd(open_entry(key, O_RDONLY, found));
+  struct stat st;
+  Fd fd(open_entry(key, O_RDONLY, found, st));
   if (fd.get() < 0) return found;
   const std::string path = dirs_.entry_path(key);
-  struct stat st;
-  if (::fstat(fd.get(), &st) != 0) throw_io("cannot stat entry", path, errno);
-  if (!S_ISREG(st.st_mode)) return Found::foreign;  // a FIFO, device...: never read
   const auto size = static_cast<std::uint64_t>(st.st_size);
   if (size < format::kHeaderSize) return Found::corrupt;
 
@@ -115,12 +125,10 @@ Found FileStorage::read(const Digest& key, StoredEntry& out) {
 
 Found FileStorage::peek(const Digest& key, StoredEntry& out) {
   Found found = Found::absent;
-  Fd fd(open_entry(key, O_RDONLY, found));
+  struct stat st;
+  Fd fd(open_entry(key, O_RDONLY, found, st));
   if (fd.get() < 0) return found;
   const std::string path = dirs_.entry_path(key);
-  struct stat st;
-  if (::fstat(fd.get(), &st) != 0) throw_io("cannot stat entry", path, errno);
-  if (!S_ISREG(st.st_mode)) return Found::foreign;
   unsigned char header[format::kHeaderSize];
   struct iovec iov[1] = {{header, sizeof(header)}};
   bool short_read = false;
@@ -248,12 +256,10 @@ bool FileStorage::touch(const Digest& key, std::int64_t expires_us, std::uint32_
   // change, so a concurrent set (a new file) is never undone. A reader racing the pwrite
   // may see a header failing its checksum: a miss, never a wrong value.
   Found found = Found::absent;
-  Fd fd(open_entry(key, O_RDWR, found));
+  struct stat st;
+  Fd fd(open_entry(key, O_RDWR, found, st));
   if (fd.get() < 0) return false;
   const std::string path = dirs_.entry_path(key);
-  struct stat st;
-  if (::fstat(fd.get(), &st) != 0) throw_io("cannot stat entry", path, errno);
-  if (!S_ISREG(st.st_mode)) return false;
   unsigned char header[format::kHeaderSize];
   if (::pread(fd.get(), header, sizeof(header), 0) != static_cast<ssize_t>(sizeof(header))) {
     return false;
