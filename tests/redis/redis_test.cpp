@@ -81,7 +81,10 @@ class Raw {
     c_ = redisConnectWithTimeout("127.0.0.1", port, tv);
     if (c_ == nullptr || c_->err != 0) throw std::runtime_error("raw connect failed");
   }
-  ~Raw() { redisFree(c_); }
+  ~Raw() {
+    if (last_ != nullptr) freeReplyObject(last_);
+    redisFree(c_);
+  }
   redisReply* cmd(const std::vector<std::string>& args) {
     std::vector<const char*> argv;
     std::vector<size_t> lens;
