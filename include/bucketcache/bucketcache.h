@@ -81,23 +81,19 @@ typedef struct bc_prune_info {
 #define BC_OPT_LOCK_WAIT_MS 8       /* I: bc_get_or_compute wait for another computer; 60000 */
 #define BC_OPT_DIRECTORY_MODE 9     /* I: mode of created directories, default 0700 */
 #define BC_OPT_FILE_MODE 10         /* I: mode of entry files, default 0600 */
-#define BC_OPT_STORE                                              \
-  11 /* S: where entries live: "file" (default: the path is a     \
-        directory) or "redis://[user:password@]host:port[/db]"    \
-        (the path names the bucket, a key namespace on the        \
-        server; docs/redis.md). "redis-cluster://host:port[,...]" \
-        is reserved: BC_EUNSUPPORTED in this version. */
-#define BC_OPT_NEAR_CACHE_DIR                                    \
-  12 /* S: with a remote store, a local directory used as a file \
-        store in front of it. Reserved: BC_EUNSUPPORTED in this  \
-        version. */
-#define BC_OPT_TIMEOUT_MS                                      \
-  13 /* I: remote store connect and per-command timeout, >= 1; \
-        2000. A server that does not answer in time is BC_EIO. */
-#define BC_OPT_STORE_KEYS                                         \
-  18 /* I: 1 (default) keep each key's bytes in its entry (format \
-        2: listings show keys); 0 for secret keys (entries then   \
-        record only the digest) */
+#define BC_OPT_STORE 11             /* S: where entries live: "file" (default: the path is a
+                                       directory) or "redis://[user:password@]host:port[/db]"
+                                       (the path names the bucket, a key namespace on the
+                                       server; docs/redis.md). "redis-cluster://host:port[,...]"
+                                       is reserved: BC_EUNSUPPORTED in this version. */
+#define BC_OPT_NEAR_CACHE_DIR 12    /* S: with a remote store, a local directory used as a file
+                                       store in front of it. Reserved: BC_EUNSUPPORTED in this
+                                       version. */
+#define BC_OPT_TIMEOUT_MS 13        /* I: remote store connect and per-command timeout, >= 1;
+                                       2000. A server that does not answer in time is BC_EIO. */
+#define BC_OPT_STORE_KEYS 18        /* I: 1 (default) keep each key's bytes in its entry (format
+                                       2: listings show keys); 0 for secret keys (entries then
+                                       record only the digest) */
 
 /* Creates options with defaults in *out. Free with bc_options_free.
  * Errors: BC_EINVAL (out NULL), BC_ENOMEM. */
