@@ -211,6 +211,28 @@ TEST(Management, UpdateReadModifyWrite) {
   EXPECT_NE(header_of(s, "n").flags & bc::format::kExplicitLifetime, 0u);
 }
 
+TEST(Management, UpdateOfAnotherKeyInsideUpdateAndReentry) {
+  TempDir dir;
+  bc::Store s(dir.path(), "raw", "raw");
+  const bc::KeyRef a(s.digest("a"), "a");
+  const bc::KeyRef b(s.digest("b"), "b");
+  s.update(a, [&](const bc::Entry*) {
+    s.update(b, [](const bc::Entry*) { return std::string("inner"); });
+    return std::string("outer");
+  });
+  EXPECT_EQ(get_string(s, "a"), "outer");
+  EXPECT_EQ(get_string(s, "b"), "inner");
+  // The same key from inside its own update, or from its own computation: at once, an error.
+  EXPECT_THROW(s.update(a, [&](const bc::Entry*) { return *s.update(a, {}).value; }),
+               bc::InvalidArgument);
+  const bc::KeyRef c(s.digest("c"), "c");
+  EXPECT_THROW(
+      s.get_or_compute(
+          c, [&] { return *s.update(c, [](const bc::Entry*) { return std::string("x"); }).value; }),
+      bc::InvalidArgument);
+  EXPECT_EQ(get_string(s, "a"), "outer");
+}
+
 TEST(Management, ThreadsIncrementingOneKeyLoseNothing) {
   TempDir dir;
   bc::Bucket<bc::JsonBackend> b(dir.path());

@@ -5,7 +5,9 @@
 
 #include <atomic>
 #include <cerrno>
+#include <condition_variable>
 #include <mutex>
+#include <unordered_set>
 
 #include "bucketcache/error.hpp"
 #include "bucketcache/logging.hpp"
@@ -253,8 +255,40 @@ struct Store::Impl {
   std::unique_ptr<storage::Storage> store;
   MemoryCache memory;
   std::atomic<bool> logged_longer_lifetime{false};
-  static constexpr std::size_t kUpdateStripes = 64;
-  std::mutex update_mutex[kUpdateStripes];  // Store::update, by key
+
+  // Keys in Store::update in this process: its threads wait here for each other (without
+  // polling the store's lock), and updates of other keys never wait.
+  std::mutex updating_mu;
+  std::condition_variable updating_cv;
+  std::unordered_set<Digest, DigestHash> updating;
+
+  class Updating {
+   public:
+    Updating(Impl& impl, const Digest& key, std::chrono::steady_clock::time_point deadline)
+        : impl_(impl), key_(key) {
+      std::unique_lock<std::mutex> lock(impl.updating_mu);
+      if (!impl.updating_cv.wait_until(lock, deadline,
+                                       [&] { return impl.updating.count(key) == 0; })) {
+        throw Error(ErrorCode::timeout, "waited " + std::to_string(impl.options.lock_wait.count()) +
+                                            " ms for another update of key " + key.hex() +
+                                            " in this process");
+      }
+      impl.updating.insert(key);
+    }
+    ~Updating() {
+      {
+        const std::lock_guard<std::mutex> lock(impl_.updating_mu);
+        impl_.updating.erase(key_);
+      }
+      impl_.updating_cv.notify_all();
+    }
+    Updating(const Updating&) = delete;
+    Updating& operator=(const Updating&) = delete;
+
+   private:
+    Impl& impl_;
+    Digest key_;
+  };
 };
 
 Store StoreAccess::make(std::unique_ptr<storage::Storage> storage, std::string backend_id,
@@ -420,11 +454,10 @@ Entry Store::update(const KeyRef& key, const std::function<std::string(const Ent
   const Digest& d = key.digest;
   const ReentryGuard computing(this, d);
   // Threads of this process queue here, so that one at a time polls the store's lock.
-  const std::lock_guard<std::mutex> in_process(
-      impl_->update_mutex[d.bytes[0] % Impl::kUpdateStripes]);
+  const auto deadline = deadline_after(impl_->options.lock_wait);
+  const Impl::Updating in_process(*impl_, d, deadline);
   storage::LockOutcome outcome = storage::LockOutcome::held;
-  std::unique_ptr<storage::KeyLock> lock =
-      impl_->store->lock(d, deadline_after(impl_->options.lock_wait), {}, outcome);
+  std::unique_ptr<storage::KeyLock> lock = impl_->store->lock(d, deadline, {}, outcome);
   if (!lock) {
     if (outcome == storage::LockOutcome::unavailable) {
       throw Error(ErrorCode::unsupported, "no lock can be taken for key " + d.hex() + " in " +
