@@ -456,6 +456,10 @@ class Bucket:
         """The number of usable entries of this bucket in its directory (a scan)."""
         return len(self._own_keys())
 
+    def __bool__(self):
+        # A bucket is true even when empty: `if bucket:` must not scan the directory.
+        return True
+
     def __iter__(self):
         """The keys of this bucket's usable entries, as json.loads reads their canonical
         JSON: tuples come back as lists, and objects the keymaker tagged (sets, bytes...)

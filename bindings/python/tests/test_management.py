@@ -166,6 +166,7 @@ def test_clear_len_iter(cache_dir):
         assert list(jsons) == ['j']
         assert pickles.clear() == 6
         assert len(pickles) == 0
+        assert pickles  # true even when empty (no scan)
         assert pickles.get(0) is None  # the memory layer is emptied too
         assert jsons['j'] == 1  # another backend's entries stay
 
