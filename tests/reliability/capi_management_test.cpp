@@ -329,3 +329,31 @@ TEST(CapiManagement, ProcessesIncrementingOneKeyLoseNothing) {
   EXPECT_EQ(get(b, "counter"), std::to_string(kProcesses * kIncrements));
   bc_bucket_close(b);
 }
+
+namespace {
+
+struct DeleteCtx {
+  bc_bucket* b;
+  int seen;
+};
+
+int delete_each(void* user, const void* key, size_t klen, uint64_t, int64_t, int64_t) {
+  auto* ctx = static_cast<DeleteCtx*>(user);
+  ++ctx->seen;
+  return bc_delete(ctx->b, key, klen) == BC_OK ? 0 : 1;
+}
+
+}  // namespace
+
+TEST(CapiManagement, ForeachCallbackMayUseTheBucket) {
+  ScratchDir dir;
+  bc_bucket* b = open_bucket(dir.path());
+  for (int i = 0; i < 20; ++i) ASSERT_EQ(set(b, "k" + std::to_string(i), "v"), BC_OK);
+  DeleteCtx ctx{b, 0};
+  ASSERT_EQ(bc_foreach(b, delete_each, &ctx), BC_OK) << bc_last_error_message();
+  EXPECT_EQ(ctx.seen, 20);
+  Seen after;
+  ASSERT_EQ(bc_foreach(b, collect, &after), BC_OK);
+  EXPECT_EQ(after.calls, 0);
+  bc_bucket_close(b);
+}
