@@ -118,7 +118,8 @@ struct EntryInfo {
 // Whether an entry created at created_us is older than max_age_us (> 0) at now_us; a
 // max_age_us <= 0 means no bound.
 inline bool older_than(std::int64_t created_us, std::int64_t max_age_us, std::int64_t now_us) {
-  return max_age_us > 0 && now_us - created_us > max_age_us;
+  // now - max_age cannot overflow (now is positive); now - created could, for a forged time.
+  return max_age_us > 0 && created_us < now_us - max_age_us;
 }
 
 // Why a read found nothing.
