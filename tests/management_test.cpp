@@ -368,3 +368,15 @@ TEST(Management, DeferredBucketWritesPendingFirstAndClearDropsThem) {
   EXPECT_EQ(d.pending_count(), 0u);
   EXPECT_FALSE(d.try_get<int>(std::string("p")));
 }
+
+TEST(Management, OlderThan) {
+  constexpr std::int64_t kMin = std::numeric_limits<std::int64_t>::min();
+  constexpr std::int64_t kMax = std::numeric_limits<std::int64_t>::max();
+  EXPECT_FALSE(bc::older_than(100, 0, 1000));   // no bound
+  EXPECT_FALSE(bc::older_than(100, -5, 1000));  // no bound
+  EXPECT_FALSE(bc::older_than(900, 100, 1000));
+  EXPECT_TRUE(bc::older_than(899, 100, 1000));
+  EXPECT_TRUE(bc::older_than(kMin, 1, 1700000000000000));
+  EXPECT_FALSE(bc::older_than(kMin, kMax, 1700000000000000));
+  EXPECT_FALSE(bc::older_than(kMax, 1, 1700000000000000));  // from the future: not old
+}
