@@ -15,6 +15,7 @@
 #include "bucketcache/store.hpp"
 #include "bucketcache/version.hpp"
 #include "cache/operations.hpp"
+#include "support/clock.hpp"
 #include "value_formats.hpp"
 
 namespace bc = bucketcache;
@@ -361,6 +362,111 @@ int bc_get_or_compute(bc_bucket* b, const void* key, size_t klen, bc_compute_fn 
     const bc::Entry e = b->handle.ops().get_or_compute(k, compute, &was_hit);
     give(out, *e.value);
     if (hit != nullptr) *hit = was_hit ? 1 : 0;
+    return BC_OK;
+  });
+}
+
+int bc_set_ex(bc_bucket* b, const void* key, size_t klen, const void* val, size_t vlen,
+              int64_t lifetime_us) {
+  return guard([&] {
+    require(b != nullptr, "bc_set_ex: bucket is NULL");
+    const std::string_view v = bytes_arg(val, vlen, "value");
+    const bc::cache::Key k = entry_key(b, key, klen);
+    bucketcache::capi::check_value(b->handle.backend(), v);
+    b->handle.ops().write_through().set_ex(k.ref(), v, lifetime_us);
+    return BC_OK;
+  });
+}
+
+int bc_add(bc_bucket* b, const void* key, size_t klen, const void* val, size_t vlen,
+           int64_t lifetime_us) {
+  return guard([&] {
+    require(b != nullptr, "bc_add: bucket is NULL");
+    const std::string_view v = bytes_arg(val, vlen, "value");
+    const bc::cache::Key k = entry_key(b, key, klen);
+    bucketcache::capi::check_value(b->handle.backend(), v);
+    return b->handle.ops().write_through().add(k.ref(), v, lifetime_us)
+               ? BC_OK
+               : fail(BC_EEXISTS, "the key already has a usable entry");
+  });
+}
+
+int bc_touch(bc_bucket* b, const void* key, size_t klen, int64_t lifetime_us) {
+  return guard([&] {
+    require(b != nullptr, "bc_touch: bucket is NULL");
+    const bc::Digest d = key_digest(b, key, klen);
+    return b->handle.ops().write_through().touch(d, lifetime_us)
+               ? BC_OK
+               : fail(BC_ENOTFOUND, "no usable entry for key");
+  });
+}
+
+int bc_incr(bc_bucket* b, const void* key, size_t klen, int64_t delta, int64_t initial,
+            int64_t* out) {
+  return guard([&] {
+    require(b != nullptr, "bc_incr: bucket is NULL");
+    const bc::cache::Key k = entry_key(b, key, klen);
+    const std::string& backend = b->handle.backend();
+    // A backend without integers is BC_EINVAL before any lock is taken.
+    bucketcache::capi::parse_integer(backend, bucketcache::capi::format_integer(backend, 0));
+    int64_t result = 0;
+    b->handle.ops().write_through().update(k.ref(), [&](const bc::Entry* current) {
+      const int64_t base =
+          current != nullptr ? bucketcache::capi::parse_integer(backend, *current->value) : initial;
+      if (__builtin_add_overflow(base, delta, &result)) {
+        throw bc::InvalidArgument("bc_incr: " + std::to_string(base) + " + " +
+                                  std::to_string(delta) +
+                                  " overflows int64; the value is unchanged");
+      }
+      return bucketcache::capi::format_integer(backend, result);
+    });
+    if (out != nullptr) *out = result;
+    return BC_OK;
+  });
+}
+
+int bc_get_ex(bc_bucket* b, const void* key, size_t klen, int64_t max_age_us, bc_buf* out,
+              int64_t* expires_us) {
+  if (out != nullptr) *out = bc_buf{nullptr, 0};
+  return guard([&] {
+    require(b != nullptr, "bc_get_ex: bucket is NULL");
+    require(out != nullptr, "bc_get_ex: out is NULL");
+    bc::Entry e;
+    const int rc = read_status_code(read_entry(b, key_digest(b, key, klen), e));
+    if (rc != BC_OK) return rc;
+    if (bc::older_than(e.created_us, max_age_us, bc::now_us())) {
+      return fail(BC_ENOTFOUND, "entry is older than max_age (kept)");
+    }
+    give(out, *e.value);
+    if (expires_us != nullptr) *expires_us = e.expires_us;
+    return BC_OK;
+  });
+}
+
+int bc_clear(bc_bucket* b, uint64_t* removed) {
+  return guard([&] {
+    require(b != nullptr, "bc_clear: bucket is NULL");
+    b->handle.ops().discard();
+    const std::uint64_t n = b->handle.store().clear();
+    if (removed != nullptr) *removed = n;
+    return BC_OK;
+  });
+}
+
+int bc_foreach(bc_bucket* b, bc_entry_fn fn, void* user) {
+  return guard([&] {
+    require(b != nullptr, "bc_foreach: bucket is NULL");
+    require(fn != nullptr, "bc_foreach: fn is NULL");
+    int stopped_with = 0;
+    b->handle.ops().write_through().for_each([&](const bc::EntryInfo& info) {
+      stopped_with = fn(user, info.key_bytes.empty() ? nullptr : info.key_bytes.data(),
+                        info.key_bytes.size(), info.size, info.created_us, info.expires_us);
+      return stopped_with == 0;
+    });
+    if (stopped_with != 0) {
+      return fail(BC_EUSER,
+                  ("bc_foreach: the callback returned " + std::to_string(stopped_with)).c_str());
+    }
     return BC_OK;
   });
 }

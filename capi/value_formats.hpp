@@ -2,6 +2,7 @@
 // "pickle" (Python pickle bytes from the Python binding; opaque to the library).
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -16,6 +17,13 @@ bool valid_backend(const std::string& id);
 // bytes for "raw" and "pickle", one JSON text (strict UTF-8) for "json", one MessagePack object
 // with nothing after it for "msgpack".
 void check_value(const std::string& backend, std::string_view bytes);
+
+// bc_incr's integers: parses bytes as one integer of the backend's format ("raw": ASCII
+// decimal, "json": a JSON integer, "msgpack": an integer) in the int64 range; throws
+// InvalidArgument otherwise (and for any other backend).
+std::int64_t parse_integer(const std::string& backend, std::string_view bytes);
+// The integer in the backend's format.
+std::string format_integer(const std::string& backend, std::int64_t value);
 
 }  // namespace capi
 }  // namespace bucketcache

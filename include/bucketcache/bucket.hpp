@@ -17,16 +17,21 @@
 
 #include <chrono>
 #include <cstdint>
+#include <limits>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <utility>
+#include <vector>
 
 #include "bucketcache/error.hpp"
 #include "bucketcache/keys.hpp"
 #include "bucketcache/store.hpp"
 
 BUCKETCACHE_NAMESPACE_BEGIN
+
+class DeferredWrites;
 
 // BucketOperations: the typed operations of Bucket, DeferredWriteBucket and
 // deferred_write() scopes (each derives from it): set, get, try_get, contains, erase,
@@ -93,6 +98,134 @@ class BucketOperations {
     return self().storage().unload(digest(key));
   }
 
+  // ---- Cache management (docs/cache-management.md). On a deferred bucket or scope these
+  // first write the pending deferred writes (clear() drops them instead).
+
+  // set() with the entry's own lifetime: > 0 that long, 0 never expires, negative the
+  // bucket's. An entry of its own lifetime is honoured as recorded (no lifetime rule).
+  template <class K, class V>
+  void set(const K& key, const V& value, std::chrono::microseconds lifetime) {
+    with_key(key, [&](const KeyRef& k) {
+      std::string bytes;
+      dump_value(value, bytes);
+      through().set_ex(k, bytes, lifetime.count());
+    });
+  }
+
+  // Stores value only if key has no usable entry, atomically across processes (Store::add).
+  // Returns false, changing nothing, if one exists.
+  template <class K, class V>
+  bool add(const K& key, const V& value,
+           std::chrono::microseconds lifetime = std::chrono::microseconds(kBucketLifetime)) {
+    return with_key(key, [&](const KeyRef& k) {
+      std::string bytes;
+      dump_value(value, bytes);
+      return through().add(k, bytes, lifetime.count());
+    });
+  }
+
+  // New expiry for key's usable entry: now + lifetime (0 never; negative the bucket's).
+  // Returns false if there is none.
+  template <class K>
+  bool touch(const K& key,
+             std::chrono::microseconds lifetime = std::chrono::microseconds(kBucketLifetime)) {
+    return through().touch(digest(key), lifetime.count());
+  }
+
+  // Adds delta to key's std::int64_t value (absent: starts at initial) and returns the new
+  // value; atomic against every other incr/decr of the key in any process (Store::update).
+  // Throws InvalidArgument if the stored value is not an integer Backend can read, or the sum
+  // overflows (the value is unchanged).
+  template <class K>
+  std::int64_t incr(const K& key, std::int64_t delta = 1, std::int64_t initial = 0) {
+    return with_key(key, [&](const KeyRef& k) {
+      std::int64_t result = 0;
+      through().update(k, [&](const Entry* current) {
+        std::int64_t base = initial;
+        if (current != nullptr) {
+          try {
+            base = Backend::template load<std::int64_t>(*current->value, self().config());
+          } catch (const std::exception& e) {
+            throw InvalidArgument(std::string("incr: the stored value is not an integer: ") +
+                                  e.what());
+          }
+        }
+        if (__builtin_add_overflow(base, delta, &result)) {
+          throw InvalidArgument("incr: " + std::to_string(base) + " + " + std::to_string(delta) +
+                                " overflows int64; the value is unchanged");
+        }
+        std::string bytes;
+        dump_value(result, bytes);
+        return bytes;
+      });
+      return result;
+    });
+  }
+  template <class K>
+  std::int64_t decr(const K& key, std::int64_t delta = 1, std::int64_t initial = 0) {
+    if (delta == std::numeric_limits<std::int64_t>::min()) {
+      throw InvalidArgument("decr: delta overflows int64");
+    }
+    return incr(key, -delta, initial);
+  }
+
+  // Removes key's usable entry and returns its value (std::nullopt: none). Of concurrent
+  // pops of one entry, in any processes, exactly one gets it. A value Backend cannot read as
+  // V is still removed, and std::nullopt returned.
+  template <class V, class K>
+  std::optional<V> pop(const K& key) {
+    Entry e;
+    const Digest d = digest(key);
+    if (!through().pop(d, e)) return std::nullopt;
+    return load_value<V>(d, *e.value);
+  }
+
+  // try_get() where an entry created longer ago than max_age (> 0) is a miss (not deleted).
+  template <class V, class K>
+  std::optional<V> try_get_within(const K& key, std::chrono::microseconds max_age) {
+    Entry e;
+    const Digest d = digest(key);
+    if (!self().storage().get(d, e)) return std::nullopt;
+    const auto now = std::chrono::duration_cast<std::chrono::microseconds>(
+        std::chrono::system_clock::now().time_since_epoch());
+    if (older_than(e.created_us, max_age.count(), now.count())) return std::nullopt;
+    return load_value<V>(d, *e.value);
+  }
+
+  // try_get() of each key, in order.
+  template <class V, class K>
+  std::vector<std::optional<V>> get_many(const std::vector<K>& keys) {
+    std::vector<std::optional<V>> out;
+    out.reserve(keys.size());
+    for (const K& k : keys) out.push_back(try_get<V>(k));
+    return out;
+  }
+
+  // set() of each (key, value) pair, in order; each entry is atomic, the batch is not.
+  template <class K, class V>
+  void set_many(const std::vector<std::pair<K, V>>& items) {
+    for (const auto& [k, v] : items) set(k, v);
+  }
+
+  // Removes every entry of this bucket (its backend and keymaker) from the store; other
+  // buckets' entries in the directory stay. Returns how many were removed.
+  std::uint64_t clear() {
+    if constexpr (std::is_same_v<std::decay_t<decltype(self().storage())>, DeferredWrites>) {
+      self().storage().discard();
+    }
+    return self().store().clear();
+  }
+
+  // Calls fn(const EntryInfo&) for every usable entry of this bucket until it returns false
+  // (Store::for_each); returns false if fn stopped it.
+  template <class F>
+  bool for_each(F&& fn) {
+    return through().for_each(std::forward<F>(fn));
+  }
+
+  // Usable entries of this bucket in the store.
+  std::uint64_t size() { return through().count(); }
+
   // Single-flight read-through (Store::get_or_compute): returns the cached V for key, or
   // calls compute() (returning V), stores the result and returns it. *hit (optional) says
   // which; *expires_us (optional) gets the entry's expiry. A cached value that cannot be
@@ -109,6 +242,14 @@ class BucketOperations {
   // Calls f with key's KeyRef: with the key's bytes for the built-in keymakers that have
   // them at hand (DefaultKeyMaker's canonical form, RawKeyMaker's bytes), so the entry
   // keeps its key; the digest alone otherwise (a streaming or user keymaker).
+  // The Store, after writing the pending writes of a deferred bucket.
+  Store& through() {
+    if constexpr (std::is_same_v<std::decay_t<decltype(self().storage())>, DeferredWrites>) {
+      self().storage().sync();
+    }
+    return self().store();
+  }
+
   template <class K, class F>
   decltype(auto) with_key(const K& key, F&& f) const {
     if constexpr (std::is_same_v<KeyMaker, DefaultKeyMaker>) {

@@ -189,6 +189,64 @@ typedef int (*bc_compute_fn)(void* user, const void* key, size_t klen, bc_buf* o
 BC_API int bc_get_or_compute(bc_bucket* b, const void* key, size_t klen, bc_compute_fn fn,
                              void* user, bc_buf* out, int* hit);
 
+/* ---- Cache management (docs/cache-management.md) ---------------------------------- */
+
+/* lifetime_us in the calls below: > 0 that lifetime, 0 never expires, < 0 the bucket's. An
+ * entry given its own lifetime (>= 0) is honoured as recorded: the bucket's lifetime rule
+ * (an entry of a longer lifetime is a miss) does not apply to it. With BC_OPT_DEFERRED these
+ * calls (and bc_incr, bc_foreach) first write the pending deferred writes (BC_EIO if that
+ * fails), then act on the store; bc_clear drops them instead. */
+
+/* bc_set with the entry's own lifetime. Errors as bc_set. */
+BC_API int bc_set_ex(bc_bucket* b, const void* key, size_t klen, const void* val, size_t vlen,
+                     int64_t lifetime_us);
+
+/* Stores val only if key has no usable entry (an expired, corrupt or foreign one is
+ * replaced), atomically across processes and machines sharing the store: of concurrent
+ * adds, exactly one succeeds. BC_EEXISTS if a usable entry exists (nothing changes);
+ * errors as bc_set. */
+BC_API int bc_add(bc_bucket* b, const void* key, size_t klen, const void* val, size_t vlen,
+                  int64_t lifetime_us);
+
+/* Gives key's usable entry a new expiry, now + lifetime_us (< 0: the bucket's lifetime;
+ * 0: never); it is then an entry of its own lifetime. BC_ENOTFOUND if there is no usable
+ * entry; BC_EINVAL, BC_EIO. */
+BC_API int bc_touch(bc_bucket* b, const void* key, size_t klen, int64_t lifetime_us);
+
+/* Adds delta to key's integer value (an absent or unusable entry starts at initial) and
+ * stores the result in *out (NULL ok). The value is an integer in the bucket's backend:
+ * "raw" ASCII decimal, "json" a JSON integer, "msgpack" an integer. Atomic against every
+ * other bc_incr of the key in any process (it holds the key's lock; a concurrent bc_set
+ * lands wholly before or after). The entry keeps its own lifetime if it had one, else gets
+ * the bucket's from now. Errors: BC_EINVAL (not an integer, another backend, overflow: the
+ * value is unchanged), BC_ETIMEOUT (the key's lock was held longer than
+ * BC_OPT_LOCK_WAIT_MS), BC_EIO. */
+BC_API int bc_incr(bc_bucket* b, const void* key, size_t klen, int64_t delta, int64_t initial,
+                   int64_t* out);
+
+/* bc_get, where max_age_us > 0 makes an entry created longer ago than that a miss
+ * (BC_ENOTFOUND; the entry is not deleted). *expires_us (NULL ok) gets the expiry (0:
+ * never). Errors as bc_get. */
+BC_API int bc_get_ex(bc_bucket* b, const void* key, size_t klen, int64_t max_age_us, bc_buf* out,
+                     int64_t* expires_us);
+
+/* Removes every entry of this bucket (its backend and key format) from the store, and
+ * empties its memory layer; other backends' and key formats' entries stay. *removed (NULL
+ * ok) gets how many. Errors: BC_EINVAL, BC_EIO. */
+BC_API int bc_clear(bc_bucket* b, uint64_t* removed);
+
+/* One usable entry: key bytes as stored (canonical JSON or raw; klen 0 when the entry
+ * omits its key, see BC_OPT_STORE_KEYS), value size in bytes, times in microseconds since
+ * the epoch (expires 0: never). Return 0 to go on, non-zero to stop. */
+typedef int (*bc_entry_fn)(void* user, const void* key, size_t klen, uint64_t size,
+                           int64_t created_us, int64_t expires_us);
+
+/* Calls fn for every usable entry of this bucket in its store (not expired, not of a
+ * longer lifetime than the bucket's, this backend and key format), in no particular order,
+ * on the calling thread. Reads headers only and deletes nothing. Errors: BC_EUSER (fn
+ * returned non-zero: stopped), BC_EINVAL, BC_EIO. */
+BC_API int bc_foreach(bc_bucket* b, bc_entry_fn fn, void* user);
+
 /* Frees data the library returned in buf and sets it to {NULL, 0}. NULL is a no-op. */
 BC_API void bc_buf_dispose(bc_buf* buf);
 

@@ -100,6 +100,28 @@ struct Entry {
   std::int64_t expires_us = 0;  // 0: never expires
 };
 
+// The lifetime argument of Store::set_ex, add and touch (and their typed and C forms):
+// > 0 that lifetime in microseconds, 0 never expires, < 0 (kBucketLifetime) the bucket's.
+// An entry given its own lifetime (>= 0) records so in its header, and the lifetime rule
+// (ReadStatus::longer_lifetime) does not apply to it: it lives as long as it was told.
+inline constexpr std::int64_t kBucketLifetime = -1;
+
+// One usable entry of a bucket, as Store::for_each reports it.
+struct EntryInfo {
+  std::string_view key_bytes;  // the key as stored (canonical JSON or raw); empty if omitted
+  Digest digest;
+  std::uint64_t size = 0;  // value bytes
+  std::int64_t created_us = 0;
+  std::int64_t expires_us = 0;  // 0: never
+};
+
+// Whether an entry created at created_us is older than max_age_us (> 0) at now_us; a
+// max_age_us <= 0 means no bound.
+inline bool older_than(std::int64_t created_us, std::int64_t max_age_us, std::int64_t now_us) {
+  // now - max_age cannot overflow (now is positive); now - created could, for a forged time.
+  return max_age_us > 0 && created_us < now_us - max_age_us;
+}
+
 // Why a read found nothing.
 enum class ReadStatus {
   found,
@@ -158,6 +180,45 @@ class BUCKETCACHE_API Store {
   // *hit (optional) tells whether the value came from the cache.
   Entry get_or_compute(const KeyRef& key, const std::function<std::string()>& compute,
                        bool* hit = nullptr);
+
+  // Like set(), with the entry's own lifetime (kBucketLifetime: the bucket's).
+  void set_ex(const KeyRef& key, std::string_view value, std::int64_t lifetime_us);
+
+  // Stores the value only if the key has no usable entry, atomically against other
+  // processes and machines sharing the store (exactly one of concurrent adds succeeds).
+  // An entry that is not usable here (expired, corrupt, foreign, of a longer lifetime) is
+  // replaced. Returns false, changing nothing, if a usable entry exists.
+  bool add(const KeyRef& key, std::string_view value, std::int64_t lifetime_us = kBucketLifetime);
+
+  // Gives the key's usable entry a new expiry: now + lifetime_us (0: never; kBucketLifetime:
+  // the bucket's lifetime from now). The entry is then one of explicit lifetime (the
+  // lifetime rule no longer applies to it). Returns false if there is no usable entry.
+  bool touch(const Digest& key, std::int64_t lifetime_us = kBucketLifetime);
+
+  // Atomic read-modify-write of one key, against every other update() of the key in any
+  // process sharing the store (it holds the key's single-flight lock; plain set() does not
+  // take it, so a concurrent set lands wholly before or after). f gets the usable entry or
+  // null and returns the new value (an exception from f propagates; nothing is written).
+  // The new entry expires as the old one did if it had its own lifetime, else after the
+  // bucket's lifetime from now. Throws Error(timeout) if the lock is not had within
+  // Options::lock_wait, InvalidArgument if called from a compute of the same key.
+  Entry update(const KeyRef& key, const std::function<std::string(const Entry* current)>& f);
+
+  // Removes the key's usable entry and returns it (false: none). Of concurrent pops of one
+  // entry, in any processes, exactly one gets it.
+  bool pop(const Digest& key, Entry& out);
+
+  // Removes every entry of this bucket (its backend and keymaker ids) from the store, usable
+  // or not, and empties the memory layer; other buckets' entries stay. Returns how many.
+  std::uint64_t clear();
+
+  // Calls fn for every usable entry of this bucket in the store (not expired, not of a
+  // longer lifetime, this backend and keymaker), in no particular order, until fn returns
+  // false. Reads headers and keys only; deletes nothing. Returns false if fn stopped it.
+  bool for_each(const std::function<bool(const EntryInfo&)>& fn);
+
+  // How many usable entries for_each() would report.
+  std::uint64_t count();
 
   // Whether get() would find the key (header only). Deletes an entry past its expiry, as
   // get() does.

@@ -127,8 +127,10 @@ class MemoryCache {
     return erase_locked(key);
   }
 
+  // Empties the layer; fills of reads that took their ticket before are dropped.
   void clear() {
     std::lock_guard<std::mutex> lock(mu_);
+    for (Stripe& s : stripes_) ++s.version;
     map_.clear();
     lru_.clear();
     used_ = 0;

@@ -24,6 +24,7 @@ class DirectOperations final : public Operations {
                        bool* hit) override {
     return s_.get_or_compute(key.ref(), compute, hit);
   }
+  Store& write_through() override { return s_; }
   void sync() override {}
   std::size_t discard() override { return 0; }
   std::size_t pending_count() const override { return 0; }
@@ -43,6 +44,10 @@ class DeferredOperations final : public Operations {
   Entry get_or_compute(const Key& key, const std::function<std::string()>& compute,
                        bool* hit) override {
     return d_.get_or_compute(key.ref(), compute, hit);
+  }
+  Store& write_through() override {
+    d_.sync();
+    return d_.target();
   }
   void sync() override { d_.sync(); }
   std::size_t discard() override { return d_.discard(); }

@@ -38,6 +38,9 @@ class Operations {
   virtual void unload(const Digest& key) = 0;
   virtual Entry get_or_compute(const Key& key, const std::function<std::string()>& compute,
                                bool* hit) = 0;
+  // The store, for the operations that act on it directly (set_ex, add, touch, incr,
+  // foreach: docs/cache-management.md). A deferred bucket syncs its pending writes first.
+  virtual Store& write_through() = 0;
   // Deferred writes: write / drop the pending ones; no-ops (0) for a direct bucket.
   virtual void sync() = 0;
   virtual std::size_t discard() = 0;

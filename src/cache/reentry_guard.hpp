@@ -21,8 +21,8 @@ class ReentryGuard {
     auto& active = computing();
     if (std::find(active.begin(), active.end(), entry_) != active.end()) {
       throw InvalidArgument(
-          "get_or_compute called for the key it is computing, from its own compute function "
-          "(it would wait for itself): key " +
+          "get_or_compute or update (incr) called for the key it is computing or updating, "
+          "from its own compute or update function (it would wait for itself): key " +
           key.hex());
     }
     active.push_back(entry_);

@@ -4,6 +4,10 @@
 #include "bucketcache/store.hpp"
 
 #include <atomic>
+#include <cerrno>
+#include <condition_variable>
+#include <mutex>
+#include <unordered_set>
 
 #include "bucketcache/error.hpp"
 #include "bucketcache/logging.hpp"
@@ -163,8 +167,10 @@ struct Store::Impl {
   }
 
   // Writes through the store, keeping the memory layer coherent (memory_cache.hpp).
-  void write(const KeyRef& key, std::string_view value, std::int64_t created, std::int64_t expires,
-             std::uint32_t flags) {
+  // With Overwrite::no, stores only if nothing is stored under the key; returns whether
+  // the entry was stored.
+  bool write(const KeyRef& key, std::string_view value, std::int64_t created, std::int64_t expires,
+             std::uint32_t flags, storage::Overwrite overwrite = storage::Overwrite::yes) {
     storage::EntryToWrite entry;
     entry.header.backend_id = backend_id;
     entry.header.keymaker_id = keymaker_id;
@@ -179,19 +185,62 @@ struct Store::Impl {
     entry.value = value;
     const MemoryCache::Ticket ticket = memory.begin_write(key.digest);
     CachedValue cv;
+    bool stored = false;
     try {
-      store->write(key.digest, entry, storage::Overwrite::yes,
-                   memory.enabled() && options.check_file ? &cv.version : nullptr);
+      stored = store->write(key.digest, entry, overwrite,
+                            memory.enabled() && options.check_file ? &cv.version : nullptr);
     } catch (...) {
       memory.end_write(key.digest, ticket, nullptr);
       throw;
     }
-    if (memory.enabled()) {
+    if (stored && memory.enabled()) {
       cv.value = std::make_shared<const std::string>(value);
       cv.created_us = created;
       cv.expires_us = expires;
     }
-    memory.end_write(key.digest, ticket, memory.enabled() ? &cv : nullptr);
+    memory.end_write(key.digest, ticket, stored && memory.enabled() ? &cv : nullptr);
+    return stored;
+  }
+
+  // Reads and judges the stored entry (never the memory layer).
+  ReadStatus read_stored(const Digest& key, storage::StoredEntry& e) {
+    const ReadStatus found = status_of(store->read(key, e));
+    return found == ReadStatus::found ? judge(key, e) : found;
+  }
+
+  // Removes the key's entry if it is not usable here (expired, corrupt, foreign, of a longer
+  // lifetime) and still the one judged. Returns false if a usable entry is stored.
+  bool remove_unusable(const Digest& key) {
+    storage::EntryVersion before;
+    if (!store->version(key, before)) return true;
+    storage::StoredEntry e;
+    const ReadStatus found = status_of(store->peek(key, e));
+    if (found == ReadStatus::absent) return true;
+    if (found == ReadStatus::found) {
+      const ReadStatus st = judge(key, e);  // removes an expired entry itself
+      if (st == ReadStatus::found) return false;
+      if (st == ReadStatus::expired) return true;
+      if (!(e.version == before)) return true;  // replaced meanwhile: judge again
+    } else {
+      storage::EntryVersion after;  // corrupt or foreign: only if nothing replaced it
+      if (!store->version(key, after) || !(after == before)) return true;
+    }
+    const MemoryCache::Ticket ticket = memory.begin_write(key);
+    try {
+      store->remove_if_same(key, before);
+    } catch (...) {
+      memory.end_write(key, ticket, nullptr);
+      throw;
+    }
+    memory.end_write(key, ticket, nullptr);
+    return true;
+  }
+
+  // Expiry and flags for an entry given lifetime_us (see kBucketLifetime).
+  std::pair<std::int64_t, std::uint32_t> expiry_for(std::int64_t created,
+                                                    std::int64_t lifetime_us) const {
+    if (lifetime_us < 0) return {expiry_after(created, options.lifetime.count()), 0};
+    return {expiry_after(created, lifetime_us), format::kExplicitLifetime};
   }
 
   ReadStatus peek(const Digest& key) {
@@ -206,6 +255,40 @@ struct Store::Impl {
   std::unique_ptr<storage::Storage> store;
   MemoryCache memory;
   std::atomic<bool> logged_longer_lifetime{false};
+
+  // Keys in Store::update in this process: its threads wait here for each other (without
+  // polling the store's lock), and updates of other keys never wait.
+  std::mutex updating_mu;
+  std::condition_variable updating_cv;
+  std::unordered_set<Digest, DigestHash> updating;
+
+  class Updating {
+   public:
+    Updating(Impl& impl, const Digest& key, std::chrono::steady_clock::time_point deadline)
+        : impl_(impl), key_(key) {
+      std::unique_lock<std::mutex> lock(impl.updating_mu);
+      if (!impl.updating_cv.wait_until(lock, deadline,
+                                       [&] { return impl.updating.count(key) == 0; })) {
+        throw Error(ErrorCode::timeout, "waited " + std::to_string(impl.options.lock_wait.count()) +
+                                            " ms for another update of key " + key.hex() +
+                                            " in this process");
+      }
+      impl.updating.insert(key);
+    }
+    ~Updating() {
+      {
+        const std::lock_guard<std::mutex> lock(impl_.updating_mu);
+        impl_.updating.erase(key_);
+      }
+      impl_.updating_cv.notify_all();
+    }
+    Updating(const Updating&) = delete;
+    Updating& operator=(const Updating&) = delete;
+
+   private:
+    Impl& impl_;
+    Digest key_;
+  };
 };
 
 Store StoreAccess::make(std::unique_ptr<storage::Storage> storage, std::string backend_id,
@@ -317,6 +400,174 @@ Entry Store::get_or_compute(const KeyRef& key, const std::function<std::string()
   e.created_us = created;
   e.expires_us = expires;
   return e;
+}
+
+void Store::set_ex(const KeyRef& key, std::string_view value, std::int64_t lifetime_us) {
+  const std::int64_t created = now_us();
+  const auto [expires, flags] = impl_->expiry_for(created, lifetime_us);
+  impl_->write(key, value, created, expires, flags);
+}
+
+bool Store::add(const KeyRef& key, std::string_view value, std::int64_t lifetime_us) {
+  // Each round either stores, finds a usable entry, or removes an unusable one; another
+  // process replacing entries all the while could keep us going, so the rounds are bounded.
+  for (int attempt = 0; attempt < 64; ++attempt) {
+    const std::int64_t created = now_us();
+    const auto [expires, flags] = impl_->expiry_for(created, lifetime_us);
+    if (impl_->write(key, value, created, expires, flags, storage::Overwrite::no)) {
+      BC_LOG(LogLevel::debug, "add {}: stored", key_label(key.digest));
+      return true;
+    }
+    if (!impl_->remove_unusable(key.digest)) {
+      BC_LOG(LogLevel::debug, "add {}: a usable entry exists", key_label(key.digest));
+      return false;
+    }
+  }
+  throw IoError("add: the entry of key " + key.digest.hex() + " in " + impl_->store->describe() +
+                    " kept changing; gave up after 64 attempts",
+                EAGAIN);
+}
+
+bool Store::touch(const Digest& key, std::int64_t lifetime_us) {
+  storage::StoredEntry e;
+  const ReadStatus found = Impl::status_of(impl_->store->peek(key, e));
+  if (found != ReadStatus::found || impl_->judge(key, e) != ReadStatus::found) return false;
+  const std::int64_t expires =
+      expiry_after(now_us(), lifetime_us < 0 ? impl_->options.lifetime.count() : lifetime_us);
+  // Always an explicit lifetime: counted from creation, the new one is longer than the
+  // bucket's, and the lifetime rule would make the touched entry a miss.
+  const std::uint32_t flags = (e.header.flags & format::kKeyOmitted) | format::kExplicitLifetime;
+  const MemoryCache::Ticket ticket = impl_->memory.begin_write(key);
+  bool touched = false;
+  try {
+    touched = impl_->store->touch(key, expires, flags);
+  } catch (...) {
+    impl_->memory.end_write(key, ticket, nullptr);
+    throw;
+  }
+  impl_->memory.end_write(key, ticket, nullptr);  // the next read loads the new expiry
+  BC_LOG(LogLevel::debug, "touch {} ({})", key_label(key), touched ? "new expiry" : "absent");
+  return touched;
+}
+
+Entry Store::update(const KeyRef& key, const std::function<std::string(const Entry* current)>& f) {
+  const Digest& d = key.digest;
+  const ReentryGuard computing(this, d);
+  // Threads of this process queue here, so that one at a time polls the store's lock.
+  const auto deadline = deadline_after(impl_->options.lock_wait);
+  const Impl::Updating in_process(*impl_, d, deadline);
+  storage::LockOutcome outcome = storage::LockOutcome::held;
+  std::unique_ptr<storage::KeyLock> lock = impl_->store->lock(d, deadline, {}, outcome);
+  if (!lock) {
+    if (outcome == storage::LockOutcome::unavailable) {
+      throw Error(ErrorCode::unsupported, "no lock can be taken for key " + d.hex() + " in " +
+                                              impl_->store->describe() +
+                                              ": an atomic update is impossible");
+    }
+    throw Error(ErrorCode::timeout, "waited " + std::to_string(impl_->options.lock_wait.count()) +
+                                        " ms for the lock of key " + d.hex() + " in " +
+                                        impl_->store->describe());
+  }
+  storage::StoredEntry e;
+  const ReadStatus status = impl_->read_stored(d, e);
+  Entry current;
+  bool explicit_lifetime = false;
+  if (status == ReadStatus::found) {
+    current.value = std::move(e.value);
+    current.created_us = e.header.created_us;
+    current.expires_us = e.header.expires_us;
+    explicit_lifetime = (e.header.flags & format::kExplicitLifetime) != 0;
+  }
+  auto value =
+      std::make_shared<const std::string>(f(status == ReadStatus::found ? &current : nullptr));
+  const std::int64_t created = now_us();
+  std::int64_t expires = expiry_after(created, impl_->options.lifetime.count());
+  std::uint32_t flags = 0;
+  if (explicit_lifetime) {
+    expires = current.expires_us;
+    flags = format::kExplicitLifetime;
+  }
+  impl_->write(key, *value, created, expires, flags);
+  Entry out;
+  out.value = std::move(value);
+  out.created_us = created;
+  out.expires_us = expires;
+  return out;
+}
+
+bool Store::pop(const Digest& key, Entry& out) {
+  for (int attempt = 0; attempt < 64; ++attempt) {
+    storage::StoredEntry e;
+    if (impl_->read_stored(key, e) != ReadStatus::found) return false;
+    const MemoryCache::Ticket ticket = impl_->memory.begin_write(key);
+    bool removed = false;
+    try {
+      removed = impl_->store->remove_if_same(key, e.version);
+    } catch (...) {
+      impl_->memory.end_write(key, ticket, nullptr);
+      throw;
+    }
+    impl_->memory.end_write(key, ticket, nullptr);
+    if (removed) {
+      out.value = std::move(e.value);
+      out.created_us = e.header.created_us;
+      out.expires_us = e.header.expires_us;
+      return true;
+    }
+    // Replaced or removed since it was read: read again.
+  }
+  return false;
+}
+
+std::uint64_t Store::clear() {
+  const storage::ScanResult r = impl_->store->scan(
+      [&](const storage::ScanItem& item) {
+        const format::EntryHeader& h = item.entry.header;
+        const bool ours = h.backend_id == impl_->backend_id && h.keymaker_id == impl_->keymaker_id;
+        return ours ? storage::ScanAction::remove : storage::ScanAction::keep;
+      },
+      /*exclusive=*/true, /*remove_damaged=*/false);
+  impl_->memory.clear();  // also voids fills of reads that began before
+  BC_LOG(LogLevel::info, "cleared {} entries ({} bytes) from {}", r.removed_files, r.removed_bytes,
+         impl_->store->describe());
+  return r.removed_files;
+}
+
+bool Store::for_each(const std::function<bool(const EntryInfo&)>& fn) {
+  bool stopped = false;
+  const std::int64_t lifetime = impl_->options.lifetime.count();
+  impl_->store->scan(
+      [&](const storage::ScanItem& item) {
+        const format::EntryHeader& h = item.entry.header;
+        if (h.backend_id != impl_->backend_id || h.keymaker_id != impl_->keymaker_id ||
+            h.key != item.key || past_expiry(h.expires_us, now_us())) {
+          return storage::ScanAction::keep;
+        }
+        if ((h.flags & format::kExplicitLifetime) == 0 &&
+            outlives_bucket(h.created_us, h.expires_us, lifetime)) {
+          return storage::ScanAction::keep;
+        }
+        EntryInfo info;
+        info.key_bytes = item.entry.key_bytes;
+        info.digest = item.key;
+        info.size = h.value_length;
+        info.created_us = h.created_us;
+        info.expires_us = h.expires_us;
+        if (fn(info)) return storage::ScanAction::keep;
+        stopped = true;
+        return storage::ScanAction::stop;
+      },
+      /*exclusive=*/false, /*remove_damaged=*/false);
+  return !stopped;
+}
+
+std::uint64_t Store::count() {
+  std::uint64_t n = 0;
+  for_each([&](const EntryInfo&) {
+    ++n;
+    return true;
+  });
+  return n;
 }
 
 bool Store::contains(const Digest& key) {

@@ -116,7 +116,8 @@ class Storage {
   virtual bool remove_if_same(const Digest& key, const EntryVersion& judged) = 0;
   // The stored version now, or false if absent.
   virtual bool version(const Digest& key, EntryVersion& out) = 0;
-  // Sets a new expiry on the stored entry (flags as given); false if absent.
+  // Sets a new expiry on the stored entry and its flags as given, except kKeyOmitted, which
+  // describes the stored bytes and is kept; false if absent.
   virtual bool touch(const Digest& key, std::int64_t expires_us, std::uint32_t flags) = 0;
 
   // Calls `fn` for every well-formed entry of this format in the store, in no particular

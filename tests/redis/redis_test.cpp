@@ -10,6 +10,8 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdint>
+#include <cstdio>
 #include <cstring>
 #include <map>
 #include <memory>
@@ -486,3 +488,121 @@ TEST_F(RedisStore, ReadYourWritesConsistency) {
 }
 
 }  // namespace
+
+// ---- Cache management (issue 14, docs/cache-management.md) on the Redis store ----
+
+namespace {
+
+int entry_count_fn(void* user, const void* /*key*/, size_t /*klen*/, uint64_t /*size*/,
+                   int64_t /*created*/, int64_t /*expires*/) {
+  ++*static_cast<int*>(user);
+  return 0;
+}
+
+}  // namespace
+
+TEST_F(RedisStore, CacheManagementOperations) {
+  Opt opt;
+  opt.lifetime_us = 3600LL * 1000000;
+  Bucket b = open(opt);
+  // set_ex / touch: native expiry follows the entry's own lifetime.
+  ASSERT_EQ(bc_set_ex(b.get(), "own", 3, "1", 1, 50000), BC_OK);
+  ASSERT_EQ(bc_set_ex(b.get(), "never", 5, "2", 1, 0), BC_OK);
+  std::int64_t expires = -1;
+  ASSERT_EQ(bc_get_expiry(b.get(), "never", 5, &expires), BC_OK);
+  EXPECT_EQ(expires, 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_EQ(get(b, "own"), "<-1>");
+  // add
+  EXPECT_EQ(bc_add(b.get(), "a", 1, "first", 5, -1), BC_OK);
+  EXPECT_EQ(bc_add(b.get(), "a", 1, "second", 6, -1), BC_EEXISTS);
+  EXPECT_EQ(get(b, "a"), "first");
+  // touch
+  EXPECT_EQ(bc_touch(b.get(), "missing", 7, 0), BC_ENOTFOUND);
+  EXPECT_EQ(bc_touch(b.get(), "a", 1, 50000), BC_OK);
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_EQ(get(b, "a"), "<-1>");
+  // incr
+  std::int64_t n = 0;
+  EXPECT_EQ(bc_incr(b.get(), "n", 1, 5, 10, &n), BC_OK);
+  EXPECT_EQ(n, 15);
+  EXPECT_EQ(bc_incr(b.get(), "n", 1, -1, 0, &n), BC_OK);
+  EXPECT_EQ(n, 14);
+  EXPECT_EQ(get(b, "n"), "14");
+  // get_ex with max age: a miss, not deleted
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  bc_buf out{nullptr, 0};
+  EXPECT_EQ(bc_get_ex(b.get(), "n", 1, 5000, &out, nullptr), BC_ENOTFOUND);
+  EXPECT_EQ(get(b, "n"), "14");
+  // foreach and clear: this bucket only
+  Bucket other;
+  ASSERT_EQ(open_bucket(url(), bucket_ + "-other", Opt(), other), BC_OK);
+  ASSERT_EQ(set(other, "o", "x"), BC_OK);
+  int count = 0;
+  ASSERT_EQ(bc_foreach(b.get(), entry_count_fn, &count), BC_OK);
+  EXPECT_EQ(count, 2);  // never, n
+  std::uint64_t removed = 0;
+  ASSERT_EQ(bc_clear(b.get(), &removed), BC_OK);
+  EXPECT_EQ(removed, 2u);
+  EXPECT_EQ(get(b, "never"), "<-1>");
+  EXPECT_EQ(get(other, "o"), "x");
+}
+
+TEST_F(RedisStore, AddAndIncrAreAtomicAcrossProcesses) {
+  constexpr int kProcesses = 4;
+  constexpr int kIncrements = 500;
+  constexpr int kKeys = 50;
+  char dir[] = "/tmp/bc-redis-mgmt-XXXXXX";
+  ASSERT_NE(::mkdtemp(dir), nullptr);
+  std::vector<pid_t> children;
+  for (int p = 0; p < kProcesses; ++p) {
+    const pid_t pid = ::fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+      Bucket b;
+      if (open_bucket(url(), bucket_, Opt(), b) != BC_OK) ::_exit(10);
+      for (int i = 0; i < kIncrements; ++i) {
+        if (bc_incr(b.get(), "counter", 7, 1, 0, nullptr) != BC_OK) ::_exit(11);
+      }
+      std::string won;
+      for (int k = 0; k < kKeys; ++k) {
+        const std::string key = "key-" + std::to_string(k);
+        const int rc = bc_add(b.get(), key.data(), key.size(), "v", 1, -1);
+        if (rc == BC_OK) {
+          won += key + "\n";
+        } else if (rc != BC_EEXISTS) {
+          ::_exit(12);
+        }
+      }
+      const std::string file = std::string(dir) + "/won-" + std::to_string(p);
+      const int fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+      if (fd < 0 || ::write(fd, won.data(), won.size()) != static_cast<ssize_t>(won.size())) {
+        ::_exit(13);
+      }
+      ::close(fd);
+      b.reset();
+      ::_exit(0);
+    }
+    children.push_back(pid);
+  }
+  for (pid_t pid : children) {
+    int status = 0;
+    ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "child status " << status;
+  }
+  std::map<std::string, int> wins;
+  for (int p = 0; p < kProcesses; ++p) {
+    const std::string file = std::string(dir) + "/won-" + std::to_string(p);
+    FILE* f = std::fopen(file.c_str(), "r");
+    ASSERT_NE(f, nullptr);
+    char line[64];
+    while (std::fgets(line, sizeof line, f) != nullptr) ++wins[line];
+    std::fclose(f);
+    ::unlink(file.c_str());
+  }
+  ::rmdir(dir);
+  EXPECT_EQ(wins.size(), static_cast<std::size_t>(kKeys));
+  for (const auto& [key, n] : wins) EXPECT_EQ(n, 1) << key;
+  Bucket b = open();
+  EXPECT_EQ(get(b, "counter"), std::to_string(kProcesses * kIncrements));
+}

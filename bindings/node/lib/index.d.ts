@@ -41,6 +41,16 @@ export interface BucketOptions {
   timeoutMs?: number;
 }
 
+export interface EntryInfo {
+  /** The key bytes as stored: canonical JSON text for JSON keys; empty if omitted. */
+  key: Buffer;
+  /** Value bytes. */
+  size: number | bigint;
+  created: Date;
+  /** null: never expires. */
+  expires: Date | null;
+}
+
 export interface PruneInfo {
   bytes: number | bigint;
   files: number | bigint;
@@ -85,6 +95,15 @@ export class Bucket<V = any> {
   unloadKey(key: Key | RawKey): void;
   expiry(key: Key | RawKey): Date | null | undefined;
   pruneDirectory(): PruneInfo;
+  /** lifetime: milliseconds or {days, hours, ...}; 0 = never; undefined = the bucket's. */
+  setEx(key: Key | RawKey, value: V, lifetime?: Lifetime | null): this;
+  add(key: Key | RawKey, value: V, lifetime?: Lifetime | null): boolean;
+  touch(key: Key | RawKey, lifetime?: Lifetime | null): boolean;
+  incr(key: Key | RawKey, delta?: number | bigint, initial?: number | bigint): number | bigint;
+  decr(key: Key | RawKey, delta?: number | bigint, initial?: number | bigint): number | bigint;
+  getEx(key: Key | RawKey, options?: { maxAgeMs?: number }): { value: V; expires: Date | null } | undefined;
+  clear(): number | bigint;
+  forEach(fn: (entry: EntryInfo) => boolean | void): void;
   sync(): void;
   close(): void;
   getOrCompute(key: Key | RawKey, compute: () => V): V;

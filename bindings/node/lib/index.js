@@ -161,6 +161,21 @@ function expiryDate(us) {
   return n === 0 ? null : new Date(n / 1000);
 }
 
+// bc_set_ex's lifetime_us: -1 (the bucket's) for undefined/null, else as the lifetime option.
+function entryLifetimeMicros(lifetime) {
+  if (lifetime === undefined || lifetime === null) return -1;
+  return lifetimeMicros(lifetime);
+}
+
+function int64Arg(v, what) {
+  if (typeof v === 'bigint') {
+    if (v < -(2n ** 63n) || v >= 2n ** 63n) throw new RangeError(`${what} is out of the int64 range`);
+    return v;
+  }
+  if (!Number.isSafeInteger(v)) throw new TypeError(`${what} must be a safe integer or a BigInt`);
+  return v;
+}
+
 function toSafe(n) {
   return typeof n === 'bigint' && n <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(n) : n;
 }
@@ -295,6 +310,102 @@ class Bucket {
     const out = {};
     check(c.prune_directory(this._h(), out));
     return { bytes: toSafe(out.bytes), files: toSafe(out.files) };
+  }
+
+  // ---- cache management (docs/cache-management.md) ----
+
+  // set() with the entry's own lifetime: milliseconds or {days, hours, ...}; 0 = never
+  // expires; undefined or null = the bucket's. An entry given its own lifetime is kept that
+  // long even by a bucket of a shorter lifetime. Returns the bucket.
+  setEx(key, value, lifetime) {
+    const k = this._keyBytes(key);
+    const bytes = this._codec.encode(value);
+    check(c.set_ex(this._h(), k, k.length, bytes, bytes.length, entryLifetimeMicros(lifetime)));
+    return this;
+  }
+
+  // Stores value only if key has no usable entry, atomically across processes: true if
+  // stored, false if an entry exists (nothing changes). lifetime as for setEx.
+  add(key, value, lifetime) {
+    const k = this._keyBytes(key);
+    const bytes = this._codec.encode(value);
+    const rc = c.add(this._h(), k, k.length, bytes, bytes.length, entryLifetimeMicros(lifetime));
+    if (rc === codes.BC_EEXISTS) return false;
+    check(rc);
+    return true;
+  }
+
+  // New expiry for key's usable entry: now + lifetime (as for setEx). false if none.
+  touch(key, lifetime) {
+    const k = this._keyBytes(key);
+    const rc = c.touch(this._h(), k, k.length, entryLifetimeMicros(lifetime));
+    if (rc === codes.BC_ENOTFOUND) return false;
+    check(rc);
+    return true;
+  }
+
+  // Adds delta to key's integer value (absent: starts at initial) and returns the result
+  // (a number; a BigInt past 2^53 - 1). Atomic against every other incr of the key in any
+  // process. The value must be an integer in the bucket's backend ('json', 'msgpack', or
+  // 'raw' ASCII decimal); else, or on int64 overflow, BC_EINVAL.
+  incr(key, delta = 1, initial = 0) {
+    const k = this._keyBytes(key);
+    const out = [0];
+    check(c.incr(this._h(), k, k.length, int64Arg(delta, 'delta'), int64Arg(initial, 'initial'), out));
+    return toSafe(BigInt(out[0]));
+  }
+
+  // incr(key, -delta, initial).
+  decr(key, delta = 1, initial = 0) {
+    return this.incr(key, typeof delta === 'bigint' ? -delta : -int64Arg(delta, 'delta'), initial);
+  }
+
+  // {value, expires} of key (expires a Date, or null for never), or undefined on a miss.
+  // options.maxAgeMs: an entry created longer ago is a miss (it is not deleted).
+  getEx(key, options = {}) {
+    const k = this._keyBytes(key);
+    const maxAgeMs = options.maxAgeMs ?? 0;
+    if (typeof maxAgeMs !== 'number' || !Number.isFinite(maxAgeMs) || maxAgeMs < 0) {
+      throw new RangeError('getEx: maxAgeMs must be a finite number of milliseconds >= 0');
+    }
+    const out = {};
+    const expires = [0];
+    const rc = c.get_ex(this._h(), k, k.length, Math.round(maxAgeMs * 1000), out, expires);
+    if (rc === codes.BC_ENOTFOUND || rc === codes.BC_ECORRUPT) return undefined;
+    check(rc);
+    return { value: this._decode(takeBuffer(out)), expires: expiryDate(expires[0]) };
+  }
+
+  // Removes every entry of this bucket (its backend and key format) and returns how many;
+  // other buckets' entries in the directory stay. Drops pending deferred writes.
+  clear() {
+    const removed = [0];
+    check(c.clear(this._h(), removed));
+    return toSafe(BigInt(removed[0]));
+  }
+
+  // Calls fn({key, size, created, expires}) for every usable entry of this bucket (key: the
+  // stored key bytes as a Buffer, canonical JSON text for JSON keys; empty if the entry
+  // omits it; created a Date, expires a Date or null). Returning false stops the walk; an
+  // exception stops it and propagates.
+  forEach(fn) {
+    if (typeof fn !== 'function') throw new TypeError('forEach(fn): fn must be a function');
+    let failure = null;
+    const rc = c.foreach(this._h(), (user, key, klen, size, created, expires) => {
+      try {
+        const n = Number(klen);
+        const keyBytes = n > 0 ? Buffer.from(new Uint8Array(koffi.view(key, n))) : Buffer.alloc(0);
+        const r = fn({ key: keyBytes, size: toSafe(BigInt(size)), created: new Date(Number(created) / 1000),
+          expires: expiryDate(expires) });
+        return r === false ? 1 : 0;
+      } catch (e) {
+        failure = { error: e };
+        return 1;
+      }
+    }, null);
+    if (failure !== null) throw failure.error;
+    if (rc === codes.BC_EUSER) return;
+    check(rc);
   }
 
   // Writes pending deferred writes (a no-op unless deferred).

@@ -125,6 +125,10 @@ koffi.opaque('bc_options');
 const bc_buf = koffi.struct('bc_buf', { data: 'void *', size: 'size_t' });
 koffi.struct('bc_prune_info', { bytes: 'uint64_t', files: 'uint64_t' });
 koffi.proto('int bc_compute_fn(void *user, const void *key, size_t klen, bc_buf *out)');
+koffi.proto(
+  'int bc_entry_fn(void *user, const void *key, size_t klen, uint64_t size, int64_t created_us, ' +
+    'int64_t expires_us)',
+);
 
 const c = {
   options_new: lib.func('int bc_options_new(_Out_ bc_options **out)'),
@@ -145,6 +149,22 @@ const c = {
       'void *user, _Out_ bc_buf *out, _Out_ int *hit)',
   ),
   get_expiry: lib.func('int bc_get_expiry(bc_bucket *b, const void *key, size_t klen, _Out_ int64_t *expires_us)'),
+  set_ex: lib.func(
+    'int bc_set_ex(bc_bucket *b, const void *key, size_t klen, const void *val, size_t vlen, int64_t lifetime_us)',
+  ),
+  add: lib.func(
+    'int bc_add(bc_bucket *b, const void *key, size_t klen, const void *val, size_t vlen, int64_t lifetime_us)',
+  ),
+  touch: lib.func('int bc_touch(bc_bucket *b, const void *key, size_t klen, int64_t lifetime_us)'),
+  incr: lib.func(
+    'int bc_incr(bc_bucket *b, const void *key, size_t klen, int64_t delta, int64_t initial, _Out_ int64_t *out)',
+  ),
+  get_ex: lib.func(
+    'int bc_get_ex(bc_bucket *b, const void *key, size_t klen, int64_t max_age_us, _Out_ bc_buf *out, ' +
+      '_Out_ int64_t *expires_us)',
+  ),
+  clear: lib.func('int bc_clear(bc_bucket *b, _Out_ uint64_t *removed)'),
+  foreach: lib.func('int bc_foreach(bc_bucket *b, bc_entry_fn *fn, void *user)'),
   buf_dispose: lib.func('void bc_buf_dispose(_Inout_ bc_buf *buf)'),
   strerror: lib.func('const char *bc_strerror(int code)'),
   last_error_message: lib.func('const char *bc_last_error_message(void)'),

@@ -75,6 +75,8 @@ class bc_prune_info(ctypes.Structure):
 COMPUTE_FN = ctypes.CFUNCTYPE(
     ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t, ctypes.POINTER(bc_buf))
 LOG_FN = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p, ctypes.c_size_t)
+ENTRY_FN = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t,
+                            ctypes.c_uint64, ctypes.c_int64, ctypes.c_int64)
 
 _vp = ctypes.c_void_p
 _int = ctypes.c_int
@@ -104,6 +106,15 @@ _PROTOTYPES = {
     "bc_format_version": (ctypes.c_uint, []),
     "bc_canonical_key": (_int, [ctypes.POINTER(bc_buf), _bytes, _size]),
     "bc_get_expiry": (_int, [_vp, _bytes, _size, ctypes.POINTER(ctypes.c_int64)]),
+    "bc_set_ex": (_int, [_vp, _bytes, _size, _bytes, _size, ctypes.c_int64]),
+    "bc_add": (_int, [_vp, _bytes, _size, _bytes, _size, ctypes.c_int64]),
+    "bc_touch": (_int, [_vp, _bytes, _size, ctypes.c_int64]),
+    "bc_incr": (_int, [_vp, _bytes, _size, ctypes.c_int64, ctypes.c_int64,
+                       ctypes.POINTER(ctypes.c_int64)]),
+    "bc_get_ex": (_int, [_vp, _bytes, _size, ctypes.c_int64, ctypes.POINTER(bc_buf),
+                         ctypes.POINTER(ctypes.c_int64)]),
+    "bc_clear": (_int, [_vp, ctypes.POINTER(ctypes.c_uint64)]),
+    "bc_foreach": (_int, [_vp, ENTRY_FN, _vp]),
     "bc_set_log_level": (_int, [_int]),
     "bc_set_log_callback": (_int, [LOG_FN, _vp]),
     "bc_set_log_full_keys": (_int, [_int]),
@@ -358,6 +369,24 @@ def _close_all_at_exit():
     for handle in list(_open_handles):
         handle.close()
     lib.bc_set_log_callback(LOG_FN(), None)
+
+
+# ---- foreach ---------------------------------------------------------------------------
+
+def foreach(ptr):
+    """[(key bytes, size, created_us, expires_us)] of every usable entry of the bucket."""
+    found = []
+
+    def visit(user, key, klen, size, created, expires):
+        try:
+            found.append((ctypes.string_at(key, klen) if klen else b"", size, created, expires))
+            return 0
+        except BaseException:  # noqa: B902 - stop the scan; MemoryError and the like
+            return 1
+
+    callback = ENTRY_FN(visit)
+    check(lib.bc_foreach(ptr, callback, None), "foreach")
+    return found
 
 
 # ---- get_or_compute --------------------------------------------------------------------

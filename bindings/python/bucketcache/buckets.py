@@ -22,6 +22,31 @@ _LIFETIME_KWARGS = {'days', 'seconds', 'microseconds', 'milliseconds', 'minutes'
                     'weeks'}
 _DECORATOR_KWARGS = {'method': False, 'nocache': None, 'ignore': None, 'name': None}
 _EPOCH = datetime(1970, 1, 1)
+_MISSING = object()
+
+
+def _seconds(value, what):
+    seconds = value.total_seconds() if isinstance(value, timedelta) else value
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
+        raise TypeError('%s must be a number of seconds or a timedelta' % what)
+    if not seconds >= 0:
+        raise ValueError('%s must not be negative' % what)
+    return seconds
+
+
+def _lifetime_us(expire):
+    """bc_set_ex's lifetime_us: -1 (the bucket's) for None, else microseconds (0: never)."""
+    if expire is None:
+        return -1
+    seconds = _seconds(expire, 'expire')
+    return 0 if seconds == 0 else max(1, min(round(seconds * 1e6), 2**63 - 1))
+
+
+def _max_age_us(max_age):
+    if max_age is None:
+        return 0
+    seconds = _seconds(max_age, 'max_age')
+    return max(1, min(round(seconds * 1e6), 2**63 - 1))
 _MICROSECOND = timedelta(microseconds=1)
 
 
@@ -303,9 +328,163 @@ class Bucket:
         _lib.check(code, 'delete')
         self._note_written(k)
 
-    # Not iterable (the library keeps no list of keys); without this, Python would iterate
-    # by calling b[0], b[1], ...
-    __iter__ = None
+    # ---- Cache management (docs/cache-management.md; diskcache's and cachier's names) ----
+
+    def get(self, key, default=None, *, max_age=None):
+        """The value of key, or default on a miss. ``max_age`` (seconds or timedelta): an
+        entry created longer ago is a miss (it is not deleted)."""
+        k = self._key(key)
+        buf = _lib.bc_buf()
+        h = self._handle  # held until the call returns (see _open)
+        code = _lib.lib.bc_get_ex(h.get(), k, len(k), _max_age_us(max_age), ctypes.byref(buf),
+                                  None)
+        if code in (_lib.BC_ENOTFOUND, _lib.BC_ECORRUPT):
+            return default
+        _lib.check(code, 'get')
+        try:
+            return self._loads(_lib.take(buf))
+        except CacheLoadError as e:
+            logger.warning('backend %s cannot read the entry of key %s: %s',
+                           self._backend.__name__, self._log_key(key), e)
+            return default
+
+    def set(self, key, value, expire=None):
+        """Stores value under key. ``expire`` (seconds or timedelta): the entry's own lifetime
+        (0: never expires); None: the bucket's lifetime. An entry given its own lifetime is
+        kept as long as that, even by a bucket of a shorter lifetime."""
+        k = self._key(key)
+        data = self._dumps(value)
+        h = self._handle  # held until the call returns (see _open)
+        _lib.check(_lib.lib.bc_set_ex(h.get(), k, len(k), data, len(data), _lifetime_us(expire)),
+                   'set')
+        self._note_written(k)
+
+    def add(self, key, value, expire=None):
+        """Stores value only if key has no usable entry; atomic across processes (of
+        concurrent adds of one key, exactly one succeeds). Returns whether it was stored."""
+        k = self._key(key)
+        data = self._dumps(value)
+        h = self._handle  # held until the call returns (see _open)
+        code = _lib.lib.bc_add(h.get(), k, len(k), data, len(data), _lifetime_us(expire))
+        if code == _lib.BC_EEXISTS:
+            return False
+        _lib.check(code, 'add')
+        self._note_written(k)
+        return True
+
+    def touch(self, key, expire=None):
+        """Gives key's entry a new expiry: now + expire (seconds or timedelta; 0: never;
+        None: the bucket's lifetime). Returns False if there is no usable entry."""
+        k = self._key(key)
+        h = self._handle  # held until the call returns (see _open)
+        code = _lib.lib.bc_touch(h.get(), k, len(k), _lifetime_us(expire))
+        if code == _lib.BC_ENOTFOUND:
+            return False
+        _lib.check(code, 'touch')
+        self._note_written(k)
+        return True
+
+    def incr(self, key, delta=1, default=0):
+        """Adds delta to key's integer value and returns the result; atomic against every
+        other incr/decr of the key, in any process. A missing key starts at default (None:
+        KeyError instead). The bucket's backend must store integers the library can read:
+        JSONBackend, MessagePackBackend (or RawBackend with ASCII decimal bytes); others
+        raise TypeError. A stored value that is not an integer, or an overflow of 64-bit
+        integers, raises InvalidArgumentError (a ValueError) and leaves it unchanged."""
+        if self._library_backend not in ('json', 'msgpack', 'raw') or self._key_prefix:
+            raise TypeError('incr/decr need a bucket whose backend stores plain integers '
+                            '(JSONBackend, MessagePackBackend, RawBackend), not %s'
+                            % self._backend.__name__)
+        if default is None and key not in self:
+            raise self._miss(_lib.BC_ENOTFOUND, key)
+        k = self._key(key)
+        out = ctypes.c_int64(0)
+        h = self._handle  # held until the call returns (see _open)
+        _lib.check(_lib.lib.bc_incr(h.get(), k, len(k), int(delta), int(default or 0),
+                                    ctypes.byref(out)), 'incr')
+        self._note_written(k)
+        return out.value
+
+    def decr(self, key, delta=1, default=0):
+        """incr(key, -delta, default)."""
+        return self.incr(key, -delta, default)
+
+    def pop(self, key, default=_MISSING):
+        """Removes key's entry and returns its value; default (else KeyError) if it has none.
+        Not atomic across processes: two may both get the value (the C++ Store::pop is)."""
+        try:
+            value = self[key]
+        except KeyError:
+            if default is _MISSING:
+                raise
+            return default
+        try:
+            del self[key]
+        except KeyError:
+            pass  # removed meanwhile
+        return value
+
+    def get_many(self, keys, default=None):
+        """[get(key, default) for key in keys]."""
+        return [self.get(key, default) for key in keys]
+
+    def set_many(self, items, expire=None):
+        """set() of each (key, value) pair of a mapping or an iterable of pairs; each entry
+        is atomic, the batch is not."""
+        pairs = items.items() if hasattr(items, 'items') else items
+        for key, value in pairs:
+            self.set(key, value, expire=expire)
+
+    def clear(self):
+        """Removes every entry of this bucket (its backend's; other backends' entries in the
+        directory stay) and returns how many."""
+        _lib.sync_log_level()
+        h = self._handle  # held until the call returns (see _open)
+        if self._library_backend != 'raw':
+            removed = ctypes.c_uint64(0)
+            _lib.check(_lib.lib.bc_clear(h.get(), ctypes.byref(removed)), 'clear')
+            return removed.value
+        # Raw entries may belong to backends the library stores as raw entries with a
+        # namespaced key (see _open): one by one, this bucket's keys only.
+        removed = 0
+        for k in self._own_keys():
+            if _lib.lib.bc_delete(h.get(), k, len(k)) == _lib.BC_OK:
+                removed += 1
+        return removed
+
+    def __len__(self):
+        """The number of usable entries of this bucket in its directory (a scan)."""
+        return len(self._own_keys())
+
+    def __bool__(self):
+        # A bucket is true even when empty: `if bucket:` must not scan the directory.
+        return True
+
+    def __iter__(self):
+        """The keys of this bucket's usable entries, as json.loads reads their canonical
+        JSON: tuples come back as lists, and objects the keymaker tagged (sets, bytes...)
+        as the tagged dicts. A snapshot taken by a scan of the directory."""
+        prefix = self._key_prefix
+        for k in self._own_keys():
+            if prefix is not None:
+                k = k[len(self._canonical_prefix()):-1]
+            yield json.loads(k)
+
+    keys = __iter__
+
+    def _own_keys(self):
+        """The canonical key bytes of this bucket's usable entries (namespaced keys
+        included as stored)."""
+        h = self._handle  # held until the call returns (see _open)
+        keys = [key for key, _, _, _ in _lib.foreach(h.get()) if key]
+        if self._key_prefix is None:
+            return [k for k in keys if not k.startswith(b'{"__backend__":')]
+        prefix = self._canonical_prefix()
+        return [k for k in keys if k.startswith(prefix)]
+
+    def _canonical_prefix(self):
+        probe = _lib.canonical_key(self._key_prefix + b'0}')
+        return probe[:-2]
 
     def __contains__(self, key):
         k = self._key(key)

@@ -260,10 +260,11 @@ def test_set_get_contains_delete(bucket):
         bucket['spam']
 
 
-def test_not_iterable(bucket):
+def test_iterates_over_keys(bucket):
     bucket[0] = 'zero'
-    with pytest.raises(TypeError):
-        iter(bucket)
+    bucket[('a', 1)] = 'tuple'
+    assert sorted(map(repr, bucket)) == sorted(map(repr, [0, ['a', 1]]))
+    assert len(bucket) == 2
 
 
 def test_getitem_and_setitem_methods(bucket):

@@ -41,7 +41,11 @@ std::unique_ptr<KeyLock> lock_key_file(const ShardDirs& dirs, const Digest& key,
   const std::string name = ShardDirs::lock_name(key);
   const std::string path = dirs.shard_path(key) + "/" + name;
   Fd shard;
-  auto pause = std::chrono::microseconds(500);
+  // A wait with `done` is for a computation (seconds, maybe): poll gently. One without is
+  // for a short critical section (Store::update, a read-modify-write): poll often, or the
+  // lock sits idle between holders while waiters sleep.
+  auto pause = std::chrono::microseconds(done ? 500 : 20);
+  const auto max_pause = done ? std::chrono::microseconds(10000) : std::chrono::microseconds(1000);
   for (int reopen = 0;;) {
     if (shard.get() < 0) {
       shard.reset(dirs.open(key, true, false));
@@ -89,7 +93,7 @@ std::unique_ptr<KeyLock> lock_key_file(const ShardDirs& dirs, const Digest& key,
         return nullptr;
       }
       std::this_thread::sleep_for(pause);
-      pause = std::min<std::chrono::microseconds>(pause * 2, std::chrono::milliseconds(10));
+      pause = std::min<std::chrono::microseconds>(pause * 2, max_pause);
     }
     struct stat current;
     if (::fstatat(shard.get(), name.c_str(), &current, AT_SYMLINK_NOFOLLOW) == 0 &&

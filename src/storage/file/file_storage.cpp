@@ -267,7 +267,7 @@ bool FileStorage::touch(const Digest& key, std::int64_t expires_us, std::uint32_
   format::EntryHeader h;
   if (format::decode_header(header, h) != format::HeaderStatus::ok) return false;
   h.expires_us = expires_us;
-  h.flags = flags;
+  h.flags = (h.flags & format::kKeyOmitted) | (flags & ~format::kKeyOmitted);
   format::encode_header(h, header);
   if (::pwrite(fd.get(), header, sizeof(header), 0) != static_cast<ssize_t>(sizeof(header))) {
     throw_io("cannot write entry header", path, errno);

@@ -285,7 +285,7 @@ bool RedisStorage::touch(const Digest& key, std::int64_t expires_us, std::uint32
       return false;
     }
     h.expires_us = expires_us;
-    h.flags = flags;
+    h.flags = (h.flags & format::kKeyOmitted) | (flags & ~format::kKeyOmitted);
     std::string new_header(format::kHeaderSize, '\0');
     format::encode_header(h, reinterpret_cast<unsigned char*>(new_header.data()));
     const std::string ttl = std::to_string(native_ttl_ms(expires_us));
