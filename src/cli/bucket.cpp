@@ -220,7 +220,8 @@ void Bucket::walk(const std::function<void(Entry&)>& fn, Progress& progress) {
     } else {
       e.status = found == storage::Found::corrupt ? Entry::Status::corrupt : Entry::Status::foreign;
       struct stat st;
-      if (::lstat(e.where.c_str(), &st) == 0) e.stored.stored_bytes = static_cast<std::uint64_t>(st.st_size);
+      if (::lstat(e.where.c_str(), &st) == 0)
+        e.stored.stored_bytes = static_cast<std::uint64_t>(st.st_size);
     }
     fn(e);
     progress.tick();

@@ -67,7 +67,7 @@ class Progress {
 // An entry as the tool sees it.
 struct Entry {
   enum class Status { ok, corrupt, foreign };
-  std::string name;  // digest, 64 hex
+  std::string name;   // digest, 64 hex
   std::string where;  // file path or remote key
   Status status = Status::ok;
   storage::StoredEntry stored;  // header, key bytes, version, stored bytes (ok entries)
@@ -132,8 +132,8 @@ nlohmann::json entry_json(const Entry& e, std::int64_t now);
 std::optional<nlohmann::json> decode_value(const std::string& backend, std::string_view value,
                                            std::string& why);
 // Prints rows as a table with left-aligned columns (numbers right-aligned when `right`).
-void print_table(const std::vector<std::string>& head, const std::vector<std::vector<std::string>>& rows,
-                 const std::vector<bool>& right);
+void print_table(const std::vector<std::string>& head,
+                 const std::vector<std::vector<std::string>>& rows, const std::vector<bool>& right);
 void print_json(const nlohmann::json& j);
 // One line on stderr: "bucketcache: <msg>".
 void warn(const std::string& msg);

@@ -76,7 +76,8 @@ int cmd_ls(Bucket& b, const GlobalOptions& g, const LsOptions& o) {
   };
   std::stable_sort(shown.begin(), shown.end(), [&](const Entry& x, const Entry& y) {
     if (o.sort == "size") {
-      if (x.stored.stored_bytes != y.stored.stored_bytes) return x.stored.stored_bytes < y.stored.stored_bytes;
+      if (x.stored.stored_bytes != y.stored.stored_bytes)
+        return x.stored.stored_bytes < y.stored.stored_bytes;
     } else if (o.sort == "created") {
       if (x.stored.header.created_us != y.stored.header.created_us) {
         return x.stored.header.created_us < y.stored.header.created_us;
@@ -111,7 +112,9 @@ int cmd_show(Bucket& b, const GlobalOptions& g, const ShowOptions& o) {
   std::string backend = o.backend, key_format = o.raw_key ? "raw" : o.key_format;
   if (o.digest) {
     std::string hex = o.key;
-    std::transform(hex.begin(), hex.end(), hex.begin(), [](char c) { return static_cast<char>(std::tolower(static_cast<unsigned char>(c))); });
+    std::transform(hex.begin(), hex.end(), hex.begin(), [](char c) {
+      return static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    });
     if (hex.size() != 64 || hex.find_first_not_of("0123456789abcdef") != std::string::npos) {
       throw CliError("--digest wants 64 hex digits, not '" + o.key + "'");
     }
@@ -136,8 +139,8 @@ int cmd_show(Bucket& b, const GlobalOptions& g, const ShowOptions& o) {
     case storage::Found::yes:
       break;
     case storage::Found::absent:
-      warn("no entry for that key (backend " + backend + ", key format " + key_format + "): " +
-           where);
+      warn("no entry for that key (backend " + backend + ", key format " + key_format +
+           "): " + where);
       return kExitProblems;
     case storage::Found::corrupt:
       throw CliError("corrupt entry: " + where);
@@ -183,8 +186,7 @@ int cmd_show(Bucket& b, const GlobalOptions& g, const ShowOptions& o) {
             << "expires:     " << format_time(h.expires_us)
             << (is_expired(entry, now) ? " (expired)" : "") << '\n'
             << "flags:       " << flags << '\n'
-            << "size:        " << entry.stored_bytes << " bytes (value " << h.value_length
-            << ")\n"
+            << "size:        " << entry.stored_bytes << " bytes (value " << h.value_length << ")\n"
             << "value:\n";
   if (decoded) {
     std::cout << decoded->dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << '\n';
@@ -238,8 +240,9 @@ int cmd_stats(Bucket& b, const GlobalOptions& g, const Filters& f) {
     smin = smin == 0 ? n : std::min(smin, n);
     smax = std::max(smax, n);
   }
-  const double mean =
-      per_shard.empty() ? 0.0 : static_cast<double>(total.entries) / static_cast<double>(per_shard.size());
+  const double mean = per_shard.empty() ? 0.0
+                                        : static_cast<double>(total.entries) /
+                                              static_cast<double>(per_shard.size());
   if (g.json) {
     nlohmann::json j;
     j["bucket"] = b.describe();
@@ -249,13 +252,15 @@ int cmd_stats(Bucket& b, const GlobalOptions& g, const Filters& f) {
     j["corrupt"] = corrupt;
     j["foreign"] = foreign;
     j["key_omitted"] = omitted;
-    for (const auto& [k, c] : by_backend) j["by_backend"][k] = {{"entries", c.entries}, {"bytes", c.bytes}};
+    for (const auto& [k, c] : by_backend)
+      j["by_backend"][k] = {{"entries", c.entries}, {"bytes", c.bytes}};
     for (const auto& [k, c] : by_key_format) {
       j["by_key_format"][k] = {{"entries", c.entries}, {"bytes", c.bytes}};
     }
     if (by_backend.empty()) j["by_backend"] = nlohmann::json::object();
     if (by_key_format.empty()) j["by_key_format"] = nlohmann::json::object();
-    j["shards"] = {{"used", per_shard.size()}, {"of", 256}, {"min", smin}, {"max", smax}, {"mean", mean}};
+    j["shards"] = {
+        {"used", per_shard.size()}, {"of", 256}, {"min", smin}, {"max", smax}, {"mean", mean}};
     print_json(j);
     return kExitOk;
   }
@@ -267,7 +272,8 @@ int cmd_stats(Bucket& b, const GlobalOptions& g, const Filters& f) {
             << "foreign:      " << foreign << '\n'
             << "key omitted:  " << omitted << '\n';
   char buf[128];
-  std::snprintf(buf, sizeof(buf), "%zu of 256 used, entries per shard min %llu, max %llu, mean %.1f",
+  std::snprintf(buf, sizeof(buf),
+                "%zu of 256 used, entries per shard min %llu, max %llu, mean %.1f",
                 per_shard.size(), static_cast<unsigned long long>(smin),
                 static_cast<unsigned long long>(smax), mean);
   std::cout << "shards:       " << buf << "\n\n";
@@ -300,7 +306,8 @@ int cmd_verify(Bucket& b, const GlobalOptions& g, bool fix) {
         }
         Digest key;
         for (std::size_t i = 0; i < 32; ++i) {
-          key.bytes[i] = static_cast<unsigned char>(std::stoi(e.name.substr(2 * i, 2), nullptr, 16));
+          key.bytes[i] =
+              static_cast<unsigned char>(std::stoi(e.name.substr(2 * i, 2), nullptr, 16));
         }
         std::string what;
         storage::EntryVersion version = e.stored.version;
@@ -417,7 +424,9 @@ int cmd_clear(Bucket& b, const GlobalOptions& g, const Filters& f, bool yes) {
       Progress progress(g.progress, "clear");
       b.walk(
           [&](Entry& e) {
-            if (e.status == Entry::Status::corrupt || (e.status == Entry::Status::ok && f.matches(e.stored.header))) n += 1;
+            if (e.status == Entry::Status::corrupt ||
+                (e.status == Entry::Status::ok && f.matches(e.stored.header)))
+              n += 1;
           },
           progress);
       progress.finish();
@@ -436,7 +445,8 @@ int cmd_clear(Bucket& b, const GlobalOptions& g, const Filters& f, bool yes) {
   const storage::ScanResult r = b.storage().scan(
       [&](const storage::ScanItem& item) {
         progress.tick();
-        return f.matches(item.entry.header) ? storage::ScanAction::remove : storage::ScanAction::keep;
+        return f.matches(item.entry.header) ? storage::ScanAction::remove
+                                            : storage::ScanAction::keep;
       },
       true, all);
   progress.finish();
@@ -465,7 +475,7 @@ int cmd_du(Bucket& b, const GlobalOptions& g) {
     entries = {d.files, d.bytes, d.disk_bytes};
     shards = d.shards;
     for (const OtherFile& f : b.other_files()) {
-      Use& u = f.kind == OtherFile::Kind::lock ? locks
+      Use& u = f.kind == OtherFile::Kind::lock    ? locks
                : f.kind == OtherFile::Kind::other ? other
                                                   : temp;
       u.files += 1;

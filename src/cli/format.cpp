@@ -119,7 +119,8 @@ nlohmann::json entry_json(const Entry& e, std::int64_t now) {
   j["created_us"] = h.created_us;
   j["created"] = format_time(h.created_us);
   j["expires_us"] = h.expires_us;
-  j["expires"] = h.expires_us == 0 ? nlohmann::json(nullptr) : nlohmann::json(format_time(h.expires_us));
+  j["expires"] =
+      h.expires_us == 0 ? nlohmann::json(nullptr) : nlohmann::json(format_time(h.expires_us));
   j["expired"] = is_expired(e.stored, now);
   j["explicit_lifetime"] = (h.flags & format::kExplicitLifetime) != 0;
   return j;
@@ -193,7 +194,8 @@ std::optional<nlohmann::json> decode_value(const std::string& backend, std::stri
 }
 
 void print_table(const std::vector<std::string>& head,
-                 const std::vector<std::vector<std::string>>& rows, const std::vector<bool>& right) {
+                 const std::vector<std::vector<std::string>>& rows,
+                 const std::vector<bool>& right) {
   std::vector<std::size_t> width(head.size());
   for (std::size_t i = 0; i < head.size(); ++i) width[i] = head[i].size();
   for (const auto& row : rows) {

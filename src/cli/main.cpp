@@ -47,9 +47,10 @@ int main(int argc, char** argv) {
   cli::ShowOptions show;
   auto* show_cmd = app.add_subcommand("show", "one entry: header fields and the value");
   add_bucket(show_cmd, bucket);
-  show_cmd->add_option("KEY", show.key,
-                       "the key: JSON text (json keys), raw text with --raw-key, or a digest "
-                       "with --digest")
+  show_cmd
+      ->add_option("KEY", show.key,
+                   "the key: JSON text (json keys), raw text with --raw-key, or a digest "
+                   "with --digest")
       ->required();
   show_cmd->add_option("--backend", show.backend, "the entry's backend (default json)");
   show_cmd->add_option("--key-format", show.key_format, "the key format: json (default) or raw")
@@ -78,8 +79,7 @@ int main(int argc, char** argv) {
 
   cli::Filters clear_f;
   bool yes = false;
-  auto* clear_cmd =
-      app.add_subcommand("clear", "remove every entry (asks first unless --yes)");
+  auto* clear_cmd = app.add_subcommand("clear", "remove every entry (asks first unless --yes)");
   add_bucket(clear_cmd, bucket);
   add_filters(clear_cmd, clear_f, "");
   clear_cmd->add_flag("-y,--yes", yes, "do not ask");
