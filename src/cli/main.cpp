@@ -16,9 +16,9 @@ void add_bucket(CLI::App* cmd, std::string& bucket) {
 }
 
 void add_filters(CLI::App* cmd, cli::Filters& f, const char* what) {
-  cmd->add_option("--backend", f.backend, std::string("only entries of this backend ") + what);
+  cmd->add_option("--backend", f.backend, std::string("only entries of this backend") + what);
   cmd->add_option("--key-format", f.key_format,
-                  std::string("only entries of this key format (json, raw) ") + what);
+                  std::string("only entries of this key format (json, raw)") + what);
 }
 
 }  // namespace
@@ -63,7 +63,7 @@ int main(int argc, char** argv) {
   auto* stats_cmd =
       app.add_subcommand("stats", "entries, bytes, by backend, expired, corrupt, shard spread");
   add_bucket(stats_cmd, bucket);
-  add_filters(stats_cmd, stats_f, "(counts of corrupt entries stay whole-bucket)");
+  add_filters(stats_cmd, stats_f, " (corrupt counts stay whole-bucket)");
 
   bool fix = false;
   auto* verify_cmd = app.add_subcommand(
@@ -90,8 +90,9 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    const int rc = app.exit(e);
-    return rc == 0 ? cli::kExitOk : cli::kExitError;
+    if (e.get_exit_code() == 0) return app.exit(e);  // --help, --version
+    std::cerr << "bucketcache: " << e.what() << " (see --help)\n";
+    return cli::kExitError;
   }
   if (quiet && progress) {
     std::cerr << "bucketcache: --quiet and --progress contradict each other\n";
