@@ -228,6 +228,10 @@ def test_errors(work, src_bucket):
     check(run()[0] == 2, "no command: usage error")
     check(run("frobnicate", src_bucket)[0] == 2, "unknown command: usage error")
     check(run("ls")[0] == 2, "ls without BUCKET: usage error")
+    rc, out, err = run("ls", src_bucket, "--bogus")
+    check(rc == 2 and err.startswith("bucketcache: ") and len(err.splitlines()) == 1,
+          "unknown option: one line: %r" % err)
+    check(run("ls", src_bucket, "--quiet", "--progress")[0] == 2, "--quiet --progress")
     rc, out, _ = run("--help")
     check(rc == 0 and "ls" in out and "verify" in out, "--help")
     for cmd in ("ls", "show", "stats", "verify", "prune", "clear", "du"):
