@@ -238,7 +238,10 @@ std::vector<OtherFile> Bucket::other_files() const {
     f.path = path;
     f.bytes = static_cast<std::uint64_t>(st.st_size);
     f.disk_bytes = static_cast<std::uint64_t>(st.st_blocks) * 512;
-    f.mtime_s = st.st_mtim.tv_sec;
+    // An aside file keeps its entry's mtime; its rename aside set its ctime (as sweep judges).
+    f.mtime_s = name.rfind(format::kAsidePrefix, 0) == 0
+                    ? std::max(st.st_mtim.tv_sec, st.st_ctim.tv_sec)
+                    : st.st_mtim.tv_sec;
     if (name.rfind(format::kTempPrefix, 0) == 0) {
       f.kind = OtherFile::Kind::temp;
     } else if (name.rfind(format::kAsidePrefix, 0) == 0) {

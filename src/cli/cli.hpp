@@ -80,7 +80,7 @@ struct OtherFile {
   std::string path;
   std::uint64_t bytes = 0;       // apparent size
   std::uint64_t disk_bytes = 0;  // st_blocks * 512
-  std::int64_t mtime_s = 0;
+  std::int64_t mtime_s = 0;      // last change, as sweep judges staleness
 };
 
 // An opened bucket: a directory or a store URL plus bucket name.
