@@ -84,10 +84,11 @@ bool digest_from_hex(const std::string& hex, Digest& out) {
 
 Progress::Progress(ProgressMode mode, std::string what) : what_(std::move(what)) {
   start_ = last_draw_ = std::chrono::steady_clock::now();
+  tty_ = ::isatty(STDERR_FILENO) != 0;
   if (mode == ProgressMode::forced) {
     enabled_ = true;
     delay_ = std::chrono::milliseconds(0);
-  } else if (mode == ProgressMode::automatic && ::isatty(STDERR_FILENO)) {
+  } else if (mode == ProgressMode::automatic && tty_) {
     enabled_ = true;
     if (const char* env = std::getenv("BUCKETCACHE_PROGRESS_AFTER_MS")) {
       delay_ = std::chrono::milliseconds(std::atol(env));
@@ -133,7 +134,8 @@ void Progress::draw() {
   std::fprintf(stderr, "\r%s: %s%llu", what_.c_str(), bar.c_str(),
                static_cast<unsigned long long>(count_));
   if (total_ > 0) std::fprintf(stderr, "/%llu", static_cast<unsigned long long>(total_));
-  std::fprintf(stderr, " entries, %.0f/s\033[K", rate);
+  // On a terminal, clear what a longer earlier line left; elsewhere plain text.
+  std::fprintf(stderr, " entries, %.0f/s%s", rate, tty_ ? "\033[K" : "");
   std::fflush(stderr);
 }
 

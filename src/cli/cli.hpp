@@ -58,6 +58,7 @@ class Progress {
   bool enabled_ = false;
   bool shown_ = false;
   bool finished_ = false;
+  bool tty_ = false;
   std::string what_;
   std::uint64_t count_ = 0, total_ = 0;
   std::chrono::steady_clock::time_point start_, last_draw_;
