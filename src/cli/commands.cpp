@@ -424,9 +424,11 @@ int cmd_clear(Bucket& b, const GlobalOptions& g, const Filters& f, bool yes) {
       Progress progress(g.progress, "clear");
       b.walk(
           [&](Entry& e) {
-            if (e.status == Entry::Status::corrupt ||
-                (e.status == Entry::Status::ok && f.matches(e.stored.header)))
+            const bool all = f.backend.empty() && f.key_format.empty();
+            if ((all && e.status == Entry::Status::corrupt) ||
+                (e.status == Entry::Status::ok && f.matches(e.stored.header))) {
               n += 1;
+            }
           },
           progress);
       progress.finish();
