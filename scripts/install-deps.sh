@@ -15,6 +15,7 @@ PACKAGES=(
   python3-setuptools python3-wheel python3-wheel-whl python3-venv python3-pip
   clang libclang-rt-14-dev
   redis-server redis-tools libhiredis-dev
+  libcli11-dev
 )
 
 # Node.js and npm for the Node binding (Debian's packages, unless a node is already there).

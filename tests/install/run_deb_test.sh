@@ -4,8 +4,8 @@
 #    then gives Debian's multiarch libdir, lib/<triplet>), builds the library there (kept
 #    between runs, so later runs only rebuild what changed);
 # 2. installs it into a temporary root: pkg-config paths and consumers, as for /usr/local;
-# 3. `cpack -G DEB`: libbucketcache0 and libbucketcache-dev, their control fields and
-#    contents; `dpkg-deb -x` into a temporary root and consumers against that;
+# 3. `cpack -G DEB`: libbucketcache0, libbucketcache-dev and bucketcache-tools, their control
+#    fields and contents; `dpkg-deb -x` into a temporary root and consumers against that;
 # 4. as root, in a private mount namespace whose /usr, /etc and /var are throw-away overlays
 #    (sandbox.sh): `apt-get install ./libbucketcache*.deb`, consumers built with no search
 #    paths and run with no LD_LIBRARY_PATH (the package's ldconfig trigger), then
@@ -23,7 +23,7 @@ chmod 755 "$work"
 tree="$build/packaging-usr"
 if ! cmake -S "$src" -B "$tree" -DCMAKE_INSTALL_PREFIX=/usr -DCMAKE_BUILD_TYPE=Release \
     -DBUCKETCACHE_BUILD_TESTS=OFF -DBUCKETCACHE_BUILD_EXAMPLES=OFF > "$work/configure.log" 2>&1 ||
-  ! cmake --build "$tree" --target bucketcache -j2 > "$work/build.log" 2>&1; then
+  ! cmake --build "$tree" --target bucketcache bucketcache_cli -j2 > "$work/build.log" 2>&1; then
   tail -n 40 "$work/configure.log" "$work/build.log"
   fail "cannot build the /usr packaging tree $tree"
 fi
@@ -76,6 +76,12 @@ for f in /usr/include/bucketcache/bucketcache.h /usr/include/bucketcache/bucketc
 done
 if grep "libbucketcache.so.0" "$work/dev.files"; then fail "libbucketcache-dev holds the runtime library"; fi
 ok "contents: the library in libbucketcache0, headers/CMake/pkg-config/.so link in libbucketcache-dev"
+tools=$(ls "$work"/debs/bucketcache-tools_*.deb 2> /dev/null | head -n 1)
+[ -n "$tools" ] || { ls "$work/debs"; fail "cpack made no bucketcache-tools"; }
+dpkg-deb -c "$tools" | awk '{print $6}' | sed 's|^\./|/|' | grep -v '/$' > "$work/tools.files"
+grep -qx /usr/bin/bucketcache "$work/tools.files" || fail "bucketcache-tools lacks /usr/bin/bucketcache"
+grep -q '^/usr/share/man/man1/bucketcache\.1' "$work/tools.files" || fail "bucketcache-tools lacks the man page"
+ok "contents: the bucketcache command and its man page in bucketcache-tools"
 
 debroot="$work/deb-root"
 dpkg-deb -x "$runtime" "$debroot"

@@ -24,6 +24,11 @@ test -f "$prefix/include/bucketcache/bucketcache.h" || fail "no bucketcache.h"
 test -f "$prefix/include/bucketcache/version.h" || fail "no version.h"
 test -f "$libdir/cmake/bucketcache/bucketcacheConfig.cmake" || fail "no CMake package"
 ok "files installed under /usr/local/$libdir_rel and /usr/local/include"
+if grep -q '^BUCKETCACHE_BUILD_CLI:BOOL=ON' "$build/CMakeCache.txt"; then
+  test -f "$prefix/share/man/man1/bucketcache.1" || fail "no man page bucketcache.1"
+  "$prefix/bin/bucketcache" --version > /dev/null 2>&1 || fail "installed bin/bucketcache does not run"
+  ok "the bucketcache command and its man page installed"
+fi
 
 check_pkgconfig "$libdir/pkgconfig" "$prefix" "$libdir"
 build_consumers "$src" "$work" usr-local "$prefix" "$libdir"
