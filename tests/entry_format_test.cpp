@@ -275,6 +275,14 @@ TEST(EntryFormat, EachHeaderFieldIsChecked) {
        bc::ReadStatus::corrupt},
       {"expiry in the past", [](bc::format::EntryHeader& h) { h.expires_us = 1; },
        bc::ReadStatus::expired},
+      // Lengths whose sum wraps around to the file's size (a fuzzer's find): a miss, and
+      // nothing allocated for them.
+      {"wrapping lengths",
+       [](bc::format::EntryHeader& h) {
+         h.key_length = 0xffffffffu;
+         h.value_length = std::uint64_t{0} - 0xffffffffu + h.value_length + 3;
+       },
+       bc::ReadStatus::corrupt},
   };
   for (const Case& c : cases) {
     bc::format::EntryHeader h = base;

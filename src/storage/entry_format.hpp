@@ -58,8 +58,13 @@ struct EntryHeader {
   std::uint32_t flags = 0;
   Digest key;
 
-  // Bytes of the whole entry: header, key, value.
-  std::uint64_t entry_size() const { return kHeaderSize + key_length + value_length; }
+  // Bytes of the whole entry: header, key, value; UINT64_MAX (larger than any file or
+  // string) when the stated lengths do not fit in 64 bits, so damaged lengths never match
+  // a stored size.
+  std::uint64_t entry_size() const {
+    const std::uint64_t fixed = kHeaderSize + std::uint64_t{key_length};
+    return value_length > UINT64_MAX - fixed ? UINT64_MAX : fixed + value_length;
+  }
 };
 
 enum class HeaderStatus {
