@@ -24,6 +24,7 @@
 // --rss [--rss-default] --rss-out=FILE: only the peak-memory test of a generated 1 GiB key.
 #define OPENSSL_SUPPRESS_DEPRECATED  // SHA256_*: the plain-hash baseline
 #include <benchmark/benchmark.h>
+#include <bucketcache/bucketcache.h>
 #include <dirent.h>
 #include <fcntl.h>
 #include <malloc.h>
@@ -39,7 +40,6 @@
 #include <algorithm>
 #include <atomic>
 #include <bucketcache/backends/raw.hpp>
-#include <bucketcache/bucketcache.h>
 #include <bucketcache/bucketcache.hpp>
 #include <bucketcache/memoize.hpp>
 #include <chrono>
@@ -83,8 +83,7 @@ std::size_t working_set(std::size_t size) {
 }
 
 double now_s() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch())
-      .count();
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
 [[noreturn]] void die(const std::string& what) {
@@ -182,6 +181,17 @@ struct CFixture {
   ~CFixture() { bc_bucket_close(b); }
 };
 
+bc_bucket* c_fixture_open(const std::string& dir) {
+  bc_options* o = nullptr;
+  bc_bucket* b = nullptr;
+  if (bc_options_new(&o) != BC_OK || bc_options_set_int(o, BC_OPT_MEMORY_LIMIT_BYTES, 0) != BC_OK ||
+      bc_bucket_open(&b, dir.c_str(), o) != BC_OK) {
+    die(std::string("bc_bucket_open: ") + bc_last_error_message());
+  }
+  bc_options_free(o);
+  return b;
+}
+
 CFixture& c_fixture(std::size_t size, bool memory) {
   static std::map<std::pair<std::size_t, bool>, std::unique_ptr<CFixture>> cache;
   auto& f = cache[{size, memory}];
@@ -199,7 +209,7 @@ void populate(CFixture& f, const Workload& w) {
   f.populated = true;
 }
 
-// Plain system calls on the library's own layout: <root>/<h0h1>/<h2h3>/<digest>.raw (the
+// Plain system calls on the library's own layout: <root>/<h0h1>/<digest>.raw (the
 // C++ contender's digest, in its directory; see dir_for), computed beforehand (so no
 // hashing is timed).
 struct RawFixture {
@@ -222,7 +232,7 @@ RawFixture& raw_fixture(std::size_t size, const std::string& beside = "cpp") {
       const std::string hex = (beside == "c" ? bc::RawKeyMaker{}.make_digest(k, "raw")
                                              : bc::DefaultKeyMaker{}.make_digest(k, "raw"))
                                   .hex();
-      const std::string dir = root + "/" + hex.substr(0, 2) + "/" + hex.substr(2, 2);
+      const std::string dir = root + "/" + hex.substr(0, 2);
       stdfs::create_directories(dir);
       f->dirs.push_back(dir);
       f->paths.push_back(dir + "/" + hex + ".raw");
@@ -259,6 +269,23 @@ bool raw_set(RawFixture& f, std::size_t i, const std::string& value) {
     return false;
   }
   return true;
+}
+
+// The overwrite alternative to rename-over (docs/performance.md): renameat2 RENAME_EXCHANGE
+// of the temp file with the existing one, then unlink of the old one (now at the temp name).
+bool raw_set_exchange(RawFixture& f, std::size_t i, const std::string& value) {
+  char tmp[512];
+  std::snprintf(tmp, sizeof tmp, "%s/.tmp-%d-%016llx", f.dirs[i].c_str(),
+                static_cast<int>(::getpid()), static_cast<unsigned long long>(f.counter++));
+  const int fd = ::open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (fd < 0) return false;
+  const bool ok = raw_write_all(fd, value.data(), value.size());
+  ::close(fd);
+  if (!ok || ::renameat2(AT_FDCWD, tmp, AT_FDCWD, f.paths[i].c_str(), RENAME_EXCHANGE) != 0) {
+    ::unlink(tmp);
+    return false;
+  }
+  return ::unlink(tmp) == 0;
 }
 
 // open, read (the value's known size), close.
@@ -414,9 +441,9 @@ void register_workload(const std::string& workload, std::vector<Contender> conte
 // File-system figures on a shared machine swing by 2x within seconds (journal commits,
 // writeback, other tenants). So each store workload is one benchmark in which the
 // contenders ("lanes") take turns in slices of a few operations until the time budget is
-// spent, and each lane's time per operation is reported as the counter <lane>_ns. The lanes run in a new random order every slice.
-// Noise then hits every lane alike, and the ratios between lanes hold even when the
-// absolute figures move.
+// spent, and each lane's time per operation is reported as the counter <lane>_ns. The lanes run in
+// a new random order every slice. Noise then hits every lane alike, and the ratios between lanes
+// hold even when the absolute figures move.
 
 struct Lane {
   std::string name;
@@ -502,8 +529,7 @@ KeyOps key_ops(const std::string& who, std::size_t size) {
             benchmark::DoNotOptimize(v.data());
             return ok;
           },
-          [&f, &w](std::size_t i) { return f.contains(w.keys[i]); },
-          [&f, &w] { populate(f, w); }};
+          [&f, &w](std::size_t i) { return f.contains(w.keys[i]); }, [&f, &w] { populate(f, w); }};
 }
 
 // Operations per slice: a slice takes roughly 0.05-0.5 ms.
@@ -564,11 +590,11 @@ void run_lanes(benchmark::State& st, std::vector<Lane>& lanes, std::size_t n_key
 void register_interleaved(const std::string& name, std::function<std::vector<Lane>()> make,
                           std::size_t n_keys, std::size_t batch) {
   const double budget = cfg.quick ? 0.15 : 0.6;
-  auto* b = benchmark::RegisterBenchmark(
-      name.c_str(), [make, n_keys, batch, budget](benchmark::State& st) {
-        std::vector<Lane> lanes = make();
-        run_lanes(st, lanes, n_keys, batch, budget);
-      });
+  auto* b = benchmark::RegisterBenchmark(name.c_str(),
+                                         [make, n_keys, batch, budget](benchmark::State& st) {
+                                           std::vector<Lane> lanes = make();
+                                           run_lanes(st, lanes, n_keys, batch, budget);
+                                         });
   b->Unit(benchmark::kMillisecond)->UseManualTime()->Iterations(1);
 }
 
@@ -581,138 +607,317 @@ void register_store_workloads() {
 
     // set: a new entry - the slice's keys are removed first (not timed), so the rename
     // lands on a name that does not exist.
-    register_interleaved("set/" + sz + "/interleaved", [size, disk_lanes] {
-      std::vector<Lane> lanes;
-      for (const auto& who : disk_lanes) {
-        KeyOps o = key_ops(who, size);
-        o.populate();
-        lanes.push_back({who, o.set, o.erase, nullptr});
-      }
-      return lanes;
-    }, n, slice_ops("set", size));
+    register_interleaved(
+        "set/" + sz + "/interleaved",
+        [size, disk_lanes] {
+          std::vector<Lane> lanes;
+          for (const auto& who : disk_lanes) {
+            KeyOps o = key_ops(who, size);
+            o.populate();
+            lanes.push_back({who, o.set, o.erase, nullptr});
+          }
+          return lanes;
+        },
+        n, slice_ops("set", size));
 
-    // set_overwrite: replace an existing entry (rename over an existing file).
-    register_interleaved("set_overwrite/" + sz + "/interleaved", [size, disk_lanes] {
-      std::vector<Lane> lanes;
-      for (const auto& who : disk_lanes) {
-        KeyOps o = key_ops(who, size);
-        o.populate();
-        lanes.push_back({who, o.set, nullptr, nullptr});
-      }
-      return lanes;
-    }, n, slice_ops("set_overwrite", size));
+    // set_overwrite: replace an existing entry (rename over an existing file). raw_xchg
+    // (100 B): the RENAME_EXCHANGE+unlink alternative on the raw files of raw_c.
+    register_interleaved(
+        "set_overwrite/" + sz + "/interleaved",
+        [size, disk_lanes] {
+          std::vector<Lane> lanes;
+          for (const auto& who : disk_lanes) {
+            KeyOps o = key_ops(who, size);
+            o.populate();
+            lanes.push_back({who, o.set, nullptr, nullptr});
+          }
+          if (size == 100) {
+            RawFixture& f = raw_fixture(size, "c");
+            const Workload& w = workload(size);
+            lanes.push_back({"raw_xchg",
+                             [&f, &w](std::size_t i) { return raw_set_exchange(f, i, w.value); },
+                             nullptr, nullptr});
+          }
+          return lanes;
+        },
+        n, slice_ops("set_overwrite", size));
 
     // get from disk (memory layer off).
-    register_interleaved("get_disk/" + sz + "/interleaved", [size, disk_lanes] {
-      std::vector<Lane> lanes;
-      for (const auto& who : disk_lanes) {
-        KeyOps o = key_ops(who, size);
-        o.populate();
-        lanes.push_back({who, o.get, nullptr, nullptr});
-      }
-      return lanes;
-    }, n, slice_ops("get_disk", size));
+    register_interleaved(
+        "get_disk/" + sz + "/interleaved",
+        [size, disk_lanes] {
+          std::vector<Lane> lanes;
+          for (const auto& who : disk_lanes) {
+            KeyOps o = key_ops(who, size);
+            o.populate();
+            lanes.push_back({who, o.get, nullptr, nullptr});
+          }
+          return lanes;
+        },
+        n, slice_ops("get_disk", size));
 
     // contains (memory layer off: the entry's header is read).
-    register_interleaved("contains/" + sz + "/interleaved", [size, disk_lanes] {
-      std::vector<Lane> lanes;
-      for (const auto& who : disk_lanes) {
-        KeyOps o = key_ops(who, size);
-        o.populate();
-        lanes.push_back({who, o.contains, nullptr, nullptr});
-      }
-      return lanes;
-    }, n, slice_ops("contains", size));
+    register_interleaved(
+        "contains/" + sz + "/interleaved",
+        [size, disk_lanes] {
+          std::vector<Lane> lanes;
+          for (const auto& who : disk_lanes) {
+            KeyOps o = key_ops(who, size);
+            o.populate();
+            lanes.push_back({who, o.contains, nullptr, nullptr});
+          }
+          return lanes;
+        },
+        n, slice_ops("contains", size));
 
     // erase: the slice's keys are erased (timed), then set again (not timed).
-    register_interleaved("erase/" + sz + "/interleaved", [size, disk_lanes] {
-      std::vector<Lane> lanes;
-      for (const auto& who : disk_lanes) {
-        KeyOps o = key_ops(who, size);
-        o.populate();
-        lanes.push_back({who, o.erase, nullptr, o.set});
-      }
-      return lanes;
-    }, n, slice_ops("erase", size));
+    register_interleaved(
+        "erase/" + sz + "/interleaved",
+        [size, disk_lanes] {
+          std::vector<Lane> lanes;
+          for (const auto& who : disk_lanes) {
+            KeyOps o = key_ops(who, size);
+            o.populate();
+            lanes.push_back({who, o.erase, nullptr, o.set});
+          }
+          return lanes;
+        },
+        n, slice_ops("erase", size));
 
     // get from memory: the memory layer on (256 MiB, holds the working set).
-    register_interleaved("get_memory/" + sz + "/interleaved", [size] {
-      const Workload& w = workload(size);
-      CppFixture& cf = cpp_fixture(size, true);
-      populate(cf, w);
-      CFixture& c = c_fixture(size, true);
-      populate(c, w);
-      std::vector<Lane> lanes;
-      lanes.push_back({"cpp", [&cf, &w](std::size_t i) {
-                         std::string v = cf.bucket.get<std::string>(w.keys[i]);
-                         benchmark::DoNotOptimize(v.data());
-                         return v.size() == w.value.size();
-                       }, nullptr, nullptr});
-      lanes.push_back({"c", [&c, &w](std::size_t i) {
-                         bc_buf out;
-                         const bool ok = bc_get(c.b, w.keys[i].data(), w.keys[i].size(), &out) ==
-                                         BC_OK;
-                         benchmark::DoNotOptimize(out.data);
-                         bc_buf_dispose(&out);
-                         return ok;
-                       }, nullptr, nullptr});
-      // The value as kept in memory: the hit must at least copy it out.
-      lanes.push_back({"copy", [&w](std::size_t) {
-                         std::string v = w.value;
-                         benchmark::DoNotOptimize(v.data());
-                         return true;
-                       }, nullptr, nullptr});
-      return lanes;
-    }, n, slice_ops("get_memory", size));
+    register_interleaved(
+        "get_memory/" + sz + "/interleaved",
+        [size] {
+          const Workload& w = workload(size);
+          CppFixture& cf = cpp_fixture(size, true);
+          populate(cf, w);
+          CFixture& c = c_fixture(size, true);
+          populate(c, w);
+          std::vector<Lane> lanes;
+          lanes.push_back({"cpp",
+                           [&cf, &w](std::size_t i) {
+                             std::string v = cf.bucket.get<std::string>(w.keys[i]);
+                             benchmark::DoNotOptimize(v.data());
+                             return v.size() == w.value.size();
+                           },
+                           nullptr, nullptr});
+          lanes.push_back({"c",
+                           [&c, &w](std::size_t i) {
+                             bc_buf out;
+                             const bool ok =
+                                 bc_get(c.b, w.keys[i].data(), w.keys[i].size(), &out) == BC_OK;
+                             benchmark::DoNotOptimize(out.data);
+                             bc_buf_dispose(&out);
+                             return ok;
+                           },
+                           nullptr, nullptr});
+          // The value as kept in memory: the hit must at least copy it out.
+          lanes.push_back({"copy",
+                           [&w](std::size_t) {
+                             std::string v = w.value;
+                             benchmark::DoNotOptimize(v.data());
+                             return true;
+                           },
+                           nullptr, nullptr});
+          return lanes;
+        },
+        n, slice_ops("get_memory", size));
 
     // memoized hit: every key computed once beforehand; memory layer on.
-    register_interleaved("memo_hit/" + sz + "/interleaved", [size] {
-      const Workload& w = workload(size);
-      static std::map<std::size_t, std::unique_ptr<RawBucket>> buckets;
-      static std::map<std::size_t, std::unique_ptr<CFixture>> cbuckets;
-      auto& b = buckets[size];
-      if (!b) b = std::make_unique<RawBucket>(dir_for("memocpp", size), bucket_options(true));
-      auto& cb = cbuckets[size];
-      if (!cb) cb = std::make_unique<CFixture>(dir_for("memoc", size), true);
-      using Memo = decltype(bc::memoize(*b, "value_of", std::function<std::string(const std::string&)>()));
-      auto f = std::make_shared<Memo>(bc::memoize(
-          *b, "value_of", std::function<std::string(const std::string&)>(
+    register_interleaved(
+        "memo_hit/" + sz + "/interleaved",
+        [size] {
+          const Workload& w = workload(size);
+          static std::map<std::size_t, std::unique_ptr<RawBucket>> buckets;
+          static std::map<std::size_t, std::unique_ptr<CFixture>> cbuckets;
+          auto& b = buckets[size];
+          if (!b) b = std::make_unique<RawBucket>(dir_for("memocpp", size), bucket_options(true));
+          auto& cb = cbuckets[size];
+          if (!cb) cb = std::make_unique<CFixture>(dir_for("memoc", size), true);
+          using Memo = decltype(bc::memoize(*b, "value_of",
+                                            std::function<std::string(const std::string&)>()));
+          auto f = std::make_shared<Memo>(
+              bc::memoize(*b, "value_of",
+                          std::function<std::string(const std::string&)>(
                               [&w](const std::string&) -> std::string { return w.value; })));
-      static const bc_compute_fn compute = [](void* user, const void*, size_t, bc_buf* out) {
-        const auto* v = static_cast<const std::string*>(user);
-        out->data = const_cast<char*>(v->data());
-        out->size = v->size();
-        return 0;
-      };
-      void* user = const_cast<std::string*>(&w.value);
-      bc_bucket* c = cb->b;
-      for (const auto& k : w.keys) {
-        benchmark::DoNotOptimize((*f)(k).data());
-        bc_buf out;
-        int hit = 0;
-        if (bc_get_or_compute(c, k.data(), k.size(), compute, user, &out, &hit) != BC_OK) {
-          die(bc_last_error_message());
-        }
-        bc_buf_dispose(&out);
-      }
-      std::vector<Lane> lanes;
-      lanes.push_back({"cpp", [f, &w](std::size_t i) {
-                         std::string v = (*f)(w.keys[i]);
-                         benchmark::DoNotOptimize(v.data());
-                         return true;
-                       }, nullptr, nullptr});
-      lanes.push_back({"c", [c, user, &w](std::size_t i) {
-                         bc_buf out;
-                         int hit = 0;
-                         const bool ok = bc_get_or_compute(c, w.keys[i].data(), w.keys[i].size(),
-                                                           compute, user, &out, &hit) == BC_OK &&
-                                         hit == 1;
-                         benchmark::DoNotOptimize(out.data);
-                         bc_buf_dispose(&out);
-                         return ok;
-                       }, nullptr, nullptr});
-      return lanes;
-    }, n, slice_ops("memo_hit", size));
+          static const bc_compute_fn compute = [](void* user, const void*, size_t, bc_buf* out) {
+            const auto* v = static_cast<const std::string*>(user);
+            out->data = const_cast<char*>(v->data());
+            out->size = v->size();
+            return 0;
+          };
+          void* user = const_cast<std::string*>(&w.value);
+          bc_bucket* c = cb->b;
+          for (const auto& k : w.keys) {
+            benchmark::DoNotOptimize((*f)(k).data());
+            bc_buf out;
+            int hit = 0;
+            if (bc_get_or_compute(c, k.data(), k.size(), compute, user, &out, &hit) != BC_OK) {
+              die(bc_last_error_message());
+            }
+            bc_buf_dispose(&out);
+          }
+          std::vector<Lane> lanes;
+          lanes.push_back({"cpp",
+                           [f, &w](std::size_t i) {
+                             std::string v = (*f)(w.keys[i]);
+                             benchmark::DoNotOptimize(v.data());
+                             return true;
+                           },
+                           nullptr, nullptr});
+          lanes.push_back({"c",
+                           [c, user, &w](std::size_t i) {
+                             bc_buf out;
+                             int hit = 0;
+                             const bool ok =
+                                 bc_get_or_compute(c, w.keys[i].data(), w.keys[i].size(), compute,
+                                                   user, &out, &hit) == BC_OK &&
+                                 hit == 1;
+                             benchmark::DoNotOptimize(out.data);
+                             bc_buf_dispose(&out);
+                             return ok;
+                           },
+                           nullptr, nullptr});
+          return lanes;
+        },
+        n, slice_ops("memo_hit", size));
+  }
+}
+
+// ---- New keys: set into a fresh bucket, and into a warm one ----
+//
+// Every operation stores a key never stored before. set_fresh: each lane starts a new,
+// empty bucket every kFreshEvery keys (untimed), so most of its writes land in shard
+// directories that do not exist yet - the cost of a first fill, mkdir included. set_new:
+// new keys into the populated "store" tree of set/get (its shard directories exist).
+// Baselines: raw_flat - temp+write+rename in ONE flat directory (what a user writing their
+// own cache would do; the file names are precomputed digests); raw - the same sharded paths
+// as the library's (<root>/<2 hex>/<digest>), mkdir of a missing shard included.
+
+constexpr std::size_t kFreshEvery = 256;
+constexpr std::size_t kNewKeySpace = std::size_t{1} << 40;  // key indexes: never wrap
+constexpr std::size_t kSlots = 1024;  // prepared keys kept (more than a slice's)
+
+struct NewKeyLane {
+  std::string who;
+  bool fresh = false;
+  std::size_t roots = 0;  // buckets started so far (fresh)
+  std::string root;       // the current bucket directory
+  std::unique_ptr<RawBucket> cpp;
+  bc_bucket* c = nullptr;
+  // By key index modulo kSlots, filled untimed (`before`).
+  std::vector<std::string> keys{kSlots}, shard{kSlots}, path{kSlots};
+  std::uint64_t counter = 0;
+  ~NewKeyLane() {
+    if (c != nullptr) bc_bucket_close(c);
+  }
+};
+
+std::string new_key_base(const std::string& workload, const std::string& who) {
+  return cfg.data_dir + "/newkeys/" + workload + "-" + who + "-r" + std::to_string(cfg.round);
+}
+
+void new_key_root(NewKeyLane& l, const std::string& root) {
+  l.root = root;
+  if (l.who == "cpp") {
+    l.cpp = std::make_unique<RawBucket>(root, bucket_options(false));
+  } else if (l.who == "c") {
+    if (l.c != nullptr) bc_bucket_close(l.c);
+    l.c = c_fixture_open(root);
+  } else {
+    stdfs::create_directories(root);
+  }
+}
+
+// Untimed: the key's name, and for the raw lanes its directory and final path.
+bool new_key_prepare(NewKeyLane& l, std::size_t i, const std::string& tag) {
+  if (l.fresh && i % kFreshEvery == 0) {
+    new_key_root(l, new_key_base(tag, l.who) + "/" + std::to_string(l.roots++));
+  }
+  const std::size_t s = i % kSlots;
+  l.keys[s] = "new-" + tag + "-" + std::to_string(cfg.round) + "-" + std::to_string(i);
+  if (l.who == "raw" || l.who == "raw_flat") {
+    const std::string hex = bc::DefaultKeyMaker{}.make_digest(l.keys[s], "raw").hex();
+    l.shard[s] = l.who == "raw" ? l.root + "/" + hex.substr(0, 2) : l.root;
+    l.path[s] = l.shard[s] + "/" + hex + ".raw";
+  }
+  return true;
+}
+
+// temp+write+rename into dir; with `mkdir_missing`, a missing dir is created first.
+bool raw_set_new(NewKeyLane& l, std::size_t i, const std::string& value, bool mkdir_missing) {
+  i %= kSlots;
+  char tmp[512];
+  std::snprintf(tmp, sizeof tmp, "%s/.tmp-%d-%016llx", l.shard[i].c_str(),
+                static_cast<int>(::getpid()), static_cast<unsigned long long>(l.counter++));
+  int fd = ::open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (fd < 0 && errno == ENOENT && mkdir_missing) {
+    if (::mkdir(l.shard[i].c_str(), 0700) != 0 && errno != EEXIST) return false;
+    fd = ::open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+  }
+  if (fd < 0) return false;
+  const bool ok = raw_write_all(fd, value.data(), value.size());
+  ::close(fd);
+  if (!ok || ::rename(tmp, l.path[i].c_str()) != 0) {
+    ::unlink(tmp);
+    return false;
+  }
+  return true;
+}
+
+void register_new_key_workloads() {
+  const std::size_t size = 100;
+  const std::string sz = std::to_string(size);
+  for (const bool fresh : {true, false}) {
+    const std::string tag = fresh ? "set_fresh" : "set_new";
+    register_interleaved(
+        tag + "/" + sz + "/interleaved",
+        [size, fresh, tag] {
+          const Workload& w = workload(size);
+          std::vector<Lane> lanes;
+          for (const std::string who : {"raw_flat", "raw", "cpp", "c"}) {
+            auto l = std::make_shared<NewKeyLane>();
+            l->who = who;
+            l->fresh = fresh;
+            if (!fresh) {
+              if (who == "raw_flat") {
+                // A warm flat directory: as many files as the sharded store tree holds.
+                const std::string root = new_key_base("flat", "warm");
+                new_key_root(*l, root);
+                if (!stdfs::exists(root + "/.populated")) {
+                  for (std::size_t i = 0; i < w.keys.size(); ++i) {
+                    new_key_prepare(*l, kNewKeySpace - 1 - i, "warm");
+                    raw_set_new(*l, kNewKeySpace - 1 - i, w.value, false);
+                  }
+                  std::ofstream(root + "/.populated") << "1\n";
+                }
+              } else {
+                // The populated tree of set/get, so the shard directories exist.
+                KeyOps o = key_ops(who, size);
+                o.populate();
+                new_key_root(*l, dir_for(who, size));
+              }
+            }
+            const bool mk = who == "raw";
+            lanes.push_back({who,
+                             [l, &w, mk](std::size_t i) {
+                               if (l->who == "cpp") {
+                                 l->cpp->set(l->keys[i % kSlots], w.value);
+                                 return true;
+                               }
+                               if (l->who == "c") {
+                                 const std::string& k = l->keys[i % kSlots];
+                                 return bc_set(l->c, k.data(), k.size(), w.value.data(),
+                                               w.value.size()) == BC_OK;
+                               }
+                               return raw_set_new(*l, i, w.value, mk);
+                             },
+                             [l, tag](std::size_t i) { return new_key_prepare(*l, i, tag); },
+                             nullptr});
+          }
+          return lanes;
+        },
+        kNewKeySpace, slice_ops("set", size));
   }
 }
 
@@ -815,31 +1020,24 @@ std::size_t raw_prune(const std::string& root, std::int64_t now_us, std::size_t&
   if (d1 == nullptr) return 0;
   while (dirent* e1 = ::readdir(d1)) {
     if (!is_hex2(e1->d_name)) continue;
-    const int fd1 = ::openat(::dirfd(d1), e1->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd1 < 0) continue;
-    DIR* d2 = ::fdopendir(fd1);
-    while (dirent* e2 = ::readdir(d2)) {
-      if (!is_hex2(e2->d_name)) continue;
-      const int fd2 = ::openat(fd1, e2->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-      if (fd2 < 0) continue;
-      DIR* d3 = ::fdopendir(fd2);
-      while (dirent* e3 = ::readdir(d3)) {
-        const std::size_t len = std::strlen(e3->d_name);
-        if (len != 68 || std::strcmp(e3->d_name + 64, ".bce") != 0) continue;
-        const int fd = ::openat(fd2, e3->d_name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-        if (fd < 0) continue;
-        unsigned char h[128];
-        const ssize_t n = ::pread(fd, h, sizeof h, 0);
-        ::close(fd);
-        ++scanned;
-        if (n != 128) continue;
-        std::int64_t expires = 0;
-        for (int i = 7; i >= 0; --i) expires = (expires << 8) | h[56 + i];
-        if (expires != 0 && expires <= now_us && ::unlinkat(fd2, e3->d_name, 0) == 0) ++removed;
-      }
-      ::closedir(d3);
+    const int fd2 = ::openat(::dirfd(d1), e1->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd2 < 0) continue;
+    DIR* d3 = ::fdopendir(fd2);
+    while (dirent* e3 = ::readdir(d3)) {
+      const std::size_t len = std::strlen(e3->d_name);
+      if (len != 68 || std::strcmp(e3->d_name + 64, ".bce") != 0) continue;
+      const int fd = ::openat(fd2, e3->d_name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+      if (fd < 0) continue;
+      unsigned char h[128];
+      const ssize_t n = ::pread(fd, h, sizeof h, 0);
+      ::close(fd);
+      ++scanned;
+      if (n != 128) continue;
+      std::int64_t expires = 0;
+      for (int i = 7; i >= 0; --i) expires = (expires << 8) | h[56 + i];
+      if (expires != 0 && expires <= now_us && ::unlinkat(fd2, e3->d_name, 0) == 0) ++removed;
     }
-    ::closedir(d2);
+    ::closedir(d3);
   }
   ::closedir(d1);
   return scanned;
@@ -905,8 +1103,8 @@ auto make_slow(Shared* shared) {
 
 void register_memo_workloads() {
   const std::string dir = cfg.data_dir + "/memo-single-flight";
-  auto* shared = static_cast<Shared*>(::mmap(nullptr, sizeof(Shared), PROT_READ | PROT_WRITE,
-                                             MAP_SHARED | MAP_ANONYMOUS, -1, 0));
+  auto* shared = static_cast<Shared*>(
+      ::mmap(nullptr, sizeof(Shared), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0));
   if (shared == MAP_FAILED) die("mmap");
   new (shared) Shared();
   constexpr int kWorkers = 4;
@@ -1134,6 +1332,7 @@ int main(int argc, char** argv) {
   benchmark::AddCustomContext("round", std::to_string(cfg.round));
 
   register_store_workloads();
+  register_new_key_workloads();
   register_hash_workloads();
   register_prune_workload();
   register_memo_workloads();

@@ -11,7 +11,7 @@ PACKAGES=(
   libssl-dev libspdlog-dev libfmt-dev
   nlohmann-json3-dev libmsgpack-cxx-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  zlib1g-dev python3 python3-pytest python3-msgpack abigail-tools binutils
+  zlib1g-dev python3 python3-pytest python3-msgpack python3-diskcache abigail-tools binutils
   python3-setuptools python3-wheel python3-wheel-whl python3-venv python3-pip
   clang libclang-rt-14-dev
   redis-server redis-tools libhiredis-dev

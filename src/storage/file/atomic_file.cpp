@@ -57,16 +57,17 @@ void AtomicFile::write(struct iovec* iov, int count, bool sync, const std::strin
 }
 
 bool AtomicFile::commit(const std::string& name, bool replace, bool sync_dir) {
-  const std::string path = dir_path_ + "/" + name;
   if (replace) {
     if (::renameat(dir_fd_, temp_name_.c_str(), dir_fd_, name.c_str()) != 0) {
-      throw_io("cannot rename over", path, errno);
+      const int err = errno;
+      throw_io("cannot rename over", dir_path_ + "/" + name, err);
     }
     done_ = true;
   } else {
     if (::linkat(dir_fd_, temp_name_.c_str(), dir_fd_, name.c_str(), 0) != 0) {
-      if (errno == EEXIST) return false;  // the destructor removes the temp file
-      throw_io("cannot link", path, errno);
+      const int err = errno;
+      if (err == EEXIST) return false;  // the destructor removes the temp file
+      throw_io("cannot link", dir_path_ + "/" + name, err);
     }
     // The entry is published; the temp name goes (the destructor unlinks it).
   }

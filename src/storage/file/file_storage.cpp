@@ -36,8 +36,9 @@ EntryVersion FileStorage::version_of(const struct stat& st) {
   return v;
 }
 
-int FileStorage::open_entry(const Digest& key, int flags, Found& found, struct stat& st) const {
-  const std::string path = dirs_.entry_path(key);
+int FileStorage::open_entry(const Digest& key, int flags, Found& found, struct stat& st,
+                            std::string& path) const {
+  path = dirs_.entry_path(key);
   const int fd = open_entry_at(key, path, flags | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, found);
   if (fd < 0) return -1;
   Fd owned(fd);
@@ -77,9 +78,9 @@ int FileStorage::open_entry_at(const Digest& key, const std::string& path, int f
 Found FileStorage::read(const Digest& key, StoredEntry& out) {
   Found found = Found::absent;
   struct stat st;
-  Fd fd(open_entry(key, O_RDONLY, found, st));
+  std::string path;
+  Fd fd(open_entry(key, O_RDONLY, found, st, path));
   if (fd.get() < 0) return found;
-  const std::string path = dirs_.entry_path(key);
   const auto size = static_cast<std::uint64_t>(st.st_size);
   if (size < format::kHeaderSize) return Found::corrupt;
 
@@ -126,9 +127,9 @@ Found FileStorage::read(const Digest& key, StoredEntry& out) {
 Found FileStorage::peek(const Digest& key, StoredEntry& out) {
   Found found = Found::absent;
   struct stat st;
-  Fd fd(open_entry(key, O_RDONLY, found, st));
+  std::string path;
+  Fd fd(open_entry(key, O_RDONLY, found, st, path));
   if (fd.get() < 0) return found;
-  const std::string path = dirs_.entry_path(key);
   unsigned char header[format::kHeaderSize];
   struct iovec iov[1] = {{header, sizeof(header)}};
   bool short_read = false;
@@ -257,9 +258,9 @@ bool FileStorage::touch(const Digest& key, std::int64_t expires_us, std::uint32_
   // may see a header failing its checksum: a miss, never a wrong value.
   Found found = Found::absent;
   struct stat st;
-  Fd fd(open_entry(key, O_RDWR, found, st));
+  std::string path;
+  Fd fd(open_entry(key, O_RDWR, found, st, path));
   if (fd.get() < 0) return false;
-  const std::string path = dirs_.entry_path(key);
   unsigned char header[format::kHeaderSize];
   if (::pread(fd.get(), header, sizeof(header), 0) != static_cast<ssize_t>(sizeof(header))) {
     return false;

@@ -18,19 +18,61 @@ ShardDirs::ShardDirs(std::string root, unsigned directory_mode)
   make_directories(root_, directory_mode_);
 }
 
-std::string ShardDirs::shard_name(const Digest& key) { return key.hex().substr(0, 2); }
+namespace {
 
-std::string ShardDirs::entry_name(const Digest& key) { return key.hex() + format::kEntrySuffix; }
+// Appends the lowercase hex of key's first `n` bytes (no temporary string).
+void append_hex(std::string& out, const Digest& key, std::size_t n) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  const std::size_t at = out.size();
+  out.resize(at + 2 * n);
+  char* p = &out[at];
+  for (std::size_t i = 0; i < n; ++i) {
+    p[2 * i] = kHex[key.bytes[i] >> 4];
+    p[2 * i + 1] = kHex[key.bytes[i] & 0xf];
+  }
+}
 
-std::string ShardDirs::lock_name(const Digest& key) { return key.hex() + ".lock"; }
+constexpr std::size_t kSuffixLength = 4;  // ".bce", ".lock" fits the reserve too
 
-std::string ShardDirs::shard_path(const Digest& key) const { return root_ + "/" + shard_name(key); }
+}  // namespace
+
+std::string ShardDirs::shard_name(const Digest& key) {
+  std::string s;
+  append_hex(s, key, 1);
+  return s;
+}
+
+std::string ShardDirs::entry_name(const Digest& key) {
+  std::string s;
+  s.reserve(2 * key.bytes.size() + kSuffixLength + 1);
+  append_hex(s, key, key.bytes.size());
+  s.append(format::kEntrySuffix);
+  return s;
+}
+
+std::string ShardDirs::lock_name(const Digest& key) {
+  std::string s;
+  s.reserve(2 * key.bytes.size() + kSuffixLength + 1);
+  append_hex(s, key, key.bytes.size());
+  s.append(".lock");
+  return s;
+}
+
+std::string ShardDirs::shard_path(const Digest& key) const {
+  std::string p;
+  p.reserve(root_.size() + 3);
+  p.append(root_).append("/");
+  append_hex(p, key, 1);
+  return p;
+}
 
 std::string ShardDirs::entry_path(const Digest& key) const {
-  const std::string hex = key.hex();
   std::string p;
-  p.reserve(root_.size() + 4 + hex.size() + 4);
-  p.append(root_).append("/").append(hex, 0, 2).append("/").append(hex);
+  p.reserve(root_.size() + 4 + 2 * key.bytes.size() + kSuffixLength);
+  p.append(root_).append("/");
+  append_hex(p, key, 1);
+  p.append("/");
+  append_hex(p, key, key.bytes.size());
   p.append(format::kEntrySuffix);
   return p;
 }
