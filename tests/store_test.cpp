@@ -13,6 +13,7 @@
 
 #include "bucketcache/error.hpp"
 #include "storage/entry_format.hpp"
+#include "storage/file/atomic_file.hpp"
 #include "test_util.hpp"
 
 namespace bc = bucketcache;
@@ -426,4 +427,49 @@ TEST(Store, FourThreadsShareOneStore) {
   }
   for (auto& th : threads) th.join();
   EXPECT_EQ(wrong.load(), 0);
+}
+
+// Children forked from one parent that had already named a temp file must not inherit its
+// naming state: the same pid in the name and the same random stream made siblings try the
+// same names (a killed sibling's leftovers then fail every attempt: "File exists").
+TEST(TempNames, ForkedChildrenNameTempFilesWithTheirOwnPidAndStream) {
+  const std::string parent_name = bc::storage::random_temp_name();  // parent's state seeded
+  int fds[2];
+  ASSERT_EQ(::pipe(fds), 0);
+  std::vector<pid_t> children;
+  for (int i = 0; i < 2; ++i) {
+    const pid_t pid = ::fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+      const std::string line = bc::storage::random_temp_name() + "\n";
+      const bool ok =
+          ::write(fds[1], line.data(), line.size()) == static_cast<ssize_t>(line.size());
+      ::_exit(ok ? 0 : 1);
+    }
+    children.push_back(pid);
+  }
+  ::close(fds[1]);
+  std::string all;
+  char buf[256];
+  for (ssize_t n; (n = ::read(fds[0], buf, sizeof buf)) > 0;)
+    all.append(buf, static_cast<std::size_t>(n));
+  ::close(fds[0]);
+  for (pid_t pid : children) {
+    int status = 0;
+    ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  }
+  std::vector<std::string> names;
+  for (std::size_t at = 0, nl; (nl = all.find('\n', at)) != std::string::npos; at = nl + 1) {
+    names.push_back(all.substr(at, nl - at));
+  }
+  ASSERT_EQ(names.size(), 2u);
+  // Each child's name carries its own pid; the random parts differ from each other's.
+  for (pid_t pid : children) {
+    const std::string tag = ".tmp-" + std::to_string(pid) + "-";
+    EXPECT_TRUE(names[0].rfind(tag, 0) == 0 || names[1].rfind(tag, 0) == 0) << tag;
+  }
+  const auto random_part = [](const std::string& n) { return n.substr(n.size() - 16); };
+  EXPECT_NE(random_part(names[0]), random_part(names[1]));
+  EXPECT_NE(names[0], parent_name);
 }

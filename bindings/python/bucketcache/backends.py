@@ -208,7 +208,10 @@ class PickleBackend(Backend):
 
     @classmethod
     def dumps(cls, value, config):
-        return pickle.dumps(value, **_pick(config, 'protocol', 'fix_imports'))
+        # The config's attributes read directly (no dicts per call); pickle's own defaults
+        # for any the config lacks, as _pick would leave them out.
+        return pickle.dumps(value, getattr(config, 'protocol', None),
+                            fix_imports=getattr(config, 'fix_imports', True))
 
     @classmethod
     def loads(cls, data, config):
@@ -216,7 +219,9 @@ class PickleBackend(Backend):
         # a newer protocol); anything else (raised by the value's own __setstate__, say)
         # propagates.
         try:
-            return pickle.loads(data, **_pick(config, 'fix_imports', 'encoding', 'errors'))
+            return pickle.loads(data, fix_imports=getattr(config, 'fix_imports', True),
+                                encoding=getattr(config, 'encoding', 'ASCII'),
+                                errors=getattr(config, 'errors', 'strict'))
         except _UNPICKLING_ERRORS as e:
             raise BackendLoadError('the entry could not be unpickled: %r' % e) from e
 

@@ -12,7 +12,7 @@ from . import _lib
 from .backends import Backend, PickleBackend
 from .config import BackendConfig
 from .exceptions import CacheLoadError, KeyInvalidError
-from .keymakers import DefaultKeyMaker
+from .keymakers import DefaultKeyMaker, key_json
 from .log import abbreviate, logger, logger_config
 from .utilities import DecoratorFactory, PrunedFilesInfo, raise_invalid_keys
 
@@ -553,7 +553,10 @@ class Bucket:
     def _key(self, key):
         """The key as JSON bytes for the library."""
         _lib.sync_log_level()
-        made = self._keymaker.make_key(key)
+        if type(self._keymaker) is DefaultKeyMaker:  # its one chunk, without the generator
+            made = key_json(key).encode('utf-8', 'strict')
+        else:
+            made = self._keymaker.make_key(key)
         if isinstance(made, str):
             data = made.encode('utf-8')
         elif isinstance(made, (bytes, bytearray)):

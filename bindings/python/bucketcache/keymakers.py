@@ -225,6 +225,8 @@ def key_json(obj):
 
     Iterative, so a key 1024 levels deep needs no deep Python recursion.
     """
+    if type(obj) is str:  # the common key: what the loop below makes of it, without the loop
+        return _encode_str(obj)
     return _key_json(obj, 0)
 
 

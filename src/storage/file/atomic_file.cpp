@@ -2,9 +2,11 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <sys/file.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <random>
 #include <thread>
 
@@ -14,15 +16,41 @@ namespace bucketcache {
 inline namespace v1 {
 namespace storage {
 
+namespace {
+
+// Bumped in the child of every fork(): a thread's naming state seeded before the fork
+// (inherited by the child with the parent's pid and random stream) is seeded again, so
+// children forked from one parent never walk the same sequence of names.
+std::atomic<unsigned> fork_generation{0};
+
+void on_fork_child() { fork_generation.fetch_add(1, std::memory_order_relaxed); }
+
+struct TempNameState {
+  unsigned generation = ~0u;  // never a current generation before the first seeding
+  std::mt19937_64 rng;
+  std::string prefix;  // ".tmp-<pid>-"
+};
+
+}  // namespace
+
 std::string random_temp_name() {
-  // pid and a per-thread random stream, so forked children differ too.
-  thread_local std::mt19937_64 rng{std::random_device{}() ^
-                                   std::hash<std::thread::id>{}(std::this_thread::get_id())};
-  thread_local const std::string prefix =
-      std::string(format::kTempPrefix) + std::to_string(::getpid()) + "-";
+  static const int registered = ::pthread_atfork(nullptr, nullptr, on_fork_child);
+  (void)registered;
+  thread_local TempNameState state;
+  const unsigned generation = fork_generation.load(std::memory_order_relaxed);
+  if (state.generation != generation) {  // first use in this thread, or in a forked child
+    const auto pid = ::getpid();
+    state.rng.seed(std::random_device{}() ^
+                   std::hash<std::thread::id>{}(std::this_thread::get_id()) ^
+                   (static_cast<std::uint64_t>(pid) << 32));
+    state.prefix = std::string(format::kTempPrefix) + std::to_string(pid) + "-";
+    state.generation = generation;
+  }
   static constexpr char kHex[] = "0123456789abcdef";
-  std::uint64_t r = rng();
-  std::string name = prefix;
+  std::uint64_t r = state.rng();
+  std::string name;
+  name.reserve(state.prefix.size() + 16);
+  name = state.prefix;
   for (int i = 0; i < 16; ++i) {
     name += kHex[r & 0xf];
     r >>= 4;
