@@ -22,6 +22,8 @@ namespace {
 constexpr std::int64_t kStaleTempAgeSeconds = 60;
 constexpr const char* kScanLockName = ".prune.lock";
 constexpr std::size_t kHexDigest = 64;
+// Key bytes read together with an entry's header by a scan (longer keys: a second pread).
+constexpr std::size_t kScanKeyPeek = 512;
 
 // Opens a file of a shard: never follows a symlink, never blocks on a FIFO; -1 for
 // anything but a regular file (st filled on success).
@@ -82,11 +84,13 @@ ScanResult FileStorage::scan(const std::function<ScanAction(const ScanItem&)>& f
       if (fd.get() < 0) continue;
       ScanItem item;
       digest_of_name(name, item.key);
-      unsigned char header[format::kHeaderSize];
-      const ssize_t n = ::pread(fd.get(), header, sizeof(header), 0);
+      // The header and, for a key of up to kScanKeyPeek bytes, the key in one pread.
+      unsigned char buf[format::kHeaderSize + kScanKeyPeek];
+      unsigned char* const header = buf;
+      const ssize_t n = ::pread(fd.get(), buf, sizeof(buf), 0);
       if (n < 0) continue;
       format::EntryHeader& h = item.entry.header;
-      auto decoded = static_cast<std::size_t>(n) == sizeof(header)
+      auto decoded = static_cast<std::size_t>(n) >= format::kHeaderSize
                          ? format::decode_header(header, h)
                          : format::HeaderStatus::bad_magic;
       const auto size = static_cast<std::uint64_t>(st.st_size);
@@ -98,7 +102,8 @@ ScanResult FileStorage::scan(const std::function<ScanAction(const ScanItem&)>& f
       if (damaged && decoded == format::HeaderStatus::bad_checksum) {
         // A header rewritten in place (touch) may be read half-written: read it again
         // before judging it damaged.
-        if (::pread(fd.get(), header, sizeof(header), 0) == static_cast<ssize_t>(sizeof(header)) &&
+        if (::pread(fd.get(), header, format::kHeaderSize, 0) ==
+                static_cast<ssize_t>(format::kHeaderSize) &&
             format::decode_header(header, h) == format::HeaderStatus::ok &&
             h.entry_size() == size) {
           damaged = false;
@@ -115,10 +120,18 @@ ScanResult FileStorage::scan(const std::function<ScanAction(const ScanItem&)>& f
         continue;
       }
       if (decoded != format::HeaderStatus::ok) continue;  // another format version
-      item.entry.key_bytes.resize(h.key_length);
-      if (h.key_length > 0 && ::pread(fd.get(), item.entry.key_bytes.data(), h.key_length,
-                                      format::kHeaderSize) != static_cast<ssize_t>(h.key_length)) {
-        continue;
+      // Key bytes past the header are never rewritten in place (touch rewrites only the
+      // header), so those of the first read stand even if the header was read again.
+      const std::size_t have = static_cast<std::size_t>(n) - format::kHeaderSize;
+      if (h.key_length <= have) {
+        item.entry.key_bytes.assign(reinterpret_cast<const char*>(buf) + format::kHeaderSize,
+                                    h.key_length);
+      } else {
+        item.entry.key_bytes.resize(h.key_length);
+        if (::pread(fd.get(), item.entry.key_bytes.data(), h.key_length, format::kHeaderSize) !=
+            static_cast<ssize_t>(h.key_length)) {
+          continue;
+        }
       }
       const ScanAction action = fn(item);
       if (action == ScanAction::stop) return result;
