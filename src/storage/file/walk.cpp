@@ -92,6 +92,8 @@ ScanResult FileStorage::scan(const std::function<ScanAction(const ScanItem&)>& f
       const auto size = static_cast<std::uint64_t>(st.st_size);
       item.entry.version = version_of(st);
       item.entry.stored_bytes = size;
+      item.entry.used_us =
+          static_cast<std::int64_t>(st.st_atim.tv_sec) * 1000000 + st.st_atim.tv_nsec / 1000;
       bool damaged = decoded == format::HeaderStatus::bad_magic ||
                      decoded == format::HeaderStatus::bad_checksum ||
                      (decoded == format::HeaderStatus::ok && h.entry_size() != size);
