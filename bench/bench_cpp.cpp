@@ -24,6 +24,7 @@
 // --rss [--rss-default] --rss-out=FILE: only the peak-memory test of a generated 1 GiB key.
 #define OPENSSL_SUPPRESS_DEPRECATED  // SHA256_*: the plain-hash baseline
 #include <benchmark/benchmark.h>
+#include <bucketcache/bucketcache.h>
 #include <dirent.h>
 #include <fcntl.h>
 #include <malloc.h>
@@ -39,7 +40,6 @@
 #include <algorithm>
 #include <atomic>
 #include <bucketcache/backends/raw.hpp>
-#include <bucketcache/bucketcache.h>
 #include <bucketcache/bucketcache.hpp>
 #include <bucketcache/memoize.hpp>
 #include <chrono>
@@ -83,8 +83,7 @@ std::size_t working_set(std::size_t size) {
 }
 
 double now_s() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch())
-      .count();
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
 [[noreturn]] void die(const std::string& what) {
@@ -414,9 +413,9 @@ void register_workload(const std::string& workload, std::vector<Contender> conte
 // File-system figures on a shared machine swing by 2x within seconds (journal commits,
 // writeback, other tenants). So each store workload is one benchmark in which the
 // contenders ("lanes") take turns in slices of a few operations until the time budget is
-// spent, and each lane's time per operation is reported as the counter <lane>_ns. The lanes run in a new random order every slice.
-// Noise then hits every lane alike, and the ratios between lanes hold even when the
-// absolute figures move.
+// spent, and each lane's time per operation is reported as the counter <lane>_ns. The lanes run in
+// a new random order every slice. Noise then hits every lane alike, and the ratios between lanes
+// hold even when the absolute figures move.
 
 struct Lane {
   std::string name;
@@ -502,8 +501,7 @@ KeyOps key_ops(const std::string& who, std::size_t size) {
             benchmark::DoNotOptimize(v.data());
             return ok;
           },
-          [&f, &w](std::size_t i) { return f.contains(w.keys[i]); },
-          [&f, &w] { populate(f, w); }};
+          [&f, &w](std::size_t i) { return f.contains(w.keys[i]); }, [&f, &w] { populate(f, w); }};
 }
 
 // Operations per slice: a slice takes roughly 0.05-0.5 ms.
@@ -564,11 +562,11 @@ void run_lanes(benchmark::State& st, std::vector<Lane>& lanes, std::size_t n_key
 void register_interleaved(const std::string& name, std::function<std::vector<Lane>()> make,
                           std::size_t n_keys, std::size_t batch) {
   const double budget = cfg.quick ? 0.15 : 0.6;
-  auto* b = benchmark::RegisterBenchmark(
-      name.c_str(), [make, n_keys, batch, budget](benchmark::State& st) {
-        std::vector<Lane> lanes = make();
-        run_lanes(st, lanes, n_keys, batch, budget);
-      });
+  auto* b = benchmark::RegisterBenchmark(name.c_str(),
+                                         [make, n_keys, batch, budget](benchmark::State& st) {
+                                           std::vector<Lane> lanes = make();
+                                           run_lanes(st, lanes, n_keys, batch, budget);
+                                         });
   b->Unit(benchmark::kMillisecond)->UseManualTime()->Iterations(1);
 }
 
@@ -581,138 +579,172 @@ void register_store_workloads() {
 
     // set: a new entry - the slice's keys are removed first (not timed), so the rename
     // lands on a name that does not exist.
-    register_interleaved("set/" + sz + "/interleaved", [size, disk_lanes] {
-      std::vector<Lane> lanes;
-      for (const auto& who : disk_lanes) {
-        KeyOps o = key_ops(who, size);
-        o.populate();
-        lanes.push_back({who, o.set, o.erase, nullptr});
-      }
-      return lanes;
-    }, n, slice_ops("set", size));
+    register_interleaved(
+        "set/" + sz + "/interleaved",
+        [size, disk_lanes] {
+          std::vector<Lane> lanes;
+          for (const auto& who : disk_lanes) {
+            KeyOps o = key_ops(who, size);
+            o.populate();
+            lanes.push_back({who, o.set, o.erase, nullptr});
+          }
+          return lanes;
+        },
+        n, slice_ops("set", size));
 
     // set_overwrite: replace an existing entry (rename over an existing file).
-    register_interleaved("set_overwrite/" + sz + "/interleaved", [size, disk_lanes] {
-      std::vector<Lane> lanes;
-      for (const auto& who : disk_lanes) {
-        KeyOps o = key_ops(who, size);
-        o.populate();
-        lanes.push_back({who, o.set, nullptr, nullptr});
-      }
-      return lanes;
-    }, n, slice_ops("set_overwrite", size));
+    register_interleaved(
+        "set_overwrite/" + sz + "/interleaved",
+        [size, disk_lanes] {
+          std::vector<Lane> lanes;
+          for (const auto& who : disk_lanes) {
+            KeyOps o = key_ops(who, size);
+            o.populate();
+            lanes.push_back({who, o.set, nullptr, nullptr});
+          }
+          return lanes;
+        },
+        n, slice_ops("set_overwrite", size));
 
     // get from disk (memory layer off).
-    register_interleaved("get_disk/" + sz + "/interleaved", [size, disk_lanes] {
-      std::vector<Lane> lanes;
-      for (const auto& who : disk_lanes) {
-        KeyOps o = key_ops(who, size);
-        o.populate();
-        lanes.push_back({who, o.get, nullptr, nullptr});
-      }
-      return lanes;
-    }, n, slice_ops("get_disk", size));
+    register_interleaved(
+        "get_disk/" + sz + "/interleaved",
+        [size, disk_lanes] {
+          std::vector<Lane> lanes;
+          for (const auto& who : disk_lanes) {
+            KeyOps o = key_ops(who, size);
+            o.populate();
+            lanes.push_back({who, o.get, nullptr, nullptr});
+          }
+          return lanes;
+        },
+        n, slice_ops("get_disk", size));
 
     // contains (memory layer off: the entry's header is read).
-    register_interleaved("contains/" + sz + "/interleaved", [size, disk_lanes] {
-      std::vector<Lane> lanes;
-      for (const auto& who : disk_lanes) {
-        KeyOps o = key_ops(who, size);
-        o.populate();
-        lanes.push_back({who, o.contains, nullptr, nullptr});
-      }
-      return lanes;
-    }, n, slice_ops("contains", size));
+    register_interleaved(
+        "contains/" + sz + "/interleaved",
+        [size, disk_lanes] {
+          std::vector<Lane> lanes;
+          for (const auto& who : disk_lanes) {
+            KeyOps o = key_ops(who, size);
+            o.populate();
+            lanes.push_back({who, o.contains, nullptr, nullptr});
+          }
+          return lanes;
+        },
+        n, slice_ops("contains", size));
 
     // erase: the slice's keys are erased (timed), then set again (not timed).
-    register_interleaved("erase/" + sz + "/interleaved", [size, disk_lanes] {
-      std::vector<Lane> lanes;
-      for (const auto& who : disk_lanes) {
-        KeyOps o = key_ops(who, size);
-        o.populate();
-        lanes.push_back({who, o.erase, nullptr, o.set});
-      }
-      return lanes;
-    }, n, slice_ops("erase", size));
+    register_interleaved(
+        "erase/" + sz + "/interleaved",
+        [size, disk_lanes] {
+          std::vector<Lane> lanes;
+          for (const auto& who : disk_lanes) {
+            KeyOps o = key_ops(who, size);
+            o.populate();
+            lanes.push_back({who, o.erase, nullptr, o.set});
+          }
+          return lanes;
+        },
+        n, slice_ops("erase", size));
 
     // get from memory: the memory layer on (256 MiB, holds the working set).
-    register_interleaved("get_memory/" + sz + "/interleaved", [size] {
-      const Workload& w = workload(size);
-      CppFixture& cf = cpp_fixture(size, true);
-      populate(cf, w);
-      CFixture& c = c_fixture(size, true);
-      populate(c, w);
-      std::vector<Lane> lanes;
-      lanes.push_back({"cpp", [&cf, &w](std::size_t i) {
-                         std::string v = cf.bucket.get<std::string>(w.keys[i]);
-                         benchmark::DoNotOptimize(v.data());
-                         return v.size() == w.value.size();
-                       }, nullptr, nullptr});
-      lanes.push_back({"c", [&c, &w](std::size_t i) {
-                         bc_buf out;
-                         const bool ok = bc_get(c.b, w.keys[i].data(), w.keys[i].size(), &out) ==
-                                         BC_OK;
-                         benchmark::DoNotOptimize(out.data);
-                         bc_buf_dispose(&out);
-                         return ok;
-                       }, nullptr, nullptr});
-      // The value as kept in memory: the hit must at least copy it out.
-      lanes.push_back({"copy", [&w](std::size_t) {
-                         std::string v = w.value;
-                         benchmark::DoNotOptimize(v.data());
-                         return true;
-                       }, nullptr, nullptr});
-      return lanes;
-    }, n, slice_ops("get_memory", size));
+    register_interleaved(
+        "get_memory/" + sz + "/interleaved",
+        [size] {
+          const Workload& w = workload(size);
+          CppFixture& cf = cpp_fixture(size, true);
+          populate(cf, w);
+          CFixture& c = c_fixture(size, true);
+          populate(c, w);
+          std::vector<Lane> lanes;
+          lanes.push_back({"cpp",
+                           [&cf, &w](std::size_t i) {
+                             std::string v = cf.bucket.get<std::string>(w.keys[i]);
+                             benchmark::DoNotOptimize(v.data());
+                             return v.size() == w.value.size();
+                           },
+                           nullptr, nullptr});
+          lanes.push_back({"c",
+                           [&c, &w](std::size_t i) {
+                             bc_buf out;
+                             const bool ok =
+                                 bc_get(c.b, w.keys[i].data(), w.keys[i].size(), &out) == BC_OK;
+                             benchmark::DoNotOptimize(out.data);
+                             bc_buf_dispose(&out);
+                             return ok;
+                           },
+                           nullptr, nullptr});
+          // The value as kept in memory: the hit must at least copy it out.
+          lanes.push_back({"copy",
+                           [&w](std::size_t) {
+                             std::string v = w.value;
+                             benchmark::DoNotOptimize(v.data());
+                             return true;
+                           },
+                           nullptr, nullptr});
+          return lanes;
+        },
+        n, slice_ops("get_memory", size));
 
     // memoized hit: every key computed once beforehand; memory layer on.
-    register_interleaved("memo_hit/" + sz + "/interleaved", [size] {
-      const Workload& w = workload(size);
-      static std::map<std::size_t, std::unique_ptr<RawBucket>> buckets;
-      static std::map<std::size_t, std::unique_ptr<CFixture>> cbuckets;
-      auto& b = buckets[size];
-      if (!b) b = std::make_unique<RawBucket>(dir_for("memocpp", size), bucket_options(true));
-      auto& cb = cbuckets[size];
-      if (!cb) cb = std::make_unique<CFixture>(dir_for("memoc", size), true);
-      using Memo = decltype(bc::memoize(*b, "value_of", std::function<std::string(const std::string&)>()));
-      auto f = std::make_shared<Memo>(bc::memoize(
-          *b, "value_of", std::function<std::string(const std::string&)>(
+    register_interleaved(
+        "memo_hit/" + sz + "/interleaved",
+        [size] {
+          const Workload& w = workload(size);
+          static std::map<std::size_t, std::unique_ptr<RawBucket>> buckets;
+          static std::map<std::size_t, std::unique_ptr<CFixture>> cbuckets;
+          auto& b = buckets[size];
+          if (!b) b = std::make_unique<RawBucket>(dir_for("memocpp", size), bucket_options(true));
+          auto& cb = cbuckets[size];
+          if (!cb) cb = std::make_unique<CFixture>(dir_for("memoc", size), true);
+          using Memo = decltype(bc::memoize(*b, "value_of",
+                                            std::function<std::string(const std::string&)>()));
+          auto f = std::make_shared<Memo>(
+              bc::memoize(*b, "value_of",
+                          std::function<std::string(const std::string&)>(
                               [&w](const std::string&) -> std::string { return w.value; })));
-      static const bc_compute_fn compute = [](void* user, const void*, size_t, bc_buf* out) {
-        const auto* v = static_cast<const std::string*>(user);
-        out->data = const_cast<char*>(v->data());
-        out->size = v->size();
-        return 0;
-      };
-      void* user = const_cast<std::string*>(&w.value);
-      bc_bucket* c = cb->b;
-      for (const auto& k : w.keys) {
-        benchmark::DoNotOptimize((*f)(k).data());
-        bc_buf out;
-        int hit = 0;
-        if (bc_get_or_compute(c, k.data(), k.size(), compute, user, &out, &hit) != BC_OK) {
-          die(bc_last_error_message());
-        }
-        bc_buf_dispose(&out);
-      }
-      std::vector<Lane> lanes;
-      lanes.push_back({"cpp", [f, &w](std::size_t i) {
-                         std::string v = (*f)(w.keys[i]);
-                         benchmark::DoNotOptimize(v.data());
-                         return true;
-                       }, nullptr, nullptr});
-      lanes.push_back({"c", [c, user, &w](std::size_t i) {
-                         bc_buf out;
-                         int hit = 0;
-                         const bool ok = bc_get_or_compute(c, w.keys[i].data(), w.keys[i].size(),
-                                                           compute, user, &out, &hit) == BC_OK &&
-                                         hit == 1;
-                         benchmark::DoNotOptimize(out.data);
-                         bc_buf_dispose(&out);
-                         return ok;
-                       }, nullptr, nullptr});
-      return lanes;
-    }, n, slice_ops("memo_hit", size));
+          static const bc_compute_fn compute = [](void* user, const void*, size_t, bc_buf* out) {
+            const auto* v = static_cast<const std::string*>(user);
+            out->data = const_cast<char*>(v->data());
+            out->size = v->size();
+            return 0;
+          };
+          void* user = const_cast<std::string*>(&w.value);
+          bc_bucket* c = cb->b;
+          for (const auto& k : w.keys) {
+            benchmark::DoNotOptimize((*f)(k).data());
+            bc_buf out;
+            int hit = 0;
+            if (bc_get_or_compute(c, k.data(), k.size(), compute, user, &out, &hit) != BC_OK) {
+              die(bc_last_error_message());
+            }
+            bc_buf_dispose(&out);
+          }
+          std::vector<Lane> lanes;
+          lanes.push_back({"cpp",
+                           [f, &w](std::size_t i) {
+                             std::string v = (*f)(w.keys[i]);
+                             benchmark::DoNotOptimize(v.data());
+                             return true;
+                           },
+                           nullptr, nullptr});
+          lanes.push_back({"c",
+                           [c, user, &w](std::size_t i) {
+                             bc_buf out;
+                             int hit = 0;
+                             const bool ok =
+                                 bc_get_or_compute(c, w.keys[i].data(), w.keys[i].size(), compute,
+                                                   user, &out, &hit) == BC_OK &&
+                                 hit == 1;
+                             benchmark::DoNotOptimize(out.data);
+                             bc_buf_dispose(&out);
+                             return ok;
+                           },
+                           nullptr, nullptr});
+          return lanes;
+        },
+        n, slice_ops("memo_hit", size));
   }
 }
 
@@ -905,8 +937,8 @@ auto make_slow(Shared* shared) {
 
 void register_memo_workloads() {
   const std::string dir = cfg.data_dir + "/memo-single-flight";
-  auto* shared = static_cast<Shared*>(::mmap(nullptr, sizeof(Shared), PROT_READ | PROT_WRITE,
-                                             MAP_SHARED | MAP_ANONYMOUS, -1, 0));
+  auto* shared = static_cast<Shared*>(
+      ::mmap(nullptr, sizeof(Shared), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0));
   if (shared == MAP_FAILED) die("mmap");
   new (shared) Shared();
   constexpr int kWorkers = 4;
@@ -1071,6 +1103,56 @@ int run_rss(const std::string& out_path, std::size_t key_bytes, bool with_defaul
 
 }  // namespace
 
+// ---- Statistics overhead on the memory hit (issue 14: within 10%) ----
+// Two buckets over the same data, one opened with BUCKETCACHE_NO_STATS=1 (counting off);
+// each iteration times a batch of memory hits on each, alternating which goes first, and
+// the row reports both and their ratio (with / without).
+void register_stats_overhead() {
+  benchmark::RegisterBenchmark("stats_overhead/get_memory/100", [](benchmark::State& state) {
+    const Workload& w = workload(100);
+    static std::unique_ptr<RawBucket> with_stats, without_stats;
+    if (!with_stats) {
+      with_stats = std::make_unique<RawBucket>(dir_for("stats-on", 100), bucket_options(true));
+      ::setenv("BUCKETCACHE_NO_STATS", "1", 1);
+      without_stats = std::make_unique<RawBucket>(dir_for("stats-off", 100), bucket_options(true));
+      ::unsetenv("BUCKETCACHE_NO_STATS");
+      for (const auto& k : w.keys) {
+        with_stats->set(k, w.value);
+        without_stats->set(k, w.value);
+      }
+    }
+    constexpr std::size_t kBatch = 256;
+    double on_ns = 0, off_ns = 0;
+    std::size_t hits = 0, i = 0;
+    bool on_first = true;
+    auto batch = [&](RawBucket& b) {
+      const auto t0 = std::chrono::steady_clock::now();
+      for (std::size_t j = 0; j < kBatch; ++j) {
+        std::string v = b.get<std::string>(w.keys[(i + j) % w.keys.size()]);
+        benchmark::DoNotOptimize(v.data());
+      }
+      return std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - t0)
+          .count();
+    };
+    for (auto _ : state) {
+      if (on_first) {
+        on_ns += batch(*with_stats);
+        off_ns += batch(*without_stats);
+      } else {
+        off_ns += batch(*without_stats);
+        on_ns += batch(*with_stats);
+      }
+      on_first = !on_first;
+      i += kBatch;
+      hits += kBatch;
+    }
+    state.counters["ns_with_stats"] = on_ns / static_cast<double>(hits);
+    state.counters["ns_without_stats"] = off_ns / static_cast<double>(hits);
+    state.counters["ratio"] = off_ns > 0 ? on_ns / off_ns : 0;
+    state.SetItemsProcessed(static_cast<std::int64_t>(2 * hits));
+  })->MinTime(cfg.min_time);
+}
+
 int main(int argc, char** argv) {
   std::vector<char*> rest{argv[0]};
   bool rss = false;
@@ -1137,6 +1219,7 @@ int main(int argc, char** argv) {
   register_hash_workloads();
   register_prune_workload();
   register_memo_workloads();
+  register_stats_overhead();
 
   int n = static_cast<int>(rest.size());
   benchmark::Initialize(&n, rest.data());
