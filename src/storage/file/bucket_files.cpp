@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -127,7 +128,12 @@ std::unique_ptr<KeyLock> FileStorage::lock_exclusive() {
 
 void FileStorage::note_use(const Digest& key) {
   // atime only: mtime is part of EntryVersion (a changed mtime would look like a new entry).
-  const struct timespec times[2] = {{0, UTIME_NOW}, {0, UTIME_OMIT}};
+  // The time is read here, not UTIME_NOW: the kernel's file times are coarse (a tick), and
+  // eviction compares them with the headers' precise creation times.
+  struct timespec times[2];
+  ::clock_gettime(CLOCK_REALTIME, &times[0]);
+  times[1].tv_sec = 0;
+  times[1].tv_nsec = UTIME_OMIT;
   const std::string path = dirs_.entry_path(key);
   if (::utimensat(AT_FDCWD, path.c_str(), times, AT_SYMLINK_NOFOLLOW) != 0) {
     BC_LOG(LogLevel::trace, "cannot set the access time of {}: errno {}", path, errno);

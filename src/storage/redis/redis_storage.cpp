@@ -400,7 +400,9 @@ void RedisStorage::unlock(const std::string& lock_key, const std::string& token)
 }
 
 Counters RedisStorage::merge_counters(const std::string& name, const Counters& delta, bool reset) {
-  const std::string k = prefix_ + "stats:" + name;
+  // Outside the bucket's "bc:<bucket>:" entry namespace (scans and listings of it see
+  // entries and locks only).
+  const std::string k = "bcstats:" + prefix_.substr(3) + name;
   const std::pair<const char*, std::uint64_t> fields[] = {{"hits", delta.hits},
                                                           {"misses", delta.misses},
                                                           {"writes", delta.writes},
