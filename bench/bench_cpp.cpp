@@ -1269,6 +1269,56 @@ int run_rss(const std::string& out_path, std::size_t key_bytes, bool with_defaul
 
 }  // namespace
 
+// ---- Statistics overhead on the memory hit (issue 14: within 10%) ----
+// Two buckets over the same data, one opened with BUCKETCACHE_NO_STATS=1 (counting off);
+// each iteration times a batch of memory hits on each, alternating which goes first, and
+// the row reports both and their ratio (with / without).
+void register_stats_overhead() {
+  benchmark::RegisterBenchmark("stats_overhead/get_memory/100", [](benchmark::State& state) {
+    const Workload& w = workload(100);
+    static std::unique_ptr<RawBucket> with_stats, without_stats;
+    if (!with_stats) {
+      with_stats = std::make_unique<RawBucket>(dir_for("stats-on", 100), bucket_options(true));
+      ::setenv("BUCKETCACHE_NO_STATS", "1", 1);
+      without_stats = std::make_unique<RawBucket>(dir_for("stats-off", 100), bucket_options(true));
+      ::unsetenv("BUCKETCACHE_NO_STATS");
+      for (const auto& k : w.keys) {
+        with_stats->set(k, w.value);
+        without_stats->set(k, w.value);
+      }
+    }
+    constexpr std::size_t kBatch = 256;
+    double on_ns = 0, off_ns = 0;
+    std::size_t hits = 0, i = 0;
+    bool on_first = true;
+    auto batch = [&](RawBucket& b) {
+      const auto t0 = std::chrono::steady_clock::now();
+      for (std::size_t j = 0; j < kBatch; ++j) {
+        std::string v = b.get<std::string>(w.keys[(i + j) % w.keys.size()]);
+        benchmark::DoNotOptimize(v.data());
+      }
+      return std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - t0)
+          .count();
+    };
+    for (auto _ : state) {
+      if (on_first) {
+        on_ns += batch(*with_stats);
+        off_ns += batch(*without_stats);
+      } else {
+        off_ns += batch(*without_stats);
+        on_ns += batch(*with_stats);
+      }
+      on_first = !on_first;
+      i += kBatch;
+      hits += kBatch;
+    }
+    state.counters["ns_with_stats"] = on_ns / static_cast<double>(hits);
+    state.counters["ns_without_stats"] = off_ns / static_cast<double>(hits);
+    state.counters["ratio"] = off_ns > 0 ? on_ns / off_ns : 0;
+    state.SetItemsProcessed(static_cast<std::int64_t>(2 * hits));
+  })->MinTime(cfg.min_time);
+}
+
 int main(int argc, char** argv) {
   std::vector<char*> rest{argv[0]};
   bool rss = false;
@@ -1336,6 +1386,7 @@ int main(int argc, char** argv) {
   register_hash_workloads();
   register_prune_workload();
   register_memo_workloads();
+  register_stats_overhead();
 
   int n = static_cast<int>(rest.size());
   benchmark::Initialize(&n, rest.data());

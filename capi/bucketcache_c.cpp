@@ -175,6 +175,10 @@ int bc_options_set_int(bc_options* o, int option, int64_t value) {
         require(is_bool(value), "BC_OPT_STORE_KEYS takes 0 or 1");
         opt.store_keys = value == 1;
         return BC_OK;
+      case BC_OPT_SIZE_LIMIT_BYTES:
+        require(value >= 0, "BC_OPT_SIZE_LIMIT_BYTES must not be negative (0 = no limit)");
+        opt.size_limit_bytes = static_cast<std::uint64_t>(value);
+        return BC_OK;
       case BC_OPT_TIMEOUT_MS:
         require(value >= 1 && value <= 24 * 3600 * 1000,
                 "BC_OPT_TIMEOUT_MS must be 1..86400000 (milliseconds)");
@@ -184,6 +188,7 @@ int bc_options_set_int(bc_options* o, int option, int64_t value) {
       case BC_OPT_KEY_FORMAT:
       case BC_OPT_STORE:
       case BC_OPT_NEAR_CACHE_DIR:
+      case BC_OPT_EVICTION:
         return fail(BC_EINVAL, "this option takes a string: use bc_options_set_str");
       default:
         return fail(BC_EUNSUPPORTED, ("unknown option " + std::to_string(option)).c_str());
@@ -211,6 +216,10 @@ int bc_options_set_str(bc_options* o, int option, const char* value) {
         bc::cache::check_store(v);  // BC_EINVAL, or BC_EUNSUPPORTED for Redis Cluster
         o->location.store = v;
         return BC_OK;
+      case BC_OPT_EVICTION:
+        require(v == "lrs" || v == "lru", "BC_OPT_EVICTION must be \"lrs\" or \"lru\"");
+        o->options.eviction = v == "lru" ? bc::Eviction::lru : bc::Eviction::lrs;
+        return BC_OK;
       case BC_OPT_NEAR_CACHE_DIR:
         return fail(BC_EUNSUPPORTED,
                     "BC_OPT_NEAR_CACHE_DIR (a near-cache in front of a remote store) is not "
@@ -225,6 +234,7 @@ int bc_options_set_str(bc_options* o, int option, const char* value) {
       case BC_OPT_DIRECTORY_MODE:
       case BC_OPT_FILE_MODE:
       case BC_OPT_STORE_KEYS:
+      case BC_OPT_SIZE_LIMIT_BYTES:
         return fail(BC_EINVAL, "this option takes an integer: use bc_options_set_int");
       default:
         return fail(BC_EUNSUPPORTED, ("unknown option " + std::to_string(option)).c_str());
@@ -467,6 +477,49 @@ int bc_foreach(bc_bucket* b, bc_entry_fn fn, void* user) {
       return fail(BC_EUSER,
                   ("bc_foreach: the callback returned " + std::to_string(stopped_with)).c_str());
     }
+    return BC_OK;
+  });
+}
+
+int bc_stat(bc_bucket* b, int which, uint64_t* out) {
+  return guard([&] {
+    require(b != nullptr, "bc_stat: bucket is NULL");
+    require(out != nullptr, "bc_stat: out is NULL");
+    require(which >= BC_STAT_HITS && which <= BC_STAT_BYTES,
+            "bc_stat: which must be one of BC_STAT_HITS..BC_STAT_BYTES (1..7)");
+    *out = 0;
+    const bc::Stats s = b->handle.store().stats(which >= BC_STAT_ENTRIES);
+    switch (which) {
+      case BC_STAT_HITS:
+        *out = s.hits;
+        break;
+      case BC_STAT_MISSES:
+        *out = s.misses;
+        break;
+      case BC_STAT_WRITES:
+        *out = s.writes;
+        break;
+      case BC_STAT_EVICTIONS:
+        *out = s.evictions;
+        break;
+      case BC_STAT_EXPIRED:
+        *out = s.expired;
+        break;
+      case BC_STAT_ENTRIES:
+        *out = s.entries;
+        break;
+      default:
+        *out = s.bytes;
+        break;
+    }
+    return BC_OK;
+  });
+}
+
+int bc_stat_reset(bc_bucket* b) {
+  return guard([&] {
+    require(b != nullptr, "bc_stat_reset: bucket is NULL");
+    b->handle.store().reset_stats();
     return BC_OK;
   });
 }

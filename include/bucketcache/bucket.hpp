@@ -226,6 +226,11 @@ class BucketOperations {
   // Usable entries of this bucket in the store.
   std::uint64_t size() { return through().count(); }
 
+  // Statistics of the bucket (Store::stats: every process's counters, the store's entries
+  // and bytes now) and their reset (Store::reset_stats).
+  Stats stats() { return self().store().stats(); }
+  void reset_stats() { self().store().reset_stats(); }
+
   // Single-flight read-through (Store::get_or_compute): returns the cached V for key, or
   // calls compute() (returning V), stores the result and returns it. *hit (optional) says
   // which; *expires_us (optional) gets the entry's expiry. A cached value that cannot be

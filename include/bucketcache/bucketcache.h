@@ -94,6 +94,20 @@ typedef struct bc_prune_info {
 #define BC_OPT_STORE_KEYS 18        /* I: 1 (default) keep each key's bytes in its entry (format
                                        2: listings show keys); 0 for secret keys (entries then
                                        record only the digest) */
+#define BC_OPT_SIZE_LIMIT_BYTES 14  /* I: soft bound on the bytes of this bucket's entries in its
+                                       store, across processes; 0 = none (default: nothing is
+                                       dropped silently). Exceeding it evicts (BC_OPT_EVICTION).
+                                       File store only: BC_EINVAL at open on a Redis store. */
+#define BC_OPT_EVICTION 15          /* S: "lrs" (least recently stored, default) or "lru" (least
+                                       recently used, approximate: docs/cache-management.md) */
+
+#define BC_STAT_HITS 1      /* bc_stat: reads (bc_get, bc_get_or_compute...) that found a value */
+#define BC_STAT_MISSES 2    /* reads that found none */
+#define BC_STAT_WRITES 3    /* entries stored */
+#define BC_STAT_EVICTIONS 4 /* entries removed by the size limit */
+#define BC_STAT_EXPIRED 5   /* entries found expired (deleted or pruned) */
+#define BC_STAT_ENTRIES 6   /* entries of this bucket in its store now (a scan) */
+#define BC_STAT_BYTES 7     /* bytes of those entries (header, key and value) */
 
 /* Creates options with defaults in *out. Free with bc_options_free.
  * Errors: BC_EINVAL (out NULL), BC_ENOMEM. */
@@ -246,6 +260,18 @@ typedef int (*bc_entry_fn)(void* user, const void* key, size_t klen, uint64_t si
  * on the calling thread. Reads headers only and deletes nothing. Errors: BC_EUSER (fn
  * returned non-zero: stopped), BC_EINVAL, BC_EIO. */
 BC_API int bc_foreach(bc_bucket* b, bc_entry_fn fn, void* user);
+
+/* One statistic of the bucket (BC_STAT_*) in *out. HITS..EXPIRED are totals of every
+ * process using the bucket: each process persists its counts (in the store, under a lock)
+ * at most once a second from its operations and at close; this call persists the calling
+ * process's counts first. ENTRIES and BYTES scan the store now. Errors: BC_EINVAL (b or out
+ * NULL, unknown which), BC_EIO. See docs/cache-management.md, "Statistics". */
+BC_API int bc_stat(bc_bucket* b, int which, uint64_t* out);
+
+/* Zeroes the bucket's persisted counters (HITS..EXPIRED, for every process) and the calling
+ * process's unsaved counts. Counts other processes have not saved yet are added later.
+ * Errors: BC_EINVAL (b NULL), BC_EIO. */
+BC_API int bc_stat_reset(bc_bucket* b);
 
 /* Frees data the library returned in buf and sets it to {NULL, 0}. NULL is a no-op. */
 BC_API void bc_buf_dispose(bc_buf* buf);

@@ -30,6 +30,12 @@ struct PrunedFilesInfo {
   std::uint64_t files = 0;
 };
 
+// Which entries a size-limited bucket evicts first (Options::eviction, BC_OPT_EVICTION).
+enum class Eviction : int {
+  lrs = 0,  // least recently stored: the oldest creation time first
+  lru = 1,  // least recently used, approximately (docs/cache-management.md, "Size limit")
+};
+
 struct Options {
   // How long an entry lives after it is set. Zero means forever; negative is rejected; an
   // expiry past the largest representable time saturates there. Any std::chrono duration
@@ -56,6 +62,12 @@ struct Options {
   // same key before it computes the value itself. Negative is rejected; huge values
   // saturate (about a century).
   std::chrono::milliseconds lock_wait{60000};
+  // Soft bound on the bytes of this bucket's entries in its store (entry files: header, key
+  // and value), across every process sharing it; 0 (the default) means none: data is never
+  // dropped silently. Exceeding it evicts (docs/cache-management.md, "Size limit"). The
+  // file store only; a Redis store rejects it (InvalidArgument).
+  std::uint64_t size_limit_bytes = 0;
+  Eviction eviction = Eviction::lrs;
 };
 
 // How Options cross into the library: as (key, value) pairs, so that adding an option
@@ -70,6 +82,8 @@ enum class OptionKey : int {
   lock_wait_ms = 8,        // BC_OPT_LOCK_WAIT_MS
   directory_mode = 9,      // BC_OPT_DIRECTORY_MODE
   file_mode = 10,          // BC_OPT_FILE_MODE
+  size_limit_bytes = 14,   // BC_OPT_SIZE_LIMIT_BYTES
+  eviction = 15,           // BC_OPT_EVICTION (an Eviction value)
   store_keys = 18,         // BC_OPT_STORE_KEYS
 };
 struct OptionValue {
@@ -78,8 +92,8 @@ struct OptionValue {
 };
 // Options as pairs (inline: compiled into the caller, whatever its Options holds).
 inline std::vector<OptionValue> option_values(const Options& o) {
-  auto sat = [](std::size_t v) {
-    return v > static_cast<std::size_t>(std::numeric_limits<std::int64_t>::max())
+  auto sat = [](std::uint64_t v) {
+    return v > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())
                ? std::numeric_limits<std::int64_t>::max()
                : static_cast<std::int64_t>(v);
   };
@@ -90,8 +104,24 @@ inline std::vector<OptionValue> option_values(const Options& o) {
           {OptionKey::lock_wait_ms, static_cast<std::int64_t>(o.lock_wait.count())},
           {OptionKey::directory_mode, static_cast<std::int64_t>(o.directory_mode)},
           {OptionKey::file_mode, static_cast<std::int64_t>(o.file_mode)},
-          {OptionKey::store_keys, o.store_keys ? 1 : 0}};
+          {OptionKey::store_keys, o.store_keys ? 1 : 0},
+          {OptionKey::size_limit_bytes, sat(o.size_limit_bytes)},
+          {OptionKey::eviction, static_cast<std::int64_t>(o.eviction)}};
 }
+
+// A bucket's statistics (Store::stats, bc_stat). hits..expired are totals of every process
+// using the bucket, as persisted by each at least once a second while it works and at
+// close, plus this process's own counts not yet persisted; entries and bytes are the
+// store's now (every entry of this bucket, expired ones not yet removed included).
+struct Stats {
+  std::uint64_t hits = 0;       // reads and get_or_compute calls that found a value
+  std::uint64_t misses = 0;     // those that did not
+  std::uint64_t writes = 0;     // entries stored
+  std::uint64_t evictions = 0;  // entries removed by the size limit
+  std::uint64_t expired = 0;    // entries found past their expiry and removed
+  std::uint64_t entries = 0;
+  std::uint64_t bytes = 0;  // entry sizes in the store (header, key and value)
+};
 
 // A value read from the store, with its times (microseconds since the Unix epoch).
 struct Entry {
@@ -220,6 +250,13 @@ class BUCKETCACHE_API Store {
   // How many usable entries for_each() would report.
   std::uint64_t count();
 
+  // Statistics (see Stats); persists this process's pending counts first. With
+  // scan_store false, entries and bytes are left 0 (no scan of the store). Throws IoError.
+  Stats stats(bool scan_store = true);
+  // Zeroes the persisted counters of the bucket (every process's) and this process's
+  // pending counts.
+  void reset_stats();
+
   // Whether get() would find the key (header only). Deletes an entry past its expiry, as
   // get() does.
   bool contains(const Digest& key);
@@ -257,6 +294,8 @@ class BUCKETCACHE_API Store {
     o.directory_mode = static_cast<unsigned>(option(OptionKey::directory_mode));
     o.file_mode = static_cast<unsigned>(option(OptionKey::file_mode));
     o.store_keys = option(OptionKey::store_keys) != 0;
+    o.size_limit_bytes = static_cast<std::uint64_t>(option(OptionKey::size_limit_bytes));
+    o.eviction = static_cast<Eviction>(option(OptionKey::eviction));
     return o;
   }
   // One option's value; InvalidArgument for a key the library does not know.

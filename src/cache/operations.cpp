@@ -71,6 +71,11 @@ Store open_store(const std::string& path, const std::string& backend, KeyFormat 
   if (where.store.empty() || where.store == "file") {
     return Store(path, backend, key_format_id(key_format), options);
   }
+  if (options.size_limit_bytes > 0) {
+    throw InvalidArgument(
+        "BC_OPT_SIZE_LIMIT_BYTES is not supported on a Redis store: bound the server's memory "
+        "with its own maxmemory and maxmemory-policy instead (docs/cache-management.md)");
+  }
   storage::RedisStorageOptions ro;
   ro.timeout = where.timeout;
   return StoreAccess::make(std::make_unique<storage::RedisStorage>(where.store, path, ro), backend,

@@ -3,11 +3,17 @@
 // deletion of expired entries.
 #include "bucketcache/store.hpp"
 
+#include <time.h>
+
+#include <algorithm>
+#include <array>
 #include <atomic>
 #include <cerrno>
 #include <condition_variable>
+#include <cstdlib>
 #include <mutex>
 #include <unordered_set>
+#include <vector>
 
 #include "bucketcache/error.hpp"
 #include "bucketcache/logging.hpp"
@@ -31,6 +37,9 @@ Options checked(Options o) {
                           std::to_string(o.lifetime.count()) + " us)");
   }
   if (o.lock_wait.count() < 0) throw InvalidArgument("lock_wait must not be negative");
+  if (o.eviction != Eviction::lrs && o.eviction != Eviction::lru) {
+    throw InvalidArgument("eviction must be Eviction::lrs or Eviction::lru");
+  }
   if ((o.directory_mode & ~07777u) != 0 || (o.file_mode & ~07777u) != 0) {
     throw InvalidArgument("directory_mode and file_mode must be permission bits (<= 07777)");
   }
@@ -70,6 +79,16 @@ Options options_from(const std::vector<OptionValue>& list) {
       case OptionKey::store_keys:
         o.store_keys = v.value != 0;
         break;
+      case OptionKey::size_limit_bytes:
+        if (v.value < 0) throw InvalidArgument("size_limit_bytes must not be negative");
+        o.size_limit_bytes = static_cast<std::uint64_t>(v.value);
+        break;
+      case OptionKey::eviction:
+        if (v.value != static_cast<int>(Eviction::lrs) &&
+            v.value != static_cast<int>(Eviction::lru))
+          throw InvalidArgument("eviction must be 0 (lrs) or 1 (lru)");
+        o.eviction = static_cast<Eviction>(v.value);
+        break;
       default:
         throw InvalidArgument("unknown option " + std::to_string(static_cast<int>(v.key)));
     }
@@ -93,6 +112,34 @@ std::unique_ptr<storage::Storage> file_storage(std::string path, const Options& 
   return std::make_unique<storage::FileStorage>(std::move(path), fo);
 }
 
+// A monotonic clock in milliseconds read without a system call (the vDSO's coarse clock,
+// a few ms of resolution): cheap enough for every hit.
+std::int64_t coarse_ms() noexcept {
+  struct timespec ts;
+  ::clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+  return static_cast<std::int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
+}
+
+// Pending statistics are persisted at most this often from the operation path (and at close).
+constexpr std::int64_t kFlushIntervalMs = 1000;
+// "lru": an entry's access time is refreshed at most this often per process (per slot).
+constexpr std::int64_t kUseRefreshMs = 10000;
+constexpr std::size_t kUseSlots = 4096;
+
+std::uint64_t sat_add(std::uint64_t a, std::uint64_t b) {
+  return a + b < a ? ~std::uint64_t{0} : a + b;
+}
+
+std::string hex_id(const std::string& id) {
+  static const char digits[] = "0123456789abcdef";
+  std::string out;
+  for (const unsigned char c : id) {
+    out.push_back(digits[c >> 4]);
+    out.push_back(digits[c & 15]);
+  }
+  return out;
+}
+
 }  // namespace
 
 struct Store::Impl {
@@ -102,7 +149,33 @@ struct Store::Impl {
         backend_id(std::move(backend)),
         keymaker_id(std::move(keymaker)),
         store(std::move(s)),
-        memory(options.memory_limit_bytes) {}
+        memory(options.memory_limit_bytes),
+        bucket_name(hex_id(backend_id) + "-" + hex_id(keymaker_id)),
+        counting(std::getenv("BUCKETCACHE_NO_STATS") == nullptr ||
+                 std::string(std::getenv("BUCKETCACHE_NO_STATS")) != "1"),
+        next_flush_ms(coarse_ms() + kFlushIntervalMs) {
+    if (options.size_limit_bytes > 0 && options.eviction == Eviction::lru) {
+      use_slots = std::make_unique<std::array<std::atomic<std::int64_t>, kUseSlots>>();
+      for (auto& slot : *use_slots) slot.store(0, std::memory_order_relaxed);
+    }
+  }
+
+  // Persists the counts not yet persisted (close).
+  ~Impl() {
+    try {
+      const std::lock_guard<std::mutex> lock(flush_mu);
+      if (persist && pending_any()) flush_locked(false);
+    } catch (const std::exception& e) {
+      try {
+        BC_LOG(LogLevel::warn, "statistics of {} not saved at close: {}", store->describe(),
+               e.what());
+      } catch (...) {
+      }
+    } catch (...) {
+    }
+  }
+  Impl(const Impl&) = delete;
+  Impl& operator=(const Impl&) = delete;
 
   // Judges a stored entry for this bucket: another backend's or keymaker's, another key's
   // (a file copied to this name), expired (past its own expiry: deleted, if still the one
@@ -113,7 +186,7 @@ struct Store::Impl {
       return ReadStatus::foreign;
     }
     if (past_expiry(h.expires_us, now_us())) {
-      store->remove_if_same(key, e.version);
+      if (store->remove_if_same(key, e.version)) count(pending.expired);
       return ReadStatus::expired;
     }
     if ((h.flags & format::kExplicitLifetime) == 0 &&
@@ -199,7 +272,189 @@ struct Store::Impl {
       cv.expires_us = expires;
     }
     memory.end_write(key.digest, ticket, stored && memory.enabled() ? &cv : nullptr);
+    if (stored) {
+      count(pending.writes);
+      if (options.size_limit_bytes > 0) {
+        limit_size(format::kHeaderSize + entry.key_bytes.size() + value.size());
+      }
+    }
     return stored;
+  }
+
+  // ---- Statistics: this process's counts not yet persisted, relaxed atomics (no lock and
+  // no system call on the hit path); persisted by the first counted operation a second or
+  // more after the last flush, by stats(), and at close.
+  struct Pending {
+    std::atomic<std::uint64_t> hits{0}, misses{0}, writes{0}, evictions{0}, expired{0};
+  };
+
+  void count(std::atomic<std::uint64_t>& counter, std::uint64_t n = 1) {
+    if (!counting) return;
+    counter.fetch_add(n, std::memory_order_relaxed);
+    if (coarse_ms() >= next_flush_ms.load(std::memory_order_relaxed)) flush_due();
+  }
+
+  bool pending_any() const {
+    return pending.hits.load(std::memory_order_relaxed) != 0 ||
+           pending.misses.load(std::memory_order_relaxed) != 0 ||
+           pending.writes.load(std::memory_order_relaxed) != 0 ||
+           pending.evictions.load(std::memory_order_relaxed) != 0 ||
+           pending.expired.load(std::memory_order_relaxed) != 0;
+  }
+
+  // One thread flushes; the others go on (their counts wait for the next flush).
+  void flush_due() noexcept {
+    std::unique_lock<std::mutex> lock(flush_mu, std::try_to_lock);
+    if (!lock.owns_lock()) return;
+    const std::int64_t now = coarse_ms();
+    if (now < next_flush_ms.load(std::memory_order_relaxed)) return;
+    next_flush_ms.store(now + kFlushIntervalMs, std::memory_order_relaxed);
+    if (!persist) return;
+    try {
+      flush_locked(false);
+    } catch (const std::exception& e) {
+      if (!logged_flush_failure.exchange(true, std::memory_order_relaxed)) {
+        try {
+          BC_LOG(LogLevel::warn, "cannot save the statistics of {}: {} (kept in memory)",
+                 store->describe(), e.what());
+        } catch (...) {
+        }
+      }
+    } catch (...) {
+    }
+  }
+
+  // Moves the pending counts into the store's persisted counters and returns the totals;
+  // on failure the counts stay pending. A store that keeps no counters (Error unsupported)
+  // turns persisting off: the counts then stay in this process. Caller holds flush_mu.
+  storage::Counters flush_locked(bool reset) {
+    storage::Counters d;
+    d.hits = pending.hits.exchange(0, std::memory_order_relaxed);
+    d.misses = pending.misses.exchange(0, std::memory_order_relaxed);
+    d.writes = pending.writes.exchange(0, std::memory_order_relaxed);
+    d.evictions = pending.evictions.exchange(0, std::memory_order_relaxed);
+    d.expired = pending.expired.exchange(0, std::memory_order_relaxed);
+    try {
+      return store->merge_counters(bucket_name, reset ? storage::Counters{} : d, reset);
+    } catch (const Error& e) {
+      if (!reset) {
+        pending.hits.fetch_add(d.hits, std::memory_order_relaxed);
+        pending.misses.fetch_add(d.misses, std::memory_order_relaxed);
+        pending.writes.fetch_add(d.writes, std::memory_order_relaxed);
+        pending.evictions.fetch_add(d.evictions, std::memory_order_relaxed);
+        pending.expired.fetch_add(d.expired, std::memory_order_relaxed);
+      }
+      if (e.code() != ErrorCode::unsupported) throw;
+      persist = false;
+      return local_counts();
+    }
+  }
+
+  storage::Counters local_counts() const {
+    storage::Counters c;
+    c.hits = pending.hits.load(std::memory_order_relaxed);
+    c.misses = pending.misses.load(std::memory_order_relaxed);
+    c.writes = pending.writes.load(std::memory_order_relaxed);
+    c.evictions = pending.evictions.load(std::memory_order_relaxed);
+    c.expired = pending.expired.load(std::memory_order_relaxed);
+    return c;
+  }
+
+  // "lru": refreshes the entry's access time in the store, at most once per kUseRefreshMs
+  // per slot (keys share kUseSlots slots by digest: approximate by design).
+  void note_use(const Digest& key) {
+    std::atomic<std::int64_t>& slot = (*use_slots)[DigestHash{}(key) % kUseSlots];
+    const std::int64_t now = coarse_ms();
+    std::int64_t last = slot.load(std::memory_order_relaxed);
+    if (last != 0 && now - last < kUseRefreshMs) return;
+    if (!slot.compare_exchange_strong(last, now, std::memory_order_relaxed)) return;
+    store->note_use(key);
+  }
+
+  // ---- Size limit (docs/cache-management.md, "Size limit"). The store keeps an estimate
+  // E of the bucket's bytes that is never below the truth: every write adds its entry's
+  // size after publishing it; removals subtract nothing. A writer that sees E above the
+  // limit takes the exclusive-scan lock, reads E0 = E, scans the bucket's entries (exact
+  // total T), evicts in the policy's order down to 90% of the limit, and sets E to T plus
+  // what writers added during the scan (E - E0): entries the scan missed were counted in
+  // that difference, so E stays an upper bound. Failures are logged; the write stands.
+  void limit_size(std::uint64_t added) noexcept {
+    try {
+      const std::uint64_t limit = options.size_limit_bytes;
+      const std::uint64_t estimate = store->adjust_size_estimate(
+          bucket_name, [&](std::uint64_t e) { return sat_add(e, added); });
+      if (estimate <= limit) return;
+      evict(limit);
+    } catch (const std::exception& e) {
+      try {
+        BC_LOG(LogLevel::warn, "size limit of {} not enforced after a write: {}", store->describe(),
+               e.what());
+      } catch (...) {
+      }
+    }
+  }
+
+  void evict(std::uint64_t limit) {
+    const std::unique_ptr<storage::KeyLock> held = store->lock_exclusive();
+    const std::uint64_t e0 =
+        store->adjust_size_estimate(bucket_name, [](std::uint64_t e) { return e; });
+    if (e0 <= limit) return;  // another writer evicted meanwhile
+    struct Candidate {
+      std::int64_t order;
+      Digest key;
+      storage::EntryVersion version;
+      std::uint64_t bytes;
+    };
+    std::vector<Candidate> ours;
+    std::uint64_t total = 0;
+    const bool lru = options.eviction == Eviction::lru;
+    store->scan(
+        [&](const storage::ScanItem& item) {
+          const format::EntryHeader& h = item.entry.header;
+          if (h.backend_id == backend_id && h.keymaker_id == keymaker_id) {
+            const std::int64_t order =
+                lru ? std::max(item.entry.used_us, h.created_us) : h.created_us;
+            ours.push_back({order, item.key, item.entry.version, item.entry.stored_bytes});
+            total += item.entry.stored_bytes;
+          }
+          return storage::ScanAction::keep;
+        },
+        /*exclusive=*/false, /*remove_damaged=*/false);
+    std::uint64_t evicted = 0;
+    std::uint64_t evicted_bytes = 0;
+    if (total > limit) {
+      const std::uint64_t target = limit - limit / 10;
+      std::sort(ours.begin(), ours.end(), [](const Candidate& a, const Candidate& b) {
+        return a.order != b.order ? a.order < b.order : a.key.bytes < b.key.bytes;
+      });
+      for (const Candidate& c : ours) {
+        if (total <= target) break;
+        const MemoryCache::Ticket ticket = memory.begin_write(c.key);
+        bool removed = false;
+        try {
+          removed = store->remove_if_same(c.key, c.version);
+        } catch (...) {
+          memory.end_write(c.key, ticket, nullptr);
+          throw;
+        }
+        memory.end_write(c.key, ticket, nullptr);
+        // Not removed: replaced or removed since the scan; a replacement's bytes were
+        // added to the estimate after e0 was read.
+        total -= c.bytes;
+        if (removed) {
+          evicted += 1;
+          evicted_bytes += c.bytes;
+        }
+      }
+    }
+    store->adjust_size_estimate(
+        bucket_name, [&](std::uint64_t e) { return sat_add(total, e >= e0 ? e - e0 : 0); });
+    if (evicted > 0) {
+      count(pending.evictions, evicted);
+      BC_LOG(LogLevel::info,
+             "evicted {} entries ({} bytes, {}) from {}: size limit {} bytes, {} bytes left",
+             evicted, evicted_bytes, lru ? "lru" : "lrs", store->describe(), limit, total);
+    }
   }
 
   // Reads and judges the stored entry (never the memory layer).
@@ -243,6 +498,9 @@ struct Store::Impl {
     return {expiry_after(created, lifetime_us), format::kExplicitLifetime};
   }
 
+  // Store::read without counting: memory layer, then the store.
+  ReadStatus read_entry(const Digest& key, Entry& out);
+
   ReadStatus peek(const Digest& key) {
     storage::StoredEntry e;
     const ReadStatus found = status_of(store->peek(key, e));
@@ -255,6 +513,15 @@ struct Store::Impl {
   std::unique_ptr<storage::Storage> store;
   MemoryCache memory;
   std::atomic<bool> logged_longer_lifetime{false};
+
+  std::string bucket_name;  // hex(backend)-hex(keymaker): names its counters and estimate
+  bool counting;            // false with BUCKETCACHE_NO_STATS=1 (overhead benchmark)
+  Pending pending;
+  std::atomic<std::int64_t> next_flush_ms;
+  std::mutex flush_mu;
+  bool persist = true;  // under flush_mu; false once the store says it keeps no counters
+  std::atomic<bool> logged_flush_failure{false};
+  std::unique_ptr<std::array<std::atomic<std::int64_t>, kUseSlots>> use_slots;  // lru only
 
   // Keys in Store::update in this process: its threads wait here for each other (without
   // polling the store's lock), and updates of other keys never wait.
@@ -327,18 +594,24 @@ void Store::set_entry(const KeyRef& key, std::string_view value, std::int64_t cr
 }
 
 ReadStatus Store::read(const Digest& key, Entry& out) {
+  const ReadStatus status = impl_->read_entry(key, out);
+  impl_->count(status == ReadStatus::found ? impl_->pending.hits : impl_->pending.misses);
+  return status;
+}
+
+ReadStatus Store::Impl::read_entry(const Digest& key, Entry& out) {
   CachedValue cv;
-  if (impl_->memory_hit(key, cv)) {
+  if (memory_hit(key, cv)) {
     BC_LOG(LogLevel::trace, "memory hit {}", key_label(key));
   } else {
-    const MemoryCache::Ticket ticket = impl_->memory.read_ticket(key);
+    const MemoryCache::Ticket ticket = memory.read_ticket(key);
     storage::StoredEntry e;
-    ReadStatus status = Impl::status_of(impl_->store->read(key, e));
-    if (status == ReadStatus::found) status = impl_->judge(key, e);
+    ReadStatus status = Impl::status_of(store->read(key, e));
+    if (status == ReadStatus::found) status = judge(key, e);
     if (status != ReadStatus::found) {
       if (status == ReadStatus::corrupt || status == ReadStatus::foreign) {
         BC_LOG(LogLevel::warn, "entry {} in {} is {}; treated as a miss", key_label(key),
-               impl_->store->describe(), status == ReadStatus::corrupt ? "corrupt" : "foreign");
+               store->describe(), status == ReadStatus::corrupt ? "corrupt" : "foreign");
       } else if (status != ReadStatus::longer_lifetime) {
         BC_LOG(LogLevel::debug, "miss {} ({})", key_label(key),
                status == ReadStatus::absent ? "absent" : "expired");
@@ -350,8 +623,9 @@ ReadStatus Store::read(const Digest& key, Entry& out) {
     cv.created_us = e.header.created_us;
     cv.expires_us = e.header.expires_us;
     cv.version = e.version;
-    impl_->memory.fill(key, cv, ticket);
+    memory.fill(key, cv, ticket);
   }
+  if (use_slots) note_use(key);
   out.value = std::move(cv.value);
   out.created_us = cv.created_us;
   out.expires_us = cv.expires_us;
@@ -364,7 +638,8 @@ Entry Store::get_or_compute(const KeyRef& key, const std::function<std::string()
                             bool* hit) {
   const Digest& d = key.digest;
   Entry e;
-  if (read(d, e) == ReadStatus::found) {
+  if (impl_->read_entry(d, e) == ReadStatus::found) {
+    impl_->count(impl_->pending.hits);
     if (hit != nullptr) *hit = true;
     return e;
   }
@@ -375,7 +650,8 @@ Entry Store::get_or_compute(const KeyRef& key, const std::function<std::string()
       d, deadline, [&] { return impl_->peek(d) == ReadStatus::found; }, outcome);
   if (outcome == storage::LockOutcome::held || outcome == storage::LockOutcome::done) {
     // Whoever held the lock before us may have stored the value meanwhile.
-    if (read(d, e) == ReadStatus::found) {
+    if (impl_->read_entry(d, e) == ReadStatus::found) {
+      impl_->count(impl_->pending.hits);
       if (hit != nullptr) *hit = true;
       return e;
     }
@@ -391,6 +667,7 @@ Entry Store::get_or_compute(const KeyRef& key, const std::function<std::string()
     BC_LOG(LogLevel::warn, "no lock can be taken for {} in {}; computing without single flight",
            key_label(d), impl_->store->describe());
   }
+  impl_->count(impl_->pending.misses);
   auto value = std::make_shared<const std::string>(compute());
   const std::int64_t created = now_us();
   const std::int64_t expires = expiry_after(created, impl_->options.lifetime.count());
@@ -570,6 +847,47 @@ std::uint64_t Store::count() {
   return n;
 }
 
+Stats Store::stats(bool scan_store) {
+  storage::Counters c;
+  {
+    const std::lock_guard<std::mutex> lock(impl_->flush_mu);
+    c = impl_->persist ? impl_->flush_locked(false) : impl_->local_counts();
+  }
+  Stats s;
+  s.hits = c.hits;
+  s.misses = c.misses;
+  s.writes = c.writes;
+  s.evictions = c.evictions;
+  s.expired = c.expired;
+  if (scan_store) {
+    impl_->store->scan(
+        [&](const storage::ScanItem& item) {
+          const format::EntryHeader& h = item.entry.header;
+          if (h.backend_id == impl_->backend_id && h.keymaker_id == impl_->keymaker_id) {
+            s.entries += 1;
+            s.bytes += item.entry.stored_bytes;
+          }
+          return storage::ScanAction::keep;
+        },
+        /*exclusive=*/false, /*remove_damaged=*/false);
+  }
+  return s;
+}
+
+void Store::reset_stats() {
+  const std::lock_guard<std::mutex> lock(impl_->flush_mu);
+  if (impl_->persist) {
+    impl_->flush_locked(true);
+  } else {
+    impl_->pending.hits.store(0, std::memory_order_relaxed);
+    impl_->pending.misses.store(0, std::memory_order_relaxed);
+    impl_->pending.writes.store(0, std::memory_order_relaxed);
+    impl_->pending.evictions.store(0, std::memory_order_relaxed);
+    impl_->pending.expired.store(0, std::memory_order_relaxed);
+  }
+  BC_LOG(LogLevel::info, "statistics of {} reset", impl_->store->describe());
+}
+
 bool Store::contains(const Digest& key) {
   CachedValue cv;
   if (impl_->memory_hit(key, cv)) return true;
@@ -603,6 +921,7 @@ PrunedFilesInfo Store::prune_directory() {
                                                            : storage::ScanAction::keep;
       },
       /*exclusive=*/true, /*remove_damaged=*/true);
+  impl_->count(impl_->pending.expired, r.removed_files - r.damaged_removed);
   const storage::SweepResult swept = impl_->store->sweep();
   PrunedFilesInfo info{r.removed_bytes + swept.bytes, r.removed_files + swept.files};
   BC_LOG(LogLevel::info, "pruned {} files ({} bytes) from {}", info.files, info.bytes,
@@ -640,6 +959,13 @@ std::int64_t Store::option(OptionKey key) const {
       return o.file_mode;
     case OptionKey::store_keys:
       return o.store_keys ? 1 : 0;
+    case OptionKey::size_limit_bytes:
+      return o.size_limit_bytes >
+                     static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())
+                 ? std::numeric_limits<std::int64_t>::max()
+                 : static_cast<std::int64_t>(o.size_limit_bytes);
+    case OptionKey::eviction:
+      return static_cast<std::int64_t>(o.eviction);
   }
   throw InvalidArgument("unknown option " + std::to_string(static_cast<int>(key)));
 }

@@ -158,12 +158,16 @@ Bucket Bucket::open(const std::string& spec, const GlobalOptions& global) {
   struct stat st;
   if (::stat(spec.c_str(), &st) != 0) throw CliError(spec + ": " + reason(errno));
   if (!S_ISDIR(st.st_mode)) throw CliError(spec + ": not a directory, so not a bucket");
-  // A bucket holds shard directories (two hex digits) and .prune.lock; an empty directory is
+  // A bucket holds shard directories (two hex digits), .prune.lock and the library's
+  // .stats-* / .size-* files (statistics, size accounting); an empty directory is
   // an empty bucket. Anything else is some other directory, and the tool leaves it alone.
   const std::vector<std::string> names = read_dir(spec);
   bool ours = names.empty();
   for (const std::string& name : names) {
-    if (name == ".prune.lock" || (is_hex(name, 2) && is_real_dir(spec + "/" + name))) ours = true;
+    if (name == ".prune.lock" || name.rfind(".stats-", 0) == 0 || name.rfind(".size-", 0) == 0 ||
+        (is_hex(name, 2) && is_real_dir(spec + "/" + name))) {
+      ours = true;
+    }
   }
   if (!ours) {
     throw CliError(spec + ": not a bucket (no shard directories or .prune.lock in it)");

@@ -1,16 +1,20 @@
 // The commands of the command-line tool (docs/cli.md).
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <iostream>
 #include <map>
+#include <set>
+#include <tuple>
 
 #include "bucketcache/canonical.hpp"
 #include "bucketcache/digest.hpp"
 #include "bucketcache/error.hpp"
 #include "cli/cli.hpp"
 #include "support/clock.hpp"
+#include "support/posix_io.hpp"
 
 namespace bucketcache {
 inline namespace v1 {
@@ -201,6 +205,94 @@ int cmd_show(Bucket& b, const GlobalOptions& g, const ShowOptions& o) {
   return kExitOk;
 }
 
+// A bucket's persisted statistics counters (docs/cache-management.md, "Statistics").
+struct BucketCounters {
+  std::string backend, key_format;
+  storage::Counters c;
+};
+
+std::string unhex(const std::string& h, bool& ok) {
+  std::string out;
+  ok = h.size() % 2 == 0 && !h.empty();
+  for (std::size_t i = 0; ok && i < h.size(); i += 2) {
+    const auto nib = [&](char x) -> int {
+      if (x >= '0' && x <= '9') return x - '0';
+      if (x >= 'a' && x <= 'f') return x - 'a' + 10;
+      ok = false;
+      return 0;
+    };
+    out.push_back(static_cast<char>(nib(h[i]) << 4 | nib(h[i + 1])));
+  }
+  return out;
+}
+
+std::uint64_t counter_field(const nlohmann::json& j, const char* name) {
+  const auto it = j.find(name);
+  return it != j.end() && it->is_number_unsigned() ? it->get<std::uint64_t>() : 0;
+}
+
+// The counters of the buckets seen in the walk (backend, key format) and, in a directory,
+// of every `.stats-<hex backend>-<hex key format>` file (read only, never created).
+std::vector<BucketCounters> persisted_counters(
+    Bucket& b, const std::set<std::pair<std::string, std::string>>& seen, const Filters& f) {
+  std::vector<BucketCounters> out;
+  if (b.is_directory()) {
+    Fd root(::open(b.describe().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (root.get() < 0) return out;
+    for (const std::string& name : list_dir(root.get())) {
+      if (name.rfind(".stats-", 0) != 0) continue;
+      const std::size_t dash = name.find('-', 7);
+      if (dash == std::string::npos) continue;
+      bool ok1 = false, ok2 = false;
+      BucketCounters bc;
+      bc.backend = unhex(name.substr(7, dash - 7), ok1);
+      bc.key_format = unhex(name.substr(dash + 1), ok2);
+      if (!ok1 || !ok2) continue;
+      format::EntryHeader h;
+      h.backend_id = bc.backend;
+      h.keymaker_id = bc.key_format;
+      if (!f.matches(h)) continue;
+      Fd fd(::openat(root.get(), name.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK));
+      if (fd.get() < 0) continue;
+      std::string text(4096, '\0');
+      const ssize_t n = ::read(fd.get(), text.data(), text.size());
+      if (n < 0) continue;
+      text.resize(static_cast<std::size_t>(n));
+      const nlohmann::json j = nlohmann::json::parse(text, nullptr, false);
+      if (!j.is_object()) continue;
+      bc.c.hits = counter_field(j, "hits");
+      bc.c.misses = counter_field(j, "misses");
+      bc.c.writes = counter_field(j, "writes");
+      bc.c.evictions = counter_field(j, "evictions");
+      bc.c.expired = counter_field(j, "expired");
+      out.push_back(bc);
+    }
+  } else {
+    static const char digits[] = "0123456789abcdef";
+    const auto hex = [&](const std::string& id) {
+      std::string r;
+      for (const unsigned char ch : id) {
+        r.push_back(digits[ch >> 4]);
+        r.push_back(digits[ch & 15]);
+      }
+      return r;
+    };
+    for (const auto& [backend, key_format] : seen) {
+      BucketCounters bc{backend, key_format, {}};
+      try {
+        bc.c = b.storage().merge_counters(hex(backend) + "-" + hex(key_format), {}, false);
+      } catch (const Error&) {
+        continue;
+      }
+      out.push_back(bc);
+    }
+  }
+  std::sort(out.begin(), out.end(), [](const BucketCounters& x, const BucketCounters& y) {
+    return std::tie(x.backend, x.key_format) < std::tie(y.backend, y.key_format);
+  });
+  return out;
+}
+
 int cmd_stats(Bucket& b, const GlobalOptions& g, const Filters& f) {
   const std::int64_t now = now_us();
   struct Count {
@@ -210,6 +302,7 @@ int cmd_stats(Bucket& b, const GlobalOptions& g, const Filters& f) {
   std::uint64_t corrupt = 0, foreign = 0, omitted = 0;
   std::map<std::string, Count> by_backend, by_key_format;
   std::map<std::string, std::uint64_t> per_shard;
+  std::set<std::pair<std::string, std::string>> seen;
   Progress progress(g.progress, "stats");
   b.walk(
       [&](Entry& e) {
@@ -226,6 +319,7 @@ int cmd_stats(Bucket& b, const GlobalOptions& g, const Filters& f) {
         by_backend[h.backend_id].bytes += n;
         by_key_format[h.keymaker_id].entries += 1;
         by_key_format[h.keymaker_id].bytes += n;
+        seen.emplace(h.backend_id, h.keymaker_id);
         if (is_expired(e.stored, now)) {
           expired.entries += 1;
           expired.bytes += n;
@@ -235,6 +329,7 @@ int cmd_stats(Bucket& b, const GlobalOptions& g, const Filters& f) {
       },
       progress);
   progress.finish();
+  const std::vector<BucketCounters> counters = persisted_counters(b, seen, f);
   std::uint64_t smin = 0, smax = 0;
   for (const auto& [shard, n] : per_shard) {
     smin = smin == 0 ? n : std::min(smin, n);
@@ -261,6 +356,16 @@ int cmd_stats(Bucket& b, const GlobalOptions& g, const Filters& f) {
     if (by_key_format.empty()) j["by_key_format"] = nlohmann::json::object();
     j["shards"] = {
         {"used", per_shard.size()}, {"of", 256}, {"min", smin}, {"max", smax}, {"mean", mean}};
+    j["counters"] = nlohmann::json::array();
+    for (const BucketCounters& c : counters) {
+      j["counters"].push_back({{"backend", c.backend},
+                               {"key_format", c.key_format},
+                               {"hits", c.c.hits},
+                               {"misses", c.c.misses},
+                               {"writes", c.c.writes},
+                               {"evictions", c.c.evictions},
+                               {"expired", c.c.expired}});
+    }
     print_json(j);
     return kExitOk;
   }
@@ -285,6 +390,18 @@ int cmd_stats(Bucket& b, const GlobalOptions& g, const Filters& f) {
     rows.push_back({"key format", k, std::to_string(c.entries), std::to_string(c.bytes)});
   }
   print_table({"BY", "NAME", "ENTRIES", "BYTES"}, rows, {false, false, true, true});
+  if (!counters.empty()) {
+    std::cout << "\ncounters (totals of every process, saved by the library):\n";
+    std::vector<std::vector<std::string>> crows;
+    for (const BucketCounters& c : counters) {
+      crows.push_back({escape_bytes(c.backend), escape_bytes(c.key_format),
+                       std::to_string(c.c.hits), std::to_string(c.c.misses),
+                       std::to_string(c.c.writes), std::to_string(c.c.evictions),
+                       std::to_string(c.c.expired)});
+    }
+    print_table({"BACKEND", "KEY FORMAT", "HITS", "MISSES", "WRITES", "EVICTIONS", "EXPIRED"},
+                crows, {false, false, true, true, true, true, true});
+  }
   return kExitOk;
 }
 

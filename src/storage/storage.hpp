@@ -16,6 +16,7 @@
 #include <string_view>
 
 #include "bucketcache/digest.hpp"
+#include "bucketcache/error.hpp"
 #include "storage/entry_format.hpp"
 
 namespace bucketcache {
@@ -42,6 +43,7 @@ struct StoredEntry {
   std::shared_ptr<std::string> value;  // read() only
   EntryVersion version;
   std::uint64_t stored_bytes = 0;  // what the entry costs in the store
+  std::int64_t used_us = 0;        // scan(): when last used (file: atime), 0 if unknown
 };
 
 // What a read found. `found` means a well-formed entry of this format is stored; whose it
@@ -82,6 +84,11 @@ enum class ScanAction { keep, remove, stop };
 struct SweepResult {
   std::uint64_t files = 0;
   std::uint64_t bytes = 0;
+};
+
+// A bucket's persisted statistics counters (docs/cache-management.md, "Statistics").
+struct Counters {
+  std::uint64_t hits = 0, misses = 0, writes = 0, evictions = 0, expired = 0;
 };
 
 struct ScanResult {
@@ -136,6 +143,31 @@ class Storage {
                                         std::chrono::steady_clock::time_point deadline,
                                         const std::function<bool()>& done,
                                         LockOutcome& outcome) = 0;
+
+  // Statistics and size accounting of one bucket sharing the store; `bucket` names it (made
+  // of its backend and keymaker ids, safe in a file name). Stores without them throw
+  // Error(unsupported).
+  //
+  // Adds delta to the bucket's persisted counters, atomically against other processes
+  // (after zeroing them, with reset), and returns the totals.
+  virtual Counters merge_counters(const std::string& bucket, const Counters& delta, bool reset) {
+    (void)bucket, (void)delta, (void)reset;
+    throw Error(ErrorCode::unsupported, "statistics are not kept by " + describe());
+  }
+  // Replaces the bucket's size estimate e (bytes; 0 when none is recorded) by f(e),
+  // atomically against other processes, and returns f(e).
+  virtual std::uint64_t adjust_size_estimate(const std::string& bucket,
+                                             const std::function<std::uint64_t(std::uint64_t)>& f) {
+    (void)bucket, (void)f;
+    throw Error(ErrorCode::unsupported, "a size limit is not supported by " + describe());
+  }
+  // Holds the lock of exclusive scans (what scan(..., exclusive=true) takes) until the
+  // result is destroyed; scans made meanwhile by the holder pass exclusive=false.
+  virtual std::unique_ptr<KeyLock> lock_exclusive() {
+    throw Error(ErrorCode::unsupported, "exclusive scans are not supported by " + describe());
+  }
+  // Records that key's entry was used now (what scan() reports as used_us); best effort.
+  virtual void note_use(const Digest& key) { (void)key; }
 };
 
 }  // namespace storage

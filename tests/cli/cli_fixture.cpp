@@ -57,6 +57,15 @@ int main(int argc, char** argv) {
                   5),
       0);
   put(s, "json", "json", "\"secret\"", "\"hidden\"", 0, true);
+  // Statistics counters of the json/json bucket, as the library persists them
+  // (".stats-<hex backend>-<hex key format>").
+  st::Counters counters;
+  counters.hits = 3;
+  counters.misses = 2;
+  counters.writes = 6;
+  counters.evictions = 0;
+  counters.expired = 1;
+  s.merge_counters("6a736f6e-6a736f6e", counters, false);
   std::cout << "cli_fixture wrote 6 entries\n";
   return 0;
 }

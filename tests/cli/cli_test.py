@@ -128,6 +128,12 @@ def test_cpp(work):
     check(s["shards"]["used"] >= 1 and s["shards"]["max"] >= 1, "stats shards")
     rc, out, _ = run("stats", b)
     check(rc == 0 and "entries:      6" in out and "shards:" in out, "stats human:\n" + out)
+    check(s["counters"] == [{"backend": "json", "key_format": "json", "hits": 3, "misses": 2,
+                             "writes": 6, "evictions": 0, "expired": 1}],
+          "stats counters: %r" % s["counters"])
+    check("counters" in out and "HITS" in out and "EVICTIONS" in out, "stats human counters:\n" + out)
+    rc, s2, _ = run_json("stats", b, "--backend", "raw")
+    check(rc == 0 and s2["counters"] == [], "stats counters filtered: %r" % s2)
     rc, d, _ = run_json("du", b)
     check(rc == 0 and d["entries"]["files"] == 6 and d["total"]["bytes"] >= d["entries"]["bytes"],
           "du: %r" % d)

@@ -320,6 +320,10 @@ TEST(CApiHostile, KeysNeverBecomePaths) {
     if (t.is_dir) {
       EXPECT_TRUE(name == "bucket" || name.size() == 2);
       EXPECT_EQ(t.mode, 0700u);
+    } else if (name.rfind(".stats-", 0) == 0 || name.rfind(".size-", 0) == 0) {
+      // The library's per-bucket statistics and size files, in the bucket directory only.
+      EXPECT_EQ(t.path.find('/'), t.path.rfind('/'));
+      EXPECT_EQ(t.mode, 0600u);
     } else if (name != ".prune.lock") {
       EXPECT_EQ(name.size(), 68u);
       EXPECT_EQ(name.substr(64), ".bce");

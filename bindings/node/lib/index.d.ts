@@ -39,6 +39,10 @@ export interface BucketOptions {
   store?: string;
   /** Remote store connect and per-command timeout in ms (>= 1); default 2000. */
   timeoutMs?: number;
+  /** Soft bound on the bytes of this bucket's entries (0: none, the default). */
+  sizeLimitBytes?: number;
+  /** Which entries a size-limited bucket evicts first: 'lrs' (default) or 'lru'. */
+  eviction?: 'lrs' | 'lru';
 }
 
 export interface EntryInfo {
@@ -103,6 +107,10 @@ export class Bucket<V = any> {
   decr(key: Key | RawKey, delta?: number | bigint, initial?: number | bigint): number | bigint;
   getEx(key: Key | RawKey, options?: { maxAgeMs?: number }): { value: V; expires: Date | null } | undefined;
   clear(): number | bigint;
+  /** Counters of every process using the bucket, and its entries and bytes now. */
+  stats(): BucketStats;
+  /** Zeroes the counters (hits..expired) for every process. */
+  resetStats(): void;
   forEach(fn: (entry: EntryInfo) => boolean | void): void;
   sync(): void;
   close(): void;
@@ -147,4 +155,14 @@ export namespace msgpack {
   }
   function encode(value: unknown): Buffer;
   function decode(bytes: Uint8Array): unknown;
+}
+
+export interface BucketStats {
+  hits: number | bigint;
+  misses: number | bigint;
+  writes: number | bigint;
+  evictions: number | bigint;
+  expired: number | bigint;
+  entries: number | bigint;
+  bytes: number | bigint;
 }

@@ -95,9 +95,10 @@ const INT_OPTIONS = {
   directoryMode: opt.DIRECTORY_MODE,
   fileMode: opt.FILE_MODE,
   timeoutMs: opt.TIMEOUT_MS,
+  sizeLimitBytes: opt.SIZE_LIMIT_BYTES,
 };
 const BOOL_OPTIONS = { deferred: opt.DEFERRED, fsync: opt.FSYNC, checkFile: opt.CHECK_FILE };
-const KNOWN_OPTIONS = new Set(['lifetime', 'backend', 'keyFormat', 'store', ...Object.keys(INT_OPTIONS), ...Object.keys(BOOL_OPTIONS)]);
+const KNOWN_OPTIONS = new Set(['lifetime', 'backend', 'keyFormat', 'store', 'eviction', ...Object.keys(INT_OPTIONS), ...Object.keys(BOOL_OPTIONS)]);
 
 function checkedOptions(options) {
   if (options === undefined || options === null) options = {};
@@ -128,7 +129,11 @@ function checkedOptions(options) {
     if (typeof v !== 'boolean') throw new TypeError(`Bucket: ${name} must be a boolean`);
     ints.push([id, v ? 1 : 0]);
   }
-  return { backend, keyFormat, store, ints, lifetimeUs: ints[0][1], deferred: options.deferred === true };
+  const eviction = options.eviction === undefined ? 'lrs' : options.eviction;
+  if (eviction !== 'lrs' && eviction !== 'lru') {
+    throw new TypeError(`Bucket: eviction must be 'lrs' or 'lru', not ${JSON.stringify(eviction)}`);
+  }
+  return { backend, keyFormat, store, eviction, ints, lifetimeUs: ints[0][1], deferred: options.deferred === true };
 }
 
 // ---- handles: closed at exit or when the Bucket is garbage collected ----------------
@@ -182,7 +187,8 @@ function toSafe(n) {
 
 class Bucket {
   // new Bucket(path, {lifetime, backend, keyFormat, memoryLimitBytes, deferred, fsync,
-  //                   checkFile, lockWaitMs, directoryMode, fileMode, store, timeoutMs})
+  //                   checkFile, lockWaitMs, directoryMode, fileMode, store, timeoutMs,
+  //                   sizeLimitBytes, eviction})
   // With store a redis:// URL, path names the bucket on the server (docs/redis.md).
   constructor(path, options) {
     if (typeof path !== 'string' || path === '') throw new TypeError('Bucket: path must be a non-empty string');
@@ -196,6 +202,7 @@ class Bucket {
       check(c.options_set_str(opts, opt.BACKEND, o.backend));
       check(c.options_set_str(opts, opt.KEY_FORMAT, o.keyFormat));
       check(c.options_set_str(opts, opt.STORE, o.store));
+      check(c.options_set_str(opts, opt.EVICTION, o.eviction));
       for (const [id, v] of o.ints) check(c.options_set_int(opts, id, v));
       check(c.bucket_open(handle, path, opts));
     } finally {
@@ -382,6 +389,26 @@ class Bucket {
     const removed = [0];
     check(c.clear(this._h(), removed));
     return toSafe(BigInt(removed[0]));
+  }
+
+  // The bucket's statistics: {hits, misses, writes, evictions, expired} totals of every
+  // process using it (each saves its counts at most once a second and at close; this call
+  // saves this process's first) and {entries, bytes} of the store now (a scan). Numbers
+  // (BigInt past 2^53). docs/cache-management.md, "Statistics".
+  stats() {
+    const names = ['hits', 'misses', 'writes', 'evictions', 'expired', 'entries', 'bytes'];
+    const out = {};
+    names.forEach((name, i) => {
+      const v = [0];
+      check(c.stat(this._h(), i + 1, v));
+      out[name] = toSafe(BigInt(v[0]));
+    });
+    return out;
+  }
+
+  // Zeroes the bucket's counters (hits..expired) for every process using it.
+  resetStats() {
+    check(c.stat_reset(this._h()));
   }
 
   // Calls fn({key, size, created, expires}) for every usable entry of this bucket (key: the

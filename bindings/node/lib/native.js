@@ -165,6 +165,8 @@ const c = {
   ),
   clear: lib.func('int bc_clear(bc_bucket *b, _Out_ uint64_t *removed)'),
   foreach: lib.func('int bc_foreach(bc_bucket *b, bc_entry_fn *fn, void *user)'),
+  stat: lib.func('int bc_stat(bc_bucket *b, int which, _Out_ uint64_t *out)'),
+  stat_reset: lib.func('int bc_stat_reset(bc_bucket *b)'),
   buf_dispose: lib.func('void bc_buf_dispose(_Inout_ bc_buf *buf)'),
   strerror: lib.func('const char *bc_strerror(int code)'),
   last_error_message: lib.func('const char *bc_last_error_message(void)'),
@@ -190,6 +192,8 @@ const opt = Object.freeze({
   FILE_MODE: 10,
   STORE: 11,
   TIMEOUT_MS: 13,
+  SIZE_LIMIT_BYTES: 14,
+  EVICTION: 15,
   STORE_KEYS: 18,
 });
 

@@ -58,6 +58,15 @@ BC_OPT_CHECK_FILE = 7
 BC_OPT_LOCK_WAIT_MS = 8
 BC_OPT_STORE = 11
 BC_OPT_TIMEOUT_MS = 13
+BC_OPT_SIZE_LIMIT_BYTES = 14
+BC_OPT_EVICTION = 15
+BC_STAT_HITS = 1
+BC_STAT_MISSES = 2
+BC_STAT_WRITES = 3
+BC_STAT_EVICTIONS = 4
+BC_STAT_EXPIRED = 5
+BC_STAT_ENTRIES = 6
+BC_STAT_BYTES = 7
 
 # Log levels.
 (BC_LOG_TRACE, BC_LOG_DEBUG, BC_LOG_INFO, BC_LOG_WARN, BC_LOG_ERROR, BC_LOG_CRITICAL,
@@ -115,6 +124,8 @@ _PROTOTYPES = {
                          ctypes.POINTER(ctypes.c_int64)]),
     "bc_clear": (_int, [_vp, ctypes.POINTER(ctypes.c_uint64)]),
     "bc_foreach": (_int, [_vp, ENTRY_FN, _vp]),
+    "bc_stat": (_int, [_vp, _int, ctypes.POINTER(ctypes.c_uint64)]),
+    "bc_stat_reset": (_int, [_vp]),
     "bc_set_log_level": (_int, [_int]),
     "bc_set_log_callback": (_int, [LOG_FN, _vp]),
     "bc_set_log_full_keys": (_int, [_int]),

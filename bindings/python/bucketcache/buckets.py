@@ -5,6 +5,7 @@ import inspect
 import json
 import logging
 import os
+from collections import namedtuple
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -48,6 +49,9 @@ def _max_age_us(max_age):
     seconds = _seconds(max_age, 'max_age')
     return max(1, min(round(seconds * 1e6), 2**63 - 1))
 _MICROSECOND = timedelta(microseconds=1)
+
+# Bucket.stats(): docs/python.md, "Statistics".
+Stats = namedtuple('Stats', 'hits misses writes evictions expired entries bytes')
 
 
 def _check_lifetime(value):
@@ -95,7 +99,11 @@ class Bucket:
     another thread or process computing the same key; default 60), ``store`` (where
     entries live: ``'file'``, the default, or a ``'redis://[user:password@]host:port[/db]'``
     URL, with which ``path`` names the bucket on the server: docs/redis.md) and
-    ``timeout`` (seconds a remote store may take to connect or answer; default 2).
+    ``timeout`` (seconds a remote store may take to connect or answer; default 2),
+    ``size_limit`` (a soft bound in bytes on this bucket's entries in the directory, across
+    processes; exceeding it evicts; None or 0: no limit, the default) and ``eviction``
+    (``'lrs'``, least recently stored, the default, or ``'lru'``, least recently used,
+    approximate: docs/cache-management.md).
 
     Thread-safe. ``close()`` (or ``with Bucket(...) as b:``) releases the bucket at once;
     otherwise that happens when it is garbage-collected or at exit.
@@ -104,7 +112,7 @@ class Bucket:
 
     def __init__(self, path, backend=None, config=None, keymaker=None, lifetime=None, *,
                  memory_limit=None, check_file=False, fsync=False, lock_wait=None,
-                 store=None, timeout=None, **kwargs):
+                 store=None, timeout=None, size_limit=None, eviction=None, **kwargs):
         if kwargs:
             raise_invalid_keys(_LIFETIME_KWARGS, kwargs, 'Invalid lifetime argument{s}: {keys}')
             if lifetime:
@@ -144,6 +152,14 @@ class Bucket:
             if not seconds > 0:
                 raise ValueError('timeout must be positive')
             extra.append((_lib.BC_OPT_TIMEOUT_MS, max(1, round(seconds * 1000))))
+        if size_limit is not None:
+            if isinstance(size_limit, bool) or not isinstance(size_limit, int) or size_limit < 0:
+                raise ValueError('size_limit must be a number of bytes >= 0 (0: no limit)')
+            extra.append((_lib.BC_OPT_SIZE_LIMIT_BYTES, size_limit))
+        if eviction is not None:
+            if eviction not in ('lrs', 'lru'):
+                raise ValueError("eviction must be 'lrs' or 'lru'")
+            extra.append((_lib.BC_OPT_EVICTION, eviction))
 
         # A remote store's path is a bucket name, kept as given; a directory is made absolute.
         self._path_arg = os.fspath(path) if remote else os.path.abspath(os.fspath(path))
@@ -155,7 +171,7 @@ class Bucket:
         self._lifetime = lifetime
         self._options = {'memory_limit': memory_limit, 'check_file': check_file,
                          'fsync': fsync, 'lock_wait': lock_wait, 'store': store,
-                         'timeout': timeout}
+                         'timeout': timeout, 'size_limit': size_limit, 'eviction': eviction}
         self._written = None  # keys written, tracked inside deferred_write()
         self._handle = None
         self._open()
@@ -451,6 +467,39 @@ class Bucket:
             if _lib.lib.bc_delete(h.get(), k, len(k)) == _lib.BC_OK:
                 removed += 1
         return removed
+
+    def stats(self, reset=False):
+        """The bucket's statistics as a ``Stats`` named tuple ``(hits, misses, writes,
+        evictions, expired, entries, bytes)``: hits..expired are totals of every process
+        using the bucket (each saves its counts at most once a second and at close; this
+        call saves this process's first), entries and bytes describe the store now (a
+        scan). ``hits, misses = bucket.stats()[:2]`` is diskcache's pair. With
+        ``reset=True`` the counters are zeroed after being read (diskcache's ``reset``)."""
+        _lib.sync_log_level()
+        h = self._handle
+        values = []
+        for which in range(_lib.BC_STAT_HITS, _lib.BC_STAT_BYTES + 1):
+            out = ctypes.c_uint64(0)
+            _lib.check(_lib.lib.bc_stat(h.get(), which, ctypes.byref(out)), 'stats')
+            values.append(out.value)
+        if reset:
+            _lib.check(_lib.lib.bc_stat_reset(h.get()), 'reset_stats')
+        return Stats(*values)
+
+    def reset_stats(self):
+        """Zeroes the bucket's counters (hits..expired) for every process using it."""
+        _lib.sync_log_level()
+        h = self._handle
+        _lib.check(_lib.lib.bc_stat_reset(h.get()), 'reset_stats')
+
+    def volume(self):
+        """Bytes of this bucket's entries in its store now (diskcache's ``volume()``; a
+        scan): what ``size_limit`` bounds."""
+        _lib.sync_log_level()
+        h = self._handle
+        out = ctypes.c_uint64(0)
+        _lib.check(_lib.lib.bc_stat(h.get(), _lib.BC_STAT_BYTES, ctypes.byref(out)), 'volume')
+        return out.value
 
     def __len__(self):
         """The number of usable entries of this bucket in its directory (a scan)."""

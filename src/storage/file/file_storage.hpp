@@ -45,6 +45,16 @@ class FileStorage final : public Storage {
   std::unique_ptr<KeyLock> lock(const Digest& key, std::chrono::steady_clock::time_point deadline,
                                 const std::function<bool()>& done, LockOutcome& outcome) override;
 
+  // Per-bucket files in the bucket directory (bucket_files.cpp): `.stats-<bucket>` (the
+  // counters, JSON) and `.size-<bucket>` (the size estimate, decimal), each a fixed-size
+  // record rewritten in place under flock; the exclusive-scan lock is `.prune.lock`;
+  // note_use sets the entry file's atime (never its mtime, part of EntryVersion).
+  Counters merge_counters(const std::string& bucket, const Counters& delta, bool reset) override;
+  std::uint64_t adjust_size_estimate(const std::string& bucket,
+                                     const std::function<std::uint64_t(std::uint64_t)>& f) override;
+  std::unique_ptr<KeyLock> lock_exclusive() override;
+  void note_use(const Digest& key) override;
+
   static EntryVersion version_of(const struct stat& st);
 
  private:
@@ -60,6 +70,10 @@ class FileStorage final : public Storage {
   bool unlink_if_same(int dir, const std::string& name, const EntryVersion& judged) const;
   // Takes the exclusive scan lock (<root>/.prune.lock); throws IoError.
   Fd lock_scan() const;
+  // Runs f(old contents) -> new contents on the file `name` of the bucket directory under
+  // its flock (created empty, mode file_mode; never a symlink or non-regular file).
+  void rewrite_locked(const std::string& name,
+                      const std::function<std::string(const std::string&)>& f) const;
 
   ShardDirs dirs_;
   FileStorageOptions options_;

@@ -26,9 +26,14 @@ constexpr std::size_t kHexDigest = 64;
 constexpr std::size_t kScanKeyPeek = 512;
 
 // Opens a file of a shard: never follows a symlink, never blocks on a FIFO; -1 for
-// anything but a regular file (st filled on success).
+// anything but a regular file (st filled on success). Reading headers leaves the access
+// time alone (O_NOATIME, where the file's owner may): the "lru" eviction order is made of
+// access times, and a scan is no use.
 int open_regular_at(int dir, const char* name, struct stat& st) {
-  Fd fd(::openat(dir, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK));
+  const int flags = O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK;
+  int raw = ::openat(dir, name, flags | O_NOATIME);
+  if (raw < 0 && errno == EPERM) raw = ::openat(dir, name, flags);  // not the file's owner
+  Fd fd(raw);
   if (fd.get() < 0 || ::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) return -1;
   return fd.release();
 }
@@ -96,6 +101,8 @@ ScanResult FileStorage::scan(const std::function<ScanAction(const ScanItem&)>& f
       const auto size = static_cast<std::uint64_t>(st.st_size);
       item.entry.version = version_of(st);
       item.entry.stored_bytes = size;
+      item.entry.used_us =
+          static_cast<std::int64_t>(st.st_atim.tv_sec) * 1000000 + st.st_atim.tv_nsec / 1000;
       bool damaged = decoded == format::HeaderStatus::bad_magic ||
                      decoded == format::HeaderStatus::bad_checksum ||
                      (decoded == format::HeaderStatus::ok && h.entry_size() != size);

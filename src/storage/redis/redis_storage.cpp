@@ -4,6 +4,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <random>
 #include <thread>
@@ -395,6 +397,40 @@ void RedisStorage::unlock(const std::string& lock_key, const std::string& token)
     }
   } catch (...) {
   }
+}
+
+Counters RedisStorage::merge_counters(const std::string& name, const Counters& delta, bool reset) {
+  // Outside the bucket's "bc:<bucket>:" entry namespace (scans and listings of it see
+  // entries and locks only).
+  const std::string k = "bcstats:" + prefix_.substr(3) + name;
+  const std::pair<const char*, std::uint64_t> fields[] = {{"hits", delta.hits},
+                                                          {"misses", delta.misses},
+                                                          {"writes", delta.writes},
+                                                          {"evictions", delta.evictions},
+                                                          {"expired", delta.expired}};
+  auto conn = pool_.lease();
+  if (reset) conn->run({"DEL", k});
+  for (const auto& [field, n] : fields) {
+    if (n == 0) continue;
+    const std::string by = std::to_string(std::min<std::uint64_t>(n, INT64_MAX));
+    conn->run({"HINCRBY", k, field, by});
+  }
+  Reply r = conn->run({"HMGET", k, "hits", "misses", "writes", "evictions", "expired"});
+  if (r->type != REDIS_REPLY_ARRAY || r->elements != 5)
+    conn->fail("HMGET " + k, "unexpected reply");
+  std::uint64_t v[5] = {};
+  for (std::size_t i = 0; i < 5; ++i) {
+    const redisReply* e = r->element[i];
+    if (e->type == REDIS_REPLY_STRING)
+      v[i] = std::strtoull(std::string(str(e)).c_str(), nullptr, 10);
+  }
+  Counters total;
+  total.hits = v[0];
+  total.misses = v[1];
+  total.writes = v[2];
+  total.evictions = v[3];
+  total.expired = v[4];
+  return total;
 }
 
 }  // namespace storage

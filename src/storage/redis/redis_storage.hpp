@@ -49,6 +49,10 @@ class RedisStorage final : public Storage {
   std::unique_ptr<KeyLock> lock(const Digest& key, std::chrono::steady_clock::time_point deadline,
                                 const std::function<bool()>& done, LockOutcome& outcome) override;
 
+  // Counters in the hash `bcstats:<bucket>:<name>` (HINCRBY per field, then HMGET; reset:
+  // DEL first). No size accounting: Redis bounds memory itself (maxmemory, docs/redis.md).
+  Counters merge_counters(const std::string& name, const Counters& delta, bool reset) override;
+
   // Releases a lock if `token` still owns it (RedisKeyLock's destructor).
   void unlock(const std::string& lock_key, const std::string& token) noexcept;
 
