@@ -1,8 +1,11 @@
 #include "cache/operations.hpp"
 
+#include <cstdlib>
+
 #include "bucketcache/canonical.hpp"
 #include "bucketcache/error.hpp"
 #include "cache/store_access.hpp"
+#include "storage/redis/redis_router.hpp"
 #include "storage/redis/redis_storage.hpp"
 #include "storage/redis/redis_url.hpp"
 
@@ -73,6 +76,16 @@ Store open_store(const std::string& path, const std::string& backend, KeyFormat 
   }
   storage::RedisStorageOptions ro;
   ro.timeout = where.timeout;
+  // A testing knob: a short lock TTL shows the lock refresh without 30-second computes.
+  if (const char* ttl = std::getenv("BUCKETCACHE_REDIS_LOCK_TTL_MS")) {
+    char* end = nullptr;
+    const long ms = std::strtol(ttl, &end, 10);
+    if (end == ttl || *end != '\0' || ms < 3 || ms > 86400000) {
+      throw InvalidArgument(
+          "BUCKETCACHE_REDIS_LOCK_TTL_MS must be a number of ms in [3, 86400000]");
+    }
+    ro.lock_ttl = std::chrono::milliseconds(ms);
+  }
   return StoreAccess::make(std::make_unique<storage::RedisStorage>(where.store, path, ro), backend,
                            key_format_id(key_format), options);
 }
@@ -86,10 +99,11 @@ void check_store(const std::string& store) {
     return;
   }
   if (starts_with(store, "redis-cluster://")) {
-    throw Error(ErrorCode::unsupported,
-                "Redis Cluster stores (redis-cluster://) are not supported yet");
+    storage::parse_cluster_url(store);
+    return;
   }
-  throw InvalidArgument("unknown store: expected \"file\" or a redis:// URL");
+  throw InvalidArgument(
+      "unknown store: expected \"file\", a redis:// URL or a redis-cluster:// URL");
 }
 
 BucketHandle::BucketHandle(const std::string& path, const std::string& backend,
