@@ -34,6 +34,8 @@ struct Opt {
   int64_t memory = -1;  // -1: default
   bool deferred = false;
   bool check_file = false;
+  std::string near_dir;     // BC_OPT_NEAR_CACHE_DIR, if not empty
+  int64_t near_ttl_ms = 0;  // BC_OPT_NEAR_CACHE_TTL_MS, if > 0
 };
 
 struct BucketCloser {
@@ -53,6 +55,12 @@ int open_bucket(const std::string& url, const std::string& name, const Opt& opt,
   }
   EXPECT_EQ(bc_options_set_int(o, BC_OPT_DEFERRED, opt.deferred ? 1 : 0), BC_OK);
   EXPECT_EQ(bc_options_set_int(o, BC_OPT_CHECK_FILE, opt.check_file ? 1 : 0), BC_OK);
+  if (!opt.near_dir.empty()) {
+    EXPECT_EQ(bc_options_set_str(o, BC_OPT_NEAR_CACHE_DIR, opt.near_dir.c_str()), BC_OK);
+  }
+  if (opt.near_ttl_ms > 0) {
+    EXPECT_EQ(bc_options_set_int(o, BC_OPT_NEAR_CACHE_TTL_MS, opt.near_ttl_ms), BC_OK);
+  }
   bc_bucket* raw = nullptr;
   const int rc = bc_bucket_open(&raw, name.c_str(), o);
   bc_options_free(o);
@@ -447,7 +455,10 @@ TEST_F(RedisStore, BadStoreOptions) {
   bc_options* o = nullptr;
   ASSERT_EQ(bc_options_new(&o), BC_OK);
   EXPECT_EQ(bc_options_set_str(o, BC_OPT_STORE, "redis-cluster://127.0.0.1:7000"), BC_OK);
-  EXPECT_EQ(bc_options_set_str(o, BC_OPT_NEAR_CACHE_DIR, "/tmp/near"), BC_EUNSUPPORTED);
+  EXPECT_EQ(bc_options_set_str(o, BC_OPT_NEAR_CACHE_DIR, ""), BC_EINVAL);
+  EXPECT_EQ(bc_options_set_int(o, BC_OPT_NEAR_CACHE_TTL_MS, 0), BC_EINVAL);
+  EXPECT_EQ(bc_options_set_str(o, BC_OPT_NEAR_CACHE_TTL_MS, "5"), BC_EINVAL);
+  EXPECT_EQ(bc_options_set_int(o, BC_OPT_NEAR_CACHE_DIR, 5), BC_EINVAL);
   EXPECT_EQ(bc_options_set_str(o, BC_OPT_STORE, "memcached://127.0.0.1"), BC_EINVAL);
   EXPECT_EQ(bc_options_set_str(o, BC_OPT_STORE, "redis://127.0.0.1:99999"), BC_EINVAL);
   EXPECT_EQ(bc_options_set_str(o, BC_OPT_STORE, "redis://user@127.0.0.1:1"), BC_EINVAL);
@@ -690,4 +701,124 @@ TEST_F(RedisStore, AddAndIncrAreAtomicAcrossProcesses) {
   for (const auto& [key, n] : wins) EXPECT_EQ(n, 1) << key;
   Bucket b = open();
   EXPECT_EQ(get(b, "counter"), std::to_string(kProcesses * kIncrements));
+}
+
+// ---- Near-cache (BC_OPT_NEAR_CACHE_DIR, docs/redis.md) ----
+
+namespace {
+
+// Regular files under dir (the near-cache's entries).
+int count_files(const std::string& dir) {
+  const std::string cmd = "find '" + dir + "' -type f 2>/dev/null | wc -l";
+  FILE* p = ::popen(cmd.c_str(), "r");
+  int n = -1;
+  if (p != nullptr) {
+    if (std::fscanf(p, "%d", &n) != 1) n = -1;
+    ::pclose(p);
+  }
+  return n;
+}
+
+class NearCache : public RedisStore {
+ protected:
+  void SetUp() override {
+    RedisStore::SetUp();
+    char tmpl[] = "/tmp/bc-near-XXXXXX";
+    ASSERT_NE(::mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+  }
+  void TearDown() override {
+    if (!dir_.empty()) {
+      EXPECT_EQ(std::system(("rm -rf '" + dir_ + "'").c_str()), 0);
+    }
+  }
+  Bucket open_near(const std::string& sub, int64_t ttl_ms) {
+    Opt opt;
+    opt.memory = 0;  // no memory layer: every read reaches the storage
+    opt.near_dir = dir_ + "/" + sub;
+    opt.near_ttl_ms = ttl_ms;
+    Bucket b;
+    EXPECT_EQ(open_bucket(url(), bucket_, opt, b), BC_OK) << bc_last_error_message();
+    return b;
+  }
+  Bucket open_plain() {
+    Opt opt;
+    opt.memory = 0;
+    Bucket b;
+    EXPECT_EQ(open_bucket(url(), bucket_, opt, b), BC_OK) << bc_last_error_message();
+    return b;
+  }
+  std::string dir_;
+};
+
+}  // namespace
+
+TEST_F(NearCache, ReadsFillWritesGoThroughDeleteRemovesBoth) {
+  Bucket near = open_near("a", 3600 * 1000);
+  Bucket plain = open_plain();
+  // A write goes to the server and the near-cache.
+  ASSERT_EQ(set(near, "w", "written"), BC_OK);
+  EXPECT_EQ(get(plain, "w"), "written");
+  EXPECT_EQ(count_files(dir_ + "/a"), 1);
+  // A read fills it.
+  ASSERT_EQ(set(plain, "r", "remote"), BC_OK);
+  EXPECT_EQ(get(near, "r"), "remote");
+  EXPECT_EQ(count_files(dir_ + "/a"), 2);
+  // Within the bound, another writer's value is not seen yet (served locally).
+  ASSERT_EQ(set(plain, "r", "newer"), BC_OK);
+  EXPECT_EQ(get(near, "r"), "remote");
+  // A delete removes both copies.
+  ASSERT_EQ(bc_delete(near.get(), "w", 1), BC_OK);
+  EXPECT_EQ(get(plain, "w"), "<-1>");
+  EXPECT_EQ(get(near, "w"), "<-1>");
+  EXPECT_EQ(count_files(dir_ + "/a"), 1);
+  // Expiry is honoured (the local copy keeps the entry's header).
+  ASSERT_EQ(bc_set_ex(near.get(), "e", 1, "x", 1, 50000), BC_OK);
+  EXPECT_EQ(get(near, "e"), "x");
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_EQ(get(near, "e"), "<-1>");
+  // The server down: what the near-cache holds is still served; the rest is BC_EIO.
+  server_->kill();
+  EXPECT_EQ(get(near, "r"), "remote");
+  int code = 0;
+  get(near, "absent", &code);
+  EXPECT_EQ(code, BC_EIO);
+  EXPECT_EQ(set(near, "r", "x"), BC_EIO);
+  // A failed write drops the local copy (the server's entry is unknown now).
+  get(near, "r", &code);
+  EXPECT_EQ(code, BC_EIO);
+}
+
+TEST_F(NearCache, StalenessIsBoundedByTheTtl) {
+  Bucket near = open_near("b", 50);
+  Bucket plain = open_plain();
+  ASSERT_EQ(set(plain, "k", "v1"), BC_OK);
+  EXPECT_EQ(get(near, "k"), "v1");
+  ASSERT_EQ(set(plain, "k", "v2"), BC_OK);
+  std::this_thread::sleep_for(std::chrono::milliseconds(120));  // past the 50 ms bound
+  EXPECT_EQ(get(near, "k"), "v2");
+  ASSERT_EQ(bc_delete(plain.get(), "k", 1), BC_OK);
+  std::this_thread::sleep_for(std::chrono::milliseconds(120));
+  EXPECT_EQ(get(near, "k"), "<-1>");
+  EXPECT_EQ(count_files(dir_ + "/b"), 0);  // the server's miss removed the local copy
+  // clear() empties the near-cache too, at once.
+  ASSERT_EQ(set(near, "c", "1"), BC_OK);
+  std::uint64_t removed = 0;
+  ASSERT_EQ(bc_clear(near.get(), &removed), BC_OK);
+  EXPECT_EQ(removed, 1u);
+  EXPECT_EQ(get(near, "c"), "<-1>");
+  EXPECT_EQ(count_files(dir_ + "/b"), 0);
+}
+
+TEST_F(NearCache, NeedsARemoteStore) {
+  bc_options* o = nullptr;
+  ASSERT_EQ(bc_options_new(&o), BC_OK);
+  const std::string near = dir_ + "/c";
+  ASSERT_EQ(bc_options_set_str(o, BC_OPT_NEAR_CACHE_DIR, near.c_str()), BC_OK);
+  bc_bucket* b = nullptr;
+  const std::string path = dir_ + "/files";
+  EXPECT_EQ(bc_bucket_open(&b, path.c_str(), o), BC_EINVAL);
+  EXPECT_NE(std::string(bc_last_error_message()).find("BC_OPT_NEAR_CACHE_DIR"), std::string::npos)
+      << bc_last_error_message();
+  bc_options_free(o);
 }
