@@ -106,6 +106,25 @@ bool NearCacheStorage::write(const Digest& key, const EntryToWrite& entry, Overw
   return true;
 }
 
+std::vector<std::exception_ptr> NearCacheStorage::write_many(
+    const std::vector<BatchWrite>& writes) {
+  const std::vector<std::exception_ptr> errors = remote_->write_many(writes);
+  for (std::size_t i = 0; i < writes.size(); ++i) {
+    if (errors[i]) {
+      drop_local(writes[i].key);
+      continue;
+    }
+    try {
+      local_->write(writes[i].key, writes[i].entry, Overwrite::yes, nullptr);
+    } catch (const std::exception& ex) {
+      BC_LOG(LogLevel::warn, "near-cache {}: cannot store {}: {}", local_->describe(),
+             key_label(writes[i].key), ex.what());
+      drop_local(writes[i].key);
+    }
+  }
+  return errors;
+}
+
 bool NearCacheStorage::remove(const Digest& key) {
   drop_local(key);
   const bool removed = remote_->remove(key);

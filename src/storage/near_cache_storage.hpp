@@ -33,6 +33,7 @@ class NearCacheStorage final : public Storage {
   Found peek(const Digest& key, StoredEntry& out) override;
   bool write(const Digest& key, const EntryToWrite& entry, Overwrite overwrite,
              EntryVersion* written) override;
+  std::vector<std::exception_ptr> write_many(const std::vector<BatchWrite>& writes) override;
   bool remove(const Digest& key) override;
   bool remove_if_same(const Digest& key, const EntryVersion& judged) override;
   bool version(const Digest& key, EntryVersion& out) override;

@@ -413,6 +413,58 @@ TEST_F(RedisStore, DeferredWritesGoOutOnSync) {
   EXPECT_EQ(get(other, "k2"), "v");
 }
 
+// bc_sync sends its entries as one pipeline: the server reads them in a few read events
+// (INFO stats total_reads_processed), not one per entry as a SET-per-round-trip would.
+TEST_F(RedisStore, DeferredSyncIsPipelined) {
+  constexpr int kEntries = 300;
+  Opt opt;
+  opt.deferred = true;
+  Bucket b = open(opt);
+  for (int i = 0; i < kEntries; ++i) {
+    ASSERT_EQ(set(b, "p" + std::to_string(i), "value " + std::to_string(i)), BC_OK);
+  }
+  Raw raw(server_->port());
+  const auto reads = [&] {
+    redisReply* r = raw.cmd({"INFO", "stats"});
+    const std::string info(r->str, r->len);
+    const std::size_t at = info.find("total_reads_processed:");
+    return at == std::string::npos ? -1L : std::stol(info.substr(at + 22));
+  };
+  const long before = reads();
+  ASSERT_GE(before, 0);
+  ASSERT_EQ(bc_sync(b.get()), BC_OK) << bc_last_error_message();
+  const long used = reads() - before;
+  std::printf("[ pipeline ] %d entries synced in %ld server reads\n", kEntries, used);
+  EXPECT_LT(used, kEntries / 4);
+  Bucket other = open();
+  for (int i = 0; i < kEntries; ++i) {
+    ASSERT_EQ(get(other, "p" + std::to_string(i)), "value " + std::to_string(i));
+  }
+  size_t pending = 1;
+  ASSERT_EQ(bc_pending_count(b.get(), &pending), BC_OK);
+  EXPECT_EQ(pending, 0u);
+}
+
+// A sync while the server is down keeps every entry pending; the next sync writes them.
+TEST_F(RedisStore, FailedPipelinedSyncKeepsEntriesPending) {
+  Opt opt;
+  opt.deferred = true;
+  opt.timeout_ms = 300;
+  Bucket b = open(opt);
+  for (int i = 0; i < 20; ++i) ASSERT_EQ(set(b, "q" + std::to_string(i), "v"), BC_OK);
+  server_->kill();
+  EXPECT_EQ(bc_sync(b.get()), BC_EIO);
+  EXPECT_NE(std::string(bc_last_error_message()).find("20 of 20"), std::string::npos)
+      << bc_last_error_message();
+  size_t pending = 0;
+  ASSERT_EQ(bc_pending_count(b.get(), &pending), BC_OK);
+  EXPECT_EQ(pending, 20u);
+  server_->restart();
+  ASSERT_EQ(bc_sync(b.get()), BC_OK) << bc_last_error_message();
+  Bucket other = open();
+  for (int i = 0; i < 20; ++i) ASSERT_EQ(get(other, "q" + std::to_string(i)), "v");
+}
+
 TEST_F(RedisStore, PruneHasNothingToDoButRemovesDamagedEntries) {
   Bucket b = open();
   ASSERT_EQ(set(b, "a", "1"), BC_OK);

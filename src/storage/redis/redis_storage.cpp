@@ -282,6 +282,52 @@ bool RedisStorage::write(const Digest& key, const EntryToWrite& entry, Overwrite
   return true;
 }
 
+std::vector<std::exception_ptr> RedisStorage::write_many(const std::vector<BatchWrite>& writes) {
+  std::vector<std::exception_ptr> errors(writes.size());
+  std::vector<std::string> keys, bytes, pxs;
+  keys.reserve(writes.size());
+  bytes.reserve(writes.size());
+  pxs.reserve(writes.size());
+  std::vector<RoutedCommand> commands;
+  commands.reserve(writes.size());
+  for (const BatchWrite& w : writes) {
+    const format::EntryHeader h = complete_header(w.key, w.entry);
+    keys.push_back(entry_key(w.key));
+    bytes.push_back(encode_entry(h, w.entry));
+    const std::int64_t ttl = native_ttl_ms(h.expires_us);
+    pxs.push_back(ttl > 0 ? std::to_string(ttl) : std::string());
+  }
+  for (std::size_t i = 0; i < writes.size(); ++i) {
+    RoutedCommand c{keys[i], {"SET", keys[i], bytes[i]}};
+    if (!pxs[i].empty()) {
+      c.args.push_back("PX");
+      c.args.push_back(pxs[i]);
+    }
+    commands.push_back(std::move(c));
+  }
+  std::vector<Reply> replies;
+  try {
+    replies = router_->pipeline(commands);
+  } catch (...) {
+    // The connection failed: which writes landed is unknown; each is reported failed (a
+    // retry stores the same bytes).
+    const std::exception_ptr e = std::current_exception();
+    for (auto& err : errors) err = e;
+    return errors;
+  }
+  for (std::size_t i = 0; i < writes.size(); ++i) {
+    const redisReply* r = replies[i].get();
+    if (r->type == REDIS_REPLY_ERROR) {
+      errors[i] = std::make_exception_ptr(IoError(
+          "redis " + router_->redacted() + ": SET " + keys[i] + ": " + std::string(str(r)), EIO));
+      continue;
+    }
+    if (writes[i].written != nullptr) *writes[i].written = version_of_header(bytes[i]);
+  }
+  BC_LOG(LogLevel::debug, "wrote {} entries to {} in one pipeline", writes.size(), description_);
+  return errors;
+}
+
 bool RedisStorage::remove(const Digest& key) {
   const std::string k = entry_key(key);
   Reply r = router_->run(k, {"DEL", k});

@@ -39,6 +39,8 @@ class RedisStorage final : public Storage {
   Found peek(const Digest& key, StoredEntry& out) override;
   bool write(const Digest& key, const EntryToWrite& entry, Overwrite overwrite,
              EntryVersion* written) override;
+  // One pipeline per server: one round trip for the whole batch on a single server.
+  std::vector<std::exception_ptr> write_many(const std::vector<BatchWrite>& writes) override;
   bool remove(const Digest& key) override;
   bool remove_if_same(const Digest& key, const EntryVersion& judged) override;
   bool version(const Digest& key, EntryVersion& out) override;
