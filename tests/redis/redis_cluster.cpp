@@ -155,6 +155,18 @@ void RedisCluster::kill(int port) {
   }
 }
 
+void RedisCluster::pause(int port) {
+  for (Node& n : nodes_) {
+    if (n.port == port && n.pid > 0) ::kill(n.pid, SIGSTOP);
+  }
+}
+
+void RedisCluster::resume(int port) {
+  for (Node& n : nodes_) {
+    if (n.port == port && n.pid > 0) ::kill(n.pid, SIGCONT);
+  }
+}
+
 int RedisCluster::live_port() const {
   for (const Node& n : nodes_) {
     if (n.pid > 0) return n.port;

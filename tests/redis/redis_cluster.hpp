@@ -31,7 +31,9 @@ class RedisCluster {
   // Runs `redis-cli --cluster <args>` against a live node; returns its exit status.
   int cli(const std::string& args) const;
 
-  void kill(int port);  // SIGKILL and reap one node
+  void kill(int port);   // SIGKILL and reap one node
+  void pause(int port);  // SIGSTOP: its connections stay open, nothing answers
+  void resume(int port);
   // Waits until every live node says cluster_state:ok and every slot has a live master
   // (and, with replicas, each replica's link is up). Throws after `seconds`.
   void wait_ok(int seconds = 60) const;

@@ -267,6 +267,45 @@ TEST_F(ClusterStore, BadUrlsAndNonClusterServer) {
       << bc_last_error_message();
 }
 
+TEST_F(ClusterStore, WrongPasswordIsAClearErrorAtOpen) {
+  const std::string url = cluster_->url();
+  const std::string with_password =
+      "redis-cluster://alice:not-the-password@" + url.substr(std::strlen("redis-cluster://"));
+  Bucket b;
+  EXPECT_EQ(open_bucket(with_password, bucket_, b, 500), BC_EIO);
+  const std::string msg = bc_last_error_message();
+  EXPECT_NE(msg.find("authentication failed"), std::string::npos) << msg;
+  EXPECT_EQ(msg.find("not-the-password"), std::string::npos) << "password leaked: " << msg;
+}
+
+// A frozen master (SIGSTOP): calls on its slots fail with BC_EIO "timed out" naming it,
+// calls on other slots work; once it answers again, everything works.
+TEST_F(ClusterStore, FrozenMasterTimesOut) {
+  Bucket b;
+  ASSERT_EQ(open_bucket(cluster_->url(), bucket_, b, 300, false, 0), BC_OK);
+  for (int i = 0; i < 30; ++i) ASSERT_EQ(set(b, "z" + std::to_string(i), "v"), BC_OK);
+  const int frozen = cluster_->master_ports().back();
+  cluster_->pause(frozen);
+  int ok = 0, timed_out = 0;
+  for (int i = 0; i < 30; ++i) {
+    int code = 0;
+    get(b, "z" + std::to_string(i), &code);
+    if (code == BC_OK) {
+      ++ok;
+    } else {
+      EXPECT_EQ(code, BC_EIO);
+      const std::string msg = bc_last_error_message();
+      EXPECT_NE(msg.find("timed out"), std::string::npos) << msg;
+      EXPECT_NE(msg.find(std::to_string(frozen)), std::string::npos) << msg;
+      ++timed_out;
+    }
+  }
+  cluster_->resume(frozen);
+  EXPECT_GT(ok, 0);
+  EXPECT_GT(timed_out, 0);
+  for (int i = 0; i < 30; ++i) EXPECT_EQ(get(b, "z" + std::to_string(i)), "v");
+}
+
 // Moves `slots` slots from one master to another with redis-cli while 4 threads write
 // and read their own keys: every read returns the value the thread last wrote, and no
 // operation fails (MOVED and ASK are followed).
