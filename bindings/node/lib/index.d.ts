@@ -39,6 +39,10 @@ export interface BucketOptions {
   store?: string;
   /** Remote store connect and per-command timeout in ms (>= 1); default 2000. */
   timeoutMs?: number;
+  /** With a remote store: a local directory used as a file near-cache in front of it. */
+  nearCacheDir?: string;
+  /** Milliseconds a near-cache copy is served before the server is asked again (default 5000). */
+  nearCacheTtlMs?: number;
 }
 
 export interface EntryInfo {

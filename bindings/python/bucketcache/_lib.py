@@ -57,7 +57,9 @@ BC_OPT_FSYNC = 6
 BC_OPT_CHECK_FILE = 7
 BC_OPT_LOCK_WAIT_MS = 8
 BC_OPT_STORE = 11
+BC_OPT_NEAR_CACHE_DIR = 12
 BC_OPT_TIMEOUT_MS = 13
+BC_OPT_NEAR_CACHE_TTL_MS = 20
 
 # Log levels.
 (BC_LOG_TRACE, BC_LOG_DEBUG, BC_LOG_INFO, BC_LOG_WARN, BC_LOG_ERROR, BC_LOG_CRITICAL,
@@ -336,7 +338,9 @@ class Handle:
         check(lib.bc_options_new(ctypes.byref(opts)))
         try:
             for option, value in settings:
-                if isinstance(value, str):
+                if isinstance(value, bytes):  # a path (os.fsencode)
+                    check(lib.bc_options_set_str(opts, option, value), "options")
+                elif isinstance(value, str):
                     check(lib.bc_options_set_str(opts, option, value.encode("ascii")), "options")
                 else:
                     check(lib.bc_options_set_int(opts, option, int(value)), "options")
