@@ -15,6 +15,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <map>
 #include <memory>
@@ -483,3 +484,75 @@ TEST(ClusterDown, EveryNodeKilledIsAClearError) {
 }
 
 }  // namespace
+
+namespace {
+
+int stress_seconds() {
+  const char* s = std::getenv("BUCKETCACHE_STRESS_SECONDS");
+  const int n = s != nullptr ? std::atoi(s) : 0;
+  return n > 0 ? n : 15;
+}
+
+}  // namespace
+
+// Label "stress": slots move back and forth between two masters for
+// BUCKETCACHE_STRESS_SECONDS (default 15) while 4 threads set and read back their own keys
+// and increment one shared counter: no wrong value, no error, and the counter equals the
+// number of increments that succeeded.
+TEST(StressCluster, ReshardBackAndForthUnderLoad) {
+  RedisCluster cluster(3, 0);
+  const std::vector<int> masters = cluster.master_ports();
+  ASSERT_EQ(masters.size(), 3u);
+  std::atomic<bool> stop{false};
+  std::atomic<long> wrong{0}, errors{0}, increments{0};
+  std::mutex error_mutex;
+  std::string first_error;
+  std::vector<std::thread> workers;
+  for (int t = 0; t < 4; ++t) {
+    workers.emplace_back([&, t] {
+      Bucket b;
+      if (open_bucket(cluster.url(), "stress", b, 2000, false, 0) != BC_OK) {
+        ++errors;
+        return;
+      }
+      for (long round = 0; !stop.load(); ++round) {
+        for (int k = 0; k < 50 && !stop.load(); ++k) {
+          const std::string key = "t" + std::to_string(t) + "-" + std::to_string(k);
+          const std::string value = key + "@" + std::to_string(round);
+          int grc = BC_OK;
+          const int rc = set(b, key, value);
+          const std::string got = rc == BC_OK ? get(b, key, &grc) : std::string();
+          const int irc = k % 10 == 0 ? bc_incr(b.get(), "counter", 7, 1, 0, nullptr) : BC_OK;
+          if (irc == BC_OK && k % 10 == 0) ++increments;
+          if (rc != BC_OK || grc != BC_OK || irc != BC_OK) {
+            std::lock_guard<std::mutex> hold(error_mutex);
+            if (errors++ == 0) first_error = bc_last_error_message();
+          } else if (got != value) {
+            ++wrong;
+          }
+        }
+      }
+    });
+  }
+  const auto end = Clock::now() + std::chrono::seconds(stress_seconds());
+  int moves = 0;
+  bool forth = true;
+  while (Clock::now() < end) {
+    const int from = forth ? masters[0] : masters[1];
+    const int to = forth ? masters[1] : masters[0];
+    ASSERT_EQ(cluster.cli("reshard 127.0.0.1:" + std::to_string(from) + " --cluster-from " +
+                          cluster.node_id(from) + " --cluster-to " + cluster.node_id(to) +
+                          " --cluster-slots 1500 --cluster-yes --cluster-pipeline 5"),
+              0);
+    ++moves;
+    forth = !forth;
+  }
+  stop = true;
+  for (std::thread& w : workers) w.join();
+  std::printf("[ stress ] %d reshards, %ld increments\n", moves, increments.load());
+  EXPECT_EQ(wrong.load(), 0);
+  EXPECT_EQ(errors.load(), 0) << first_error;
+  Bucket b;
+  ASSERT_EQ(open_bucket(cluster.url(), "stress", b, 2000, false, 0), BC_OK);
+  EXPECT_EQ(get(b, "counter"), std::to_string(increments.load()));
+}

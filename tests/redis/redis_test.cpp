@@ -320,7 +320,7 @@ int hang_compute(void* user, const void*, size_t, bc_buf*) {
   return 1;
 }
 
-// With a 60 ms lock TTL, a 500 ms compute keeps its lock (refreshed every 20 ms): four
+// With a 240 ms lock TTL, a 500 ms compute keeps its lock (refreshed every 80 ms): four
 // processes still compute once. A holder killed mid-compute leaves a lock that expires
 // within the TTL (no refresh from a dead process), and the next caller computes.
 TEST_F(RedisStore, LongComputeKeepsItsLockAndADeadHoldersLockExpires) {
@@ -332,7 +332,7 @@ TEST_F(RedisStore, LongComputeKeepsItsLockAndADeadHoldersLockExpires) {
     const pid_t pid = ::fork();
     ASSERT_GE(pid, 0);
     if (pid == 0) {
-      ::setenv("BUCKETCACHE_REDIS_LOCK_TTL_MS", "60", 1);
+      ::setenv("BUCKETCACHE_REDIS_LOCK_TTL_MS", "240", 1);
       Bucket b;
       Opt opt;
       opt.memory = 0;
@@ -361,7 +361,7 @@ TEST_F(RedisStore, LongComputeKeepsItsLockAndADeadHoldersLockExpires) {
   const pid_t holder = ::fork();
   ASSERT_GE(holder, 0);
   if (holder == 0) {
-    ::setenv("BUCKETCACHE_REDIS_LOCK_TTL_MS", "60", 1);
+    ::setenv("BUCKETCACHE_REDIS_LOCK_TTL_MS", "240", 1);
     Bucket b;
     if (open_bucket(url(), bucket_, Opt(), b) != BC_OK) ::_exit(10);
     bc_buf out{nullptr, 0};
