@@ -307,6 +307,27 @@ TEST_F(ClusterStore, FrozenMasterTimesOut) {
   for (int i = 0; i < 30; ++i) EXPECT_EQ(get(b, "z" + std::to_string(i)), "v");
 }
 
+// The command-line tool takes a redis-cluster:// URL like a redis:// one.
+TEST_F(ClusterStore, CliListsAndClears) {
+  Bucket b = open();
+  for (int i = 0; i < 40; ++i) ASSERT_EQ(set(b, "cli" + std::to_string(i), "v"), BC_OK);
+  const std::string cli = std::string(BUCKETCACHE_CLI) + " ";
+  const std::string where = "'" + cluster_->url() + "' --bucket '" + bucket_ + "'";
+  FILE* p = ::popen((cli + "ls " + where + " 2>&1").c_str(), "r");
+  ASSERT_NE(p, nullptr);
+  int lines = 0;
+  std::string first;
+  char line[4096];
+  while (std::fgets(line, sizeof line, p) != nullptr) {
+    if (lines++ == 0) first = line;
+  }
+  EXPECT_EQ(::pclose(p), 0) << first;
+  EXPECT_GE(lines, 40) << first;  // every entry of the bucket, from every master
+  EXPECT_EQ(std::system((cli + "clear " + where + " --yes >/dev/null 2>&1").c_str()), 0);
+  Bucket fresh = open(false, 0);
+  EXPECT_EQ(get(fresh, "cli7"), "<-1>");
+}
+
 // Moves `slots` slots from one master to another with redis-cli while 4 threads write
 // and read their own keys: every read returns the value the thread last wrote, and no
 // operation fails (MOVED and ASK are followed).
