@@ -452,7 +452,12 @@ std::unique_ptr<KeyLock> RedisStorage::lock(const Digest& key,
       Reply r = router_->run(k, {"SET", k, token, "NX", "PX", ttl});
       if (r->type == REDIS_REPLY_STATUS) {
         outcome = LockOutcome::held;
-        return std::make_unique<RedisKeyLock>(*this, k, token, options_.lock_ttl);
+        try {
+          return std::make_unique<RedisKeyLock>(*this, k, token, options_.lock_ttl);
+        } catch (...) {
+          unlock(k, token);  // no refresher thread: release now rather than at expiry
+          throw;
+        }
       }
     }
     if (done && done()) {
