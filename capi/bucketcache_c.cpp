@@ -184,6 +184,11 @@ int bc_options_set_int(bc_options* o, int option, int64_t value) {
                 "BC_OPT_TIMEOUT_MS must be 1..86400000 (milliseconds)");
         o->location.timeout = std::chrono::milliseconds(value);
         return BC_OK;
+      case BC_OPT_NEAR_CACHE_TTL_MS:
+        require(value >= 1 && value <= 24 * 3600 * 1000,
+                "BC_OPT_NEAR_CACHE_TTL_MS must be 1..86400000 (milliseconds)");
+        o->location.near_cache_max_age = std::chrono::milliseconds(value);
+        return BC_OK;
       case BC_OPT_BACKEND:
       case BC_OPT_KEY_FORMAT:
       case BC_OPT_STORE:
@@ -213,7 +218,7 @@ int bc_options_set_str(bc_options* o, int option, const char* value) {
         o->key_format = v;
         return BC_OK;
       case BC_OPT_STORE:
-        bc::cache::check_store(v);  // BC_EINVAL, or BC_EUNSUPPORTED for Redis Cluster
+        bc::cache::check_store(v);  // BC_EINVAL
         o->location.store = v;
         return BC_OK;
       case BC_OPT_EVICTION:
@@ -221,10 +226,11 @@ int bc_options_set_str(bc_options* o, int option, const char* value) {
         o->options.eviction = v == "lru" ? bc::Eviction::lru : bc::Eviction::lrs;
         return BC_OK;
       case BC_OPT_NEAR_CACHE_DIR:
-        return fail(BC_EUNSUPPORTED,
-                    "BC_OPT_NEAR_CACHE_DIR (a near-cache in front of a remote store) is not "
-                    "supported in this version");
+        require(!v.empty(), "BC_OPT_NEAR_CACHE_DIR is empty");
+        o->location.near_cache_dir = v;
+        return BC_OK;
       case BC_OPT_TIMEOUT_MS:
+      case BC_OPT_NEAR_CACHE_TTL_MS:
       case BC_OPT_LIFETIME_US:
       case BC_OPT_MEMORY_LIMIT_BYTES:
       case BC_OPT_DEFERRED:

@@ -84,11 +84,12 @@ typedef struct bc_prune_info {
 #define BC_OPT_STORE 11             /* S: where entries live: "file" (default: the path is a
                                        directory) or "redis://[user:password@]host:port[/db]"
                                        (the path names the bucket, a key namespace on the
-                                       server; docs/redis.md). "redis-cluster://host:port[,...]"
-                                       is reserved: BC_EUNSUPPORTED in this version. */
+                                       server; docs/redis.md), or
+                                       "redis-cluster://[user:password@]host:port[,host:port...]"
+                                       (a Redis Cluster: keys routed by hash slot). */
 #define BC_OPT_NEAR_CACHE_DIR 12    /* S: with a remote store, a local directory used as a file
-                                       store in front of it. Reserved: BC_EUNSUPPORTED in this
-                                       version. */
+                                       store in front of it (one directory per bucket): reads
+                                       fill it, writes go through; docs/redis.md */
 #define BC_OPT_TIMEOUT_MS 13        /* I: remote store connect and per-command timeout, >= 1;
                                        2000. A server that does not answer in time is BC_EIO. */
 #define BC_OPT_STORE_KEYS 18        /* I: 1 (default) keep each key's bytes in its entry (format
@@ -100,6 +101,9 @@ typedef struct bc_prune_info {
                                        File store only: BC_EINVAL at open on a Redis store. */
 #define BC_OPT_EVICTION 15          /* S: "lrs" (least recently stored, default) or "lru" (least
                                        recently used, approximate: docs/cache-management.md) */
+#define BC_OPT_NEAR_CACHE_TTL_MS 20 /* I: how long a near-cache copy is served before the
+                                       server is asked again (its staleness bound), 1..86400000;
+                                       5000 */
 
 #define BC_STAT_HITS 1      /* bc_stat: reads (bc_get, bc_get_or_compute...) that found a value */
 #define BC_STAT_MISSES 2    /* reads that found none */

@@ -10,6 +10,7 @@
 
 #include "bucketcache/error.hpp"
 #include "cache/reentry_guard.hpp"
+#include "cache/store_access.hpp"
 #include "support/clock.hpp"
 #include "support/log_internal.hpp"
 
@@ -211,42 +212,71 @@ void DeferredWrites::sync() {
   std::string first_message;
   int first_errno = 0;
   bool first_is_io = false;
-  for (const Digest& key : keys) {
-    Pending p;
+  // Batches of entries go out through StoreAccess::set_entries: one round trip per batch
+  // and server on Redis; entry by entry on files.
+  constexpr std::size_t kBatch = 512;
+  std::size_t next = 0;
+  while (next < keys.size()) {
+    std::vector<Digest> batch_keys;
+    std::vector<Pending> batch;
     {
       std::lock_guard<std::mutex> lock(impl_->mu);
-      auto it = impl_->pending.find(key);
-      if (it == impl_->pending.end()) continue;  // discarded or erased meanwhile
-      if (past_expiry(it->second.expires_us, now_us())) {
-        impl_->bytes -= it->second.value->size();  // expired while pending: nothing to keep
-        impl_->pending.erase(it);
+      const std::int64_t now = now_us();
+      for (; next < keys.size() && batch.size() < kBatch; ++next) {
+        auto it = impl_->pending.find(keys[next]);
+        if (it == impl_->pending.end()) continue;  // discarded or erased meanwhile
+        if (past_expiry(it->second.expires_us, now)) {
+          impl_->bytes -= it->second.value->size();  // expired while pending: nothing to keep
+          impl_->pending.erase(it);
+          continue;
+        }
+        batch_keys.push_back(keys[next]);
+        batch.push_back(it->second);
+      }
+    }
+    if (batch.empty()) continue;
+    std::vector<StoreAccess::EntryToSet> items;
+    items.reserve(batch.size());
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+      const Pending& p = batch[i];
+      items.push_back({p.has_key ? KeyRef(batch_keys[i], p.key_bytes) : KeyRef(batch_keys[i]),
+                       *p.value, p.created_us, p.expires_us});
+    }
+    std::vector<std::exception_ptr> errors;
+    try {
+      errors = StoreAccess::set_entries(impl_->target, items);
+    } catch (...) {
+      errors.assign(batch.size(), std::current_exception());
+    }
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+      const Digest& key = batch_keys[i];
+      if (errors[i]) {
+        // Stays pending; the previous entry in the store (if any) is intact (atomic writes).
+        try {
+          std::rethrow_exception(errors[i]);
+        } catch (const std::exception& e) {
+          BC_LOG(LogLevel::error, "deferred write of {} to {} failed (kept pending): {}",
+                 key_label(key), impl_->target.path(), e.what());
+          if (failed++ == 0) {
+            first_error = errors[i];
+            first_message = e.what();
+            if (const auto* io = dynamic_cast<const IoError*>(&e)) {
+              first_is_io = true;
+              first_errno = io->errno_value();
+            }
+          }
+        } catch (...) {
+          if (failed++ == 0) first_error = errors[i];
+        }
         continue;
       }
-      p = it->second;
-    }
-    try {
-      const KeyRef ref = p.has_key ? KeyRef(key, p.key_bytes) : KeyRef(key);
-      impl_->target.set_entry(ref, *p.value, p.created_us, p.expires_us);
-    } catch (const std::exception& e) {
-      // Stays pending; the previous entry on disk (if any) is intact (atomic writes).
-      BC_LOG(LogLevel::error, "deferred write of {} to {} failed (kept pending): {}",
-             key_label(key), impl_->target.path(), e.what());
-      if (failed++ == 0) {
-        first_error = std::current_exception();
-        first_message = e.what();
-        if (const auto* io = dynamic_cast<const IoError*>(&e)) {
-          first_is_io = true;
-          first_errno = io->errno_value();
-        }
+      std::lock_guard<std::mutex> lock(impl_->mu);
+      auto it = impl_->pending.find(key);
+      // Remove it unless another thread set a newer value meanwhile (that one stays pending).
+      if (it != impl_->pending.end() && it->second.value == batch[i].value) {
+        impl_->bytes -= it->second.value->size();
+        impl_->pending.erase(it);
       }
-      continue;
-    }
-    std::lock_guard<std::mutex> lock(impl_->mu);
-    auto it = impl_->pending.find(key);
-    // Remove it unless another thread set a newer value meanwhile (that one stays pending).
-    if (it != impl_->pending.end() && it->second.value == p.value) {
-      impl_->bytes -= it->second.value->size();
-      impl_->pending.erase(it);
     }
   }
   if (failed == 0) return;

@@ -1,8 +1,13 @@
 #include "cache/operations.hpp"
 
+#include <cstdlib>
+
 #include "bucketcache/canonical.hpp"
 #include "bucketcache/error.hpp"
 #include "cache/store_access.hpp"
+#include "storage/file/file_storage.hpp"
+#include "storage/near_cache_storage.hpp"
+#include "storage/redis/redis_router.hpp"
 #include "storage/redis/redis_storage.hpp"
 #include "storage/redis/redis_url.hpp"
 
@@ -64,13 +69,12 @@ bool starts_with(const std::string& s, const char* prefix) { return s.rfind(pref
 Store open_store(const std::string& path, const std::string& backend, KeyFormat key_format,
                  const Options& options, const StoreLocation& where) {
   check_store(where.store);
-  if (!where.near_cache_dir.empty()) {
-    throw Error(ErrorCode::unsupported,
-                "BC_OPT_NEAR_CACHE_DIR (a near-cache) is not supported yet");
+  const bool file = where.store.empty() || where.store == "file";
+  if (file && !where.near_cache_dir.empty()) {
+    throw InvalidArgument(
+        "BC_OPT_NEAR_CACHE_DIR needs a remote store (BC_OPT_STORE redis:// or redis-cluster://)");
   }
-  if (where.store.empty() || where.store == "file") {
-    return Store(path, backend, key_format_id(key_format), options);
-  }
+  if (file) return Store(path, backend, key_format_id(key_format), options);
   if (options.size_limit_bytes > 0) {
     throw InvalidArgument(
         "BC_OPT_SIZE_LIMIT_BYTES is not supported on a Redis store: bound the server's memory "
@@ -78,8 +82,28 @@ Store open_store(const std::string& path, const std::string& backend, KeyFormat 
   }
   storage::RedisStorageOptions ro;
   ro.timeout = where.timeout;
-  return StoreAccess::make(std::make_unique<storage::RedisStorage>(where.store, path, ro), backend,
-                           key_format_id(key_format), options);
+  // A testing knob: a short lock TTL shows the lock refresh without 30-second computes.
+  if (const char* ttl = std::getenv("BUCKETCACHE_REDIS_LOCK_TTL_MS")) {
+    char* end = nullptr;
+    const long ms = std::strtol(ttl, &end, 10);
+    if (end == ttl || *end != '\0' || ms < 3 || ms > 86400000) {
+      throw InvalidArgument(
+          "BUCKETCACHE_REDIS_LOCK_TTL_MS must be a number of ms in [3, 86400000]");
+    }
+    ro.lock_ttl = std::chrono::milliseconds(ms);
+  }
+  std::unique_ptr<storage::Storage> remote =
+      std::make_unique<storage::RedisStorage>(where.store, path, ro);
+  if (!where.near_cache_dir.empty()) {
+    storage::FileStorageOptions fo;
+    fo.directory_mode = options.directory_mode;
+    fo.file_mode = options.file_mode;
+    fo.fsync = options.fsync;
+    remote = std::make_unique<storage::NearCacheStorage>(
+        std::move(remote), std::make_unique<storage::FileStorage>(where.near_cache_dir, fo),
+        where.near_cache_max_age);
+  }
+  return StoreAccess::make(std::move(remote), backend, key_format_id(key_format), options);
 }
 
 }  // namespace
@@ -91,10 +115,11 @@ void check_store(const std::string& store) {
     return;
   }
   if (starts_with(store, "redis-cluster://")) {
-    throw Error(ErrorCode::unsupported,
-                "Redis Cluster stores (redis-cluster://) are not supported yet");
+    storage::parse_cluster_url(store);
+    return;
   }
-  throw InvalidArgument("unknown store: expected \"file\" or a redis:// URL");
+  throw InvalidArgument(
+      "unknown store: expected \"file\", a redis:// URL or a redis-cluster:// URL");
 }
 
 BucketHandle::BucketHandle(const std::string& path, const std::string& backend,

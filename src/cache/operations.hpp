@@ -51,12 +51,13 @@ class Operations {
 struct StoreLocation {
   std::string store = "file";  // "file" (the path is a directory) or a redis:// URL (the
                                // path names the bucket on the server)
-  std::string near_cache_dir;  // not supported yet: must be empty
+  std::string near_cache_dir;  // remote stores: a local file store in front ("" = none)
+  // How long a near-cache copy is served before the server is asked again.
+  std::chrono::milliseconds near_cache_max_age{5000};
   std::chrono::milliseconds timeout{2000};  // remote stores: connect and each command
 };
 
-// Checks a BC_OPT_STORE value: throws InvalidArgument (bad URL or unknown store) or
-// Error(unsupported) for stores not built yet (Redis Cluster).
+// Checks a BC_OPT_STORE value: throws InvalidArgument (bad URL or unknown store).
 void check_store(const std::string& store);
 
 // A bucket opened by path and options: its Store, its key format, and the operation set

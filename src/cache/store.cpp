@@ -457,6 +457,61 @@ struct Store::Impl {
     }
   }
 
+  // write() of many entries (Overwrite::yes, flags 0) through Storage::write_many: one
+  // round trip per server on Redis. One result per entry: null when stored.
+  std::vector<std::exception_ptr> write_many(const std::vector<StoreAccess::EntryToSet>& items) {
+    std::vector<storage::BatchWrite> writes(items.size());
+    std::vector<CachedValue> cvs(items.size());
+    std::vector<MemoryCache::Ticket> tickets(items.size());
+    for (std::size_t i = 0; i < items.size(); ++i) {
+      const StoreAccess::EntryToSet& it = items[i];
+      storage::EntryToWrite& entry = writes[i].entry;
+      writes[i].key = it.key.digest;
+      entry.header.backend_id = backend_id;
+      entry.header.keymaker_id = keymaker_id;
+      entry.header.created_us = it.created_us;
+      entry.header.expires_us = it.expires_us;
+      if (options.store_keys && it.key.has_bytes && it.key.bytes.size() <= kMaxStoredKey) {
+        entry.key_bytes = it.key.bytes;
+      } else {
+        entry.header.flags |= format::kKeyOmitted;
+      }
+      entry.value = it.value;
+      if (memory.enabled() && options.check_file) writes[i].written = &cvs[i].version;
+    }
+    for (std::size_t i = 0; i < items.size(); ++i) tickets[i] = memory.begin_write(writes[i].key);
+    std::vector<std::exception_ptr> errors;
+    try {
+      errors = store->write_many(writes);
+    } catch (...) {
+      for (std::size_t i = 0; i < items.size(); ++i) {
+        memory.end_write(writes[i].key, tickets[i], nullptr);
+      }
+      throw;
+    }
+    for (std::size_t i = 0; i < items.size(); ++i) {
+      const bool stored = !errors[i] && memory.enabled();
+      if (stored) {
+        cvs[i].value = std::make_shared<const std::string>(items[i].value);
+        cvs[i].created_us = items[i].created_us;
+        cvs[i].expires_us = items[i].expires_us;
+      }
+      memory.end_write(writes[i].key, tickets[i], stored ? &cvs[i] : nullptr);
+    }
+    std::uint64_t written = 0;
+    std::uint64_t added = 0;
+    for (std::size_t i = 0; i < items.size(); ++i) {
+      if (errors[i]) continue;
+      written += 1;
+      added += format::kHeaderSize + writes[i].entry.key_bytes.size() + items[i].value.size();
+    }
+    if (written > 0) {
+      count(pending.writes, written);
+      if (options.size_limit_bytes > 0) limit_size(added);
+    }
+    return errors;
+  }
+
   // Reads and judges the stored entry (never the memory layer).
   ReadStatus read_stored(const Digest& key, storage::StoredEntry& e) {
     const ReadStatus found = status_of(store->read(key, e));
@@ -567,6 +622,11 @@ Store StoreAccess::make(std::unique_ptr<storage::Storage> storage, std::string b
 }
 
 storage::Storage& StoreAccess::storage_of(Store& store) { return *store.impl_->store; }
+
+std::vector<std::exception_ptr> StoreAccess::set_entries(Store& store,
+                                                         const std::vector<EntryToSet>& items) {
+  return store.impl_->write_many(items);
+}
 
 Store::Store(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {
   BC_LOG(LogLevel::debug, "opened bucket {} (backend {}, keymaker {}, lifetime {} us)",

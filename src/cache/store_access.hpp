@@ -1,8 +1,12 @@
 // Builds a Store over any Storage (a fault-injecting one in tests; a remote one later).
 #pragma once
 
+#include <cstdint>
+#include <exception>
 #include <memory>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "bucketcache/store.hpp"
 #include "storage/storage.hpp"
@@ -16,6 +20,19 @@ struct StoreAccess {
                     std::string keymaker_id, const Options& options);
   // The storage under a store.
   static storage::Storage& storage_of(Store& store);
+
+  // One entry of set_entries(): as Store::set_entry's arguments.
+  struct EntryToSet {
+    KeyRef key;
+    std::string_view value;
+    std::int64_t created_us = 0;
+    std::int64_t expires_us = 0;
+  };
+  // Store::set_entry of each item, in as few round trips as the storage can (one pipeline
+  // per server on Redis). One result per item: null when stored, else what set_entry
+  // would have thrown.
+  static std::vector<std::exception_ptr> set_entries(Store& store,
+                                                     const std::vector<EntryToSet>& items);
 };
 
 }  // namespace v1

@@ -143,7 +143,7 @@ void Progress::draw() {
 
 Bucket Bucket::open(const std::string& spec, const GlobalOptions& global) {
   Bucket b;
-  if (spec.rfind("redis://", 0) == 0) {
+  if (spec.rfind("redis://", 0) == 0 || spec.rfind("redis-cluster://", 0) == 0) {
     if (global.bucket_name.empty()) {
       throw CliError("a store URL needs --bucket NAME (the bucket's name in the store)");
     }
@@ -152,7 +152,8 @@ Bucket Bucket::open(const std::string& spec, const GlobalOptions& global) {
     return b;
   }
   if (spec.find("://") != std::string::npos) {
-    throw CliError(spec + ": unknown store URL (only redis:// URLs and directories)");
+    throw CliError(spec +
+                   ": unknown store URL (only redis://, redis-cluster:// URLs and directories)");
   }
   if (!global.bucket_name.empty()) throw CliError("--bucket is for store URLs only");
   struct stat st;

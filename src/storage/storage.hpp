@@ -10,10 +10,12 @@
 
 #include <chrono>
 #include <cstdint>
+#include <exception>
 #include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "bucketcache/digest.hpp"
 #include "bucketcache/error.hpp"
@@ -58,6 +60,13 @@ struct EntryToWrite {
 };
 
 enum class Overwrite { yes, no };
+
+// One entry of Storage::write_many().
+struct BatchWrite {
+  Digest key;
+  EntryToWrite entry;
+  EntryVersion* written = nullptr;  // filled when non-null and the entry is stored
+};
 
 // A held per-key lock (single flight); released by destruction. A dead holder's lock is
 // released by the store (the kernel for flock, an expiry for Redis).
@@ -116,6 +125,20 @@ class Storage {
   // `written` when non-null. Throws IoError; on failure the previous entry is intact.
   virtual bool write(const Digest& key, const EntryToWrite& entry, Overwrite overwrite,
                      EntryVersion* written) = 0;
+  // Stores each entry as write(key, entry, Overwrite::yes, written) would, in as few round
+  // trips as the store can (Redis: one pipeline per server). Returns one result per entry:
+  // null when stored, else the exception write() would have thrown.
+  virtual std::vector<std::exception_ptr> write_many(const std::vector<BatchWrite>& writes) {
+    std::vector<std::exception_ptr> errors(writes.size());
+    for (std::size_t i = 0; i < writes.size(); ++i) {
+      try {
+        write(writes[i].key, writes[i].entry, Overwrite::yes, writes[i].written);
+      } catch (...) {
+        errors[i] = std::current_exception();
+      }
+    }
+    return errors;
+  }
   // Removes the entry; returns whether one was removed.
   virtual bool remove(const Digest& key) = 0;
   // Removes the entry only if it is still the version judged (a fresh entry stored

@@ -22,8 +22,11 @@ const MSGPACK_VALUES = [
 ];
 
 const [mode, root] = process.argv.slice(2);
-const j = new Bucket(`${root}/json`, { backend: 'json' });
-const m = new Bucket(`${root}/msgpack`, { backend: 'msgpack' });
+// With BUCKETCACHE_CROSSLANG_STORE (a redis:// URL), root names buckets on that server.
+const store = process.env.BUCKETCACHE_CROSSLANG_STORE;
+const extra = store ? { store } : {};
+const j = new Bucket(`${root}/json`, { backend: 'json', ...extra });
+const m = new Bucket(`${root}/msgpack`, { backend: 'msgpack', ...extra });
 if (mode === 'write') {
   KEYS.forEach((k, i) => j.set(k, JSON_VALUES[i]));
   KEYS.forEach((k, i) => m.set(k, MSGPACK_VALUES[i]));

@@ -1,4 +1,5 @@
 """Cross-language check, Python side: python3 crosslang.py write|read <dir>."""
+import os
 import sys
 
 from bucketcache import Bucket, JSONBackend, MessagePackBackend
@@ -21,8 +22,11 @@ MSGPACK_VALUES = [
 
 
 def main(mode, root):
-    j = Bucket(root + "/json", backend=JSONBackend)
-    m = Bucket(root + "/msgpack", backend=MessagePackBackend)
+    # With BUCKETCACHE_CROSSLANG_STORE (a redis:// URL), root names buckets on that server.
+    store = os.environ.get("BUCKETCACHE_CROSSLANG_STORE")
+    extra = {"store": store} if store else {}
+    j = Bucket(root + "/json", backend=JSONBackend, **extra)
+    m = Bucket(root + "/msgpack", backend=MessagePackBackend, **extra)
     if mode == "write":
         for k, v in zip(KEYS, JSON_VALUES):
             j[k] = v

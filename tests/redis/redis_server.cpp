@@ -17,8 +17,6 @@
 
 namespace bctest {
 
-namespace {
-
 // A port of 127.0.0.1 free right now: bind port 0 and read what the kernel chose.
 int free_port() {
   const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -37,6 +35,8 @@ int free_port() {
   ::close(fd);
   return ntohs(a.sin_port);
 }
+
+namespace {
 
 bool answers_ping(int port) {
   const struct timeval tv = {0, 200000};

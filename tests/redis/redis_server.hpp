@@ -9,6 +9,9 @@
 
 namespace bctest {
 
+// A port of 127.0.0.1 free right now (another program may take it before it is used).
+int free_port();
+
 class RedisServer {
  public:
   // Starts a server on a free port; throws std::runtime_error if it does not answer PING

@@ -34,6 +34,8 @@ struct Opt {
   int64_t memory = -1;  // -1: default
   bool deferred = false;
   bool check_file = false;
+  std::string near_dir;     // BC_OPT_NEAR_CACHE_DIR, if not empty
+  int64_t near_ttl_ms = 0;  // BC_OPT_NEAR_CACHE_TTL_MS, if > 0
 };
 
 struct BucketCloser {
@@ -53,6 +55,12 @@ int open_bucket(const std::string& url, const std::string& name, const Opt& opt,
   }
   EXPECT_EQ(bc_options_set_int(o, BC_OPT_DEFERRED, opt.deferred ? 1 : 0), BC_OK);
   EXPECT_EQ(bc_options_set_int(o, BC_OPT_CHECK_FILE, opt.check_file ? 1 : 0), BC_OK);
+  if (!opt.near_dir.empty()) {
+    EXPECT_EQ(bc_options_set_str(o, BC_OPT_NEAR_CACHE_DIR, opt.near_dir.c_str()), BC_OK);
+  }
+  if (opt.near_ttl_ms > 0) {
+    EXPECT_EQ(bc_options_set_int(o, BC_OPT_NEAR_CACHE_TTL_MS, opt.near_ttl_ms), BC_OK);
+  }
   bc_bucket* raw = nullptr;
   const int rc = bc_bucket_open(&raw, name.c_str(), o);
   bc_options_free(o);
@@ -303,6 +311,91 @@ TEST_F(RedisStore, GetOrComputeSingleFlightAcrossProcesses) {
   }
 }
 
+int hang_compute(void* user, const void*, size_t, bc_buf*) {
+  const auto* ctx = static_cast<ComputeCtx*>(user);
+  const int fd = ::open(ctx->marker.c_str(), O_WRONLY | O_APPEND | O_CREAT, 0600);
+  if (fd < 0 || ::write(fd, "x", 1) != 1) return 1;
+  ::close(fd);
+  std::this_thread::sleep_for(std::chrono::seconds(60));  // killed before
+  return 1;
+}
+
+// With a 240 ms lock TTL, a 500 ms compute keeps its lock (refreshed every 80 ms): four
+// processes still compute once. A holder killed mid-compute leaves a lock that expires
+// within the TTL (no refresh from a dead process), and the next caller computes.
+TEST_F(RedisStore, LongComputeKeepsItsLockAndADeadHoldersLockExpires) {
+  char dir[] = "/tmp/bc-redis-lock-XXXXXX";
+  ASSERT_NE(::mkdtemp(dir), nullptr);
+  ComputeCtx ctx{std::string(dir) + "/computes"};
+  std::vector<pid_t> children;
+  for (int i = 0; i < 4; ++i) {
+    const pid_t pid = ::fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+      ::setenv("BUCKETCACHE_REDIS_LOCK_TTL_MS", "240", 1);
+      Bucket b;
+      Opt opt;
+      opt.memory = 0;
+      if (open_bucket(url(), bucket_, opt, b) != BC_OK) ::_exit(10);
+      bc_buf out{nullptr, 0};
+      const int rc = bc_get_or_compute(b.get(), "long", 4, slow_compute, &ctx, &out, nullptr);
+      if (rc != BC_OK) ::_exit(12);
+      const bool ok = std::string(static_cast<char*>(out.data), out.size) == "computed once";
+      bc_buf_dispose(&out);
+      b.reset();
+      ::_exit(ok ? 0 : 13);
+    }
+    children.push_back(pid);
+  }
+  for (pid_t pid : children) {
+    int status = 0;
+    ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "child status " << status;
+  }
+  struct stat st;
+  ASSERT_EQ(::stat(ctx.marker.c_str(), &st), 0);
+  EXPECT_EQ(st.st_size, 1) << "computed more than once: the lock was not kept";
+  ::unlink(ctx.marker.c_str());
+
+  // A holder killed mid-compute.
+  const pid_t holder = ::fork();
+  ASSERT_GE(holder, 0);
+  if (holder == 0) {
+    ::setenv("BUCKETCACHE_REDIS_LOCK_TTL_MS", "240", 1);
+    Bucket b;
+    if (open_bucket(url(), bucket_, Opt(), b) != BC_OK) ::_exit(10);
+    bc_buf out{nullptr, 0};
+    bc_get_or_compute(b.get(), "dead", 4, hang_compute, &ctx, &out, nullptr);
+    ::_exit(14);
+  }
+  while (::stat(ctx.marker.c_str(), &st) != 0) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  Raw raw(server_->port());
+  const auto lock_keys = [&] {
+    int n = 0;
+    for (const std::string& k : raw.keys(bucket_)) n += k.find(":lock") != std::string::npos;
+    return n;
+  };
+  EXPECT_EQ(lock_keys(), 1);  // held while the holder lives
+  ::kill(holder, SIGKILL);
+  int status = 0;
+  ASSERT_EQ(::waitpid(holder, &status, 0), holder);
+  // No longer refreshed: gone after one TTL (the loop is bounded only as a safety net).
+  for (int i = 0; i < 1000 && lock_keys() != 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_EQ(lock_keys(), 0);
+  ::unlink(ctx.marker.c_str());
+  Bucket b = open();
+  bc_buf out{nullptr, 0};
+  EXPECT_EQ(bc_get_or_compute(b.get(), "dead", 4, slow_compute, &ctx, &out, nullptr), BC_OK)
+      << bc_last_error_message();
+  bc_buf_dispose(&out);
+  ::unlink(ctx.marker.c_str());
+  ::rmdir(dir);
+}
+
 TEST_F(RedisStore, DeferredWritesGoOutOnSync) {
   Opt opt;
   opt.deferred = true;
@@ -318,6 +411,58 @@ TEST_F(RedisStore, DeferredWritesGoOutOnSync) {
   EXPECT_EQ(raw.keys(bucket_).size(), 3u);
   Bucket other = open();
   EXPECT_EQ(get(other, "k2"), "v");
+}
+
+// bc_sync sends its entries as one pipeline: the server reads them in a few read events
+// (INFO stats total_reads_processed), not one per entry as a SET-per-round-trip would.
+TEST_F(RedisStore, DeferredSyncIsPipelined) {
+  constexpr int kEntries = 300;
+  Opt opt;
+  opt.deferred = true;
+  Bucket b = open(opt);
+  for (int i = 0; i < kEntries; ++i) {
+    ASSERT_EQ(set(b, "p" + std::to_string(i), "value " + std::to_string(i)), BC_OK);
+  }
+  Raw raw(server_->port());
+  const auto reads = [&] {
+    redisReply* r = raw.cmd({"INFO", "stats"});
+    const std::string info(r->str, r->len);
+    const std::size_t at = info.find("total_reads_processed:");
+    return at == std::string::npos ? -1L : std::stol(info.substr(at + 22));
+  };
+  const long before = reads();
+  ASSERT_GE(before, 0);
+  ASSERT_EQ(bc_sync(b.get()), BC_OK) << bc_last_error_message();
+  const long used = reads() - before;
+  std::printf("[ pipeline ] %d entries synced in %ld server reads\n", kEntries, used);
+  EXPECT_LT(used, kEntries / 4);
+  Bucket other = open();
+  for (int i = 0; i < kEntries; ++i) {
+    ASSERT_EQ(get(other, "p" + std::to_string(i)), "value " + std::to_string(i));
+  }
+  size_t pending = 1;
+  ASSERT_EQ(bc_pending_count(b.get(), &pending), BC_OK);
+  EXPECT_EQ(pending, 0u);
+}
+
+// A sync while the server is down keeps every entry pending; the next sync writes them.
+TEST_F(RedisStore, FailedPipelinedSyncKeepsEntriesPending) {
+  Opt opt;
+  opt.deferred = true;
+  opt.timeout_ms = 300;
+  Bucket b = open(opt);
+  for (int i = 0; i < 20; ++i) ASSERT_EQ(set(b, "q" + std::to_string(i), "v"), BC_OK);
+  server_->kill();
+  EXPECT_EQ(bc_sync(b.get()), BC_EIO);
+  EXPECT_NE(std::string(bc_last_error_message()).find("20 of 20"), std::string::npos)
+      << bc_last_error_message();
+  size_t pending = 0;
+  ASSERT_EQ(bc_pending_count(b.get(), &pending), BC_OK);
+  EXPECT_EQ(pending, 20u);
+  server_->restart();
+  ASSERT_EQ(bc_sync(b.get()), BC_OK) << bc_last_error_message();
+  Bucket other = open();
+  for (int i = 0; i < 20; ++i) ASSERT_EQ(get(other, "q" + std::to_string(i)), "v");
 }
 
 TEST_F(RedisStore, PruneHasNothingToDoButRemovesDamagedEntries) {
@@ -361,8 +506,11 @@ TEST_F(RedisStore, WrongPasswordIsAClearErrorAtOpen) {
 TEST_F(RedisStore, BadStoreOptions) {
   bc_options* o = nullptr;
   ASSERT_EQ(bc_options_new(&o), BC_OK);
-  EXPECT_EQ(bc_options_set_str(o, BC_OPT_STORE, "redis-cluster://127.0.0.1:7000"), BC_EUNSUPPORTED);
-  EXPECT_EQ(bc_options_set_str(o, BC_OPT_NEAR_CACHE_DIR, "/tmp/near"), BC_EUNSUPPORTED);
+  EXPECT_EQ(bc_options_set_str(o, BC_OPT_STORE, "redis-cluster://127.0.0.1:7000"), BC_OK);
+  EXPECT_EQ(bc_options_set_str(o, BC_OPT_NEAR_CACHE_DIR, ""), BC_EINVAL);
+  EXPECT_EQ(bc_options_set_int(o, BC_OPT_NEAR_CACHE_TTL_MS, 0), BC_EINVAL);
+  EXPECT_EQ(bc_options_set_str(o, BC_OPT_NEAR_CACHE_TTL_MS, "5"), BC_EINVAL);
+  EXPECT_EQ(bc_options_set_int(o, BC_OPT_NEAR_CACHE_DIR, 5), BC_EINVAL);
   EXPECT_EQ(bc_options_set_str(o, BC_OPT_STORE, "memcached://127.0.0.1"), BC_EINVAL);
   EXPECT_EQ(bc_options_set_str(o, BC_OPT_STORE, "redis://127.0.0.1:99999"), BC_EINVAL);
   EXPECT_EQ(bc_options_set_str(o, BC_OPT_STORE, "redis://user@127.0.0.1:1"), BC_EINVAL);
@@ -605,4 +753,124 @@ TEST_F(RedisStore, AddAndIncrAreAtomicAcrossProcesses) {
   for (const auto& [key, n] : wins) EXPECT_EQ(n, 1) << key;
   Bucket b = open();
   EXPECT_EQ(get(b, "counter"), std::to_string(kProcesses * kIncrements));
+}
+
+// ---- Near-cache (BC_OPT_NEAR_CACHE_DIR, docs/redis.md) ----
+
+namespace {
+
+// Regular files under dir (the near-cache's entries).
+int count_files(const std::string& dir) {
+  const std::string cmd = "find '" + dir + "' -type f 2>/dev/null | wc -l";
+  FILE* p = ::popen(cmd.c_str(), "r");
+  int n = -1;
+  if (p != nullptr) {
+    if (std::fscanf(p, "%d", &n) != 1) n = -1;
+    ::pclose(p);
+  }
+  return n;
+}
+
+class NearCache : public RedisStore {
+ protected:
+  void SetUp() override {
+    RedisStore::SetUp();
+    char tmpl[] = "/tmp/bc-near-XXXXXX";
+    ASSERT_NE(::mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+  }
+  void TearDown() override {
+    if (!dir_.empty()) {
+      EXPECT_EQ(std::system(("rm -rf '" + dir_ + "'").c_str()), 0);
+    }
+  }
+  Bucket open_near(const std::string& sub, int64_t ttl_ms) {
+    Opt opt;
+    opt.memory = 0;  // no memory layer: every read reaches the storage
+    opt.near_dir = dir_ + "/" + sub;
+    opt.near_ttl_ms = ttl_ms;
+    Bucket b;
+    EXPECT_EQ(open_bucket(url(), bucket_, opt, b), BC_OK) << bc_last_error_message();
+    return b;
+  }
+  Bucket open_plain() {
+    Opt opt;
+    opt.memory = 0;
+    Bucket b;
+    EXPECT_EQ(open_bucket(url(), bucket_, opt, b), BC_OK) << bc_last_error_message();
+    return b;
+  }
+  std::string dir_;
+};
+
+}  // namespace
+
+TEST_F(NearCache, ReadsFillWritesGoThroughDeleteRemovesBoth) {
+  Bucket near = open_near("a", 3600 * 1000);
+  Bucket plain = open_plain();
+  // A write goes to the server and the near-cache.
+  ASSERT_EQ(set(near, "w", "written"), BC_OK);
+  EXPECT_EQ(get(plain, "w"), "written");
+  EXPECT_EQ(count_files(dir_ + "/a"), 1);
+  // A read fills it.
+  ASSERT_EQ(set(plain, "r", "remote"), BC_OK);
+  EXPECT_EQ(get(near, "r"), "remote");
+  EXPECT_EQ(count_files(dir_ + "/a"), 2);
+  // Within the bound, another writer's value is not seen yet (served locally).
+  ASSERT_EQ(set(plain, "r", "newer"), BC_OK);
+  EXPECT_EQ(get(near, "r"), "remote");
+  // A delete removes both copies.
+  ASSERT_EQ(bc_delete(near.get(), "w", 1), BC_OK);
+  EXPECT_EQ(get(plain, "w"), "<-1>");
+  EXPECT_EQ(get(near, "w"), "<-1>");
+  EXPECT_EQ(count_files(dir_ + "/a"), 1);
+  // Expiry is honoured (the local copy keeps the entry's header).
+  ASSERT_EQ(bc_set_ex(near.get(), "e", 1, "x", 1, 50000), BC_OK);
+  EXPECT_EQ(get(near, "e"), "x");
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_EQ(get(near, "e"), "<-1>");
+  // The server down: what the near-cache holds is still served; the rest is BC_EIO.
+  server_->kill();
+  EXPECT_EQ(get(near, "r"), "remote");
+  int code = 0;
+  get(near, "absent", &code);
+  EXPECT_EQ(code, BC_EIO);
+  EXPECT_EQ(set(near, "r", "x"), BC_EIO);
+  // A failed write drops the local copy (the server's entry is unknown now).
+  get(near, "r", &code);
+  EXPECT_EQ(code, BC_EIO);
+}
+
+TEST_F(NearCache, StalenessIsBoundedByTheTtl) {
+  Bucket near = open_near("b", 50);
+  Bucket plain = open_plain();
+  ASSERT_EQ(set(plain, "k", "v1"), BC_OK);
+  EXPECT_EQ(get(near, "k"), "v1");
+  ASSERT_EQ(set(plain, "k", "v2"), BC_OK);
+  std::this_thread::sleep_for(std::chrono::milliseconds(120));  // past the 50 ms bound
+  EXPECT_EQ(get(near, "k"), "v2");
+  ASSERT_EQ(bc_delete(plain.get(), "k", 1), BC_OK);
+  std::this_thread::sleep_for(std::chrono::milliseconds(120));
+  EXPECT_EQ(get(near, "k"), "<-1>");
+  EXPECT_EQ(count_files(dir_ + "/b"), 0);  // the server's miss removed the local copy
+  // clear() empties the near-cache too, at once.
+  ASSERT_EQ(set(near, "c", "1"), BC_OK);
+  std::uint64_t removed = 0;
+  ASSERT_EQ(bc_clear(near.get(), &removed), BC_OK);
+  EXPECT_EQ(removed, 1u);
+  EXPECT_EQ(get(near, "c"), "<-1>");
+  EXPECT_EQ(count_files(dir_ + "/b"), 0);
+}
+
+TEST_F(NearCache, NeedsARemoteStore) {
+  bc_options* o = nullptr;
+  ASSERT_EQ(bc_options_new(&o), BC_OK);
+  const std::string near = dir_ + "/c";
+  ASSERT_EQ(bc_options_set_str(o, BC_OPT_NEAR_CACHE_DIR, near.c_str()), BC_OK);
+  bc_bucket* b = nullptr;
+  const std::string path = dir_ + "/files";
+  EXPECT_EQ(bc_bucket_open(&b, path.c_str(), o), BC_EINVAL);
+  EXPECT_NE(std::string(bc_last_error_message()).find("BC_OPT_NEAR_CACHE_DIR"), std::string::npos)
+      << bc_last_error_message();
+  bc_options_free(o);
 }

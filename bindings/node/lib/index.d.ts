@@ -43,6 +43,10 @@ export interface BucketOptions {
   sizeLimitBytes?: number;
   /** Which entries a size-limited bucket evicts first: 'lrs' (default) or 'lru'. */
   eviction?: 'lrs' | 'lru';
+  /** With a remote store: a local directory used as a file near-cache in front of it. */
+  nearCacheDir?: string;
+  /** Milliseconds a near-cache copy is served before the server is asked again (default 5000). */
+  nearCacheTtlMs?: number;
 }
 
 export interface EntryInfo {

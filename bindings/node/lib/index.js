@@ -96,9 +96,10 @@ const INT_OPTIONS = {
   fileMode: opt.FILE_MODE,
   timeoutMs: opt.TIMEOUT_MS,
   sizeLimitBytes: opt.SIZE_LIMIT_BYTES,
+  nearCacheTtlMs: opt.NEAR_CACHE_TTL_MS,
 };
 const BOOL_OPTIONS = { deferred: opt.DEFERRED, fsync: opt.FSYNC, checkFile: opt.CHECK_FILE };
-const KNOWN_OPTIONS = new Set(['lifetime', 'backend', 'keyFormat', 'store', 'eviction', ...Object.keys(INT_OPTIONS), ...Object.keys(BOOL_OPTIONS)]);
+const KNOWN_OPTIONS = new Set(['lifetime', 'backend', 'keyFormat', 'store', 'eviction', 'nearCacheDir', ...Object.keys(INT_OPTIONS), ...Object.keys(BOOL_OPTIONS)]);
 
 function checkedOptions(options) {
   if (options === undefined || options === null) options = {};
@@ -116,6 +117,10 @@ function checkedOptions(options) {
   }
   const store = options.store === undefined ? 'file' : options.store;
   if (typeof store !== 'string') throw new TypeError("Bucket: store must be 'file' or a redis:// URL");
+  const nearCacheDir = options.nearCacheDir;
+  if (nearCacheDir !== undefined && (typeof nearCacheDir !== 'string' || nearCacheDir === '')) {
+    throw new TypeError('Bucket: nearCacheDir must be a non-empty string');
+  }
   const ints = [[opt.LIFETIME_US, lifetimeMicros(options.lifetime)]];
   for (const [name, id] of Object.entries(INT_OPTIONS)) {
     const v = options[name];
@@ -133,7 +138,7 @@ function checkedOptions(options) {
   if (eviction !== 'lrs' && eviction !== 'lru') {
     throw new TypeError(`Bucket: eviction must be 'lrs' or 'lru', not ${JSON.stringify(eviction)}`);
   }
-  return { backend, keyFormat, store, eviction, ints, lifetimeUs: ints[0][1], deferred: options.deferred === true };
+  return { backend, keyFormat, store, eviction, nearCacheDir, ints, lifetimeUs: ints[0][1], deferred: options.deferred === true };
 }
 
 // ---- handles: closed at exit or when the Bucket is garbage collected ----------------
@@ -188,8 +193,9 @@ function toSafe(n) {
 class Bucket {
   // new Bucket(path, {lifetime, backend, keyFormat, memoryLimitBytes, deferred, fsync,
   //                   checkFile, lockWaitMs, directoryMode, fileMode, store, timeoutMs,
-  //                   sizeLimitBytes, eviction})
-  // With store a redis:// URL, path names the bucket on the server (docs/redis.md).
+  //                   sizeLimitBytes, eviction, nearCacheDir, nearCacheTtlMs})
+  // With store a redis:// or redis-cluster:// URL, path names the bucket on the server
+  // (docs/redis.md); nearCacheDir puts a local file near-cache in front of it.
   constructor(path, options) {
     if (typeof path !== 'string' || path === '') throw new TypeError('Bucket: path must be a non-empty string');
     if (path.includes('\0')) throw new TypeError('Bucket: path must not contain NUL');
@@ -203,6 +209,7 @@ class Bucket {
       check(c.options_set_str(opts, opt.KEY_FORMAT, o.keyFormat));
       check(c.options_set_str(opts, opt.STORE, o.store));
       check(c.options_set_str(opts, opt.EVICTION, o.eviction));
+      if (o.nearCacheDir !== undefined) check(c.options_set_str(opts, opt.NEAR_CACHE_DIR, o.nearCacheDir));
       for (const [id, v] of o.ints) check(c.options_set_int(opts, id, v));
       check(c.bucket_open(handle, path, opts));
     } finally {

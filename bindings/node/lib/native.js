@@ -191,10 +191,12 @@ const opt = Object.freeze({
   DIRECTORY_MODE: 9,
   FILE_MODE: 10,
   STORE: 11,
+  NEAR_CACHE_DIR: 12,
   TIMEOUT_MS: 13,
   SIZE_LIMIT_BYTES: 14,
   EVICTION: 15,
   STORE_KEYS: 18,
+  NEAR_CACHE_TTL_MS: 20,
 });
 
 // The error for result code rc, with the calling thread's detail message. Call right

@@ -58,6 +58,20 @@ test('redis store', async (t) => {
   assert.equal(other.has(['k', 1]), false);
   b.close();
   other.close();
+  // nearCacheDir: a local copy served within nearCacheTtlMs; writes and deletes go through.
+  const nearDir = fs.mkdtempSync(path.join(os.tmpdir(), 'bc-node-near-'));
+  t.after(() => fs.rmSync(nearDir, { recursive: true, force: true }));
+  const near = new Bucket('node/near', { store: url, nearCacheDir: nearDir, nearCacheTtlMs: 3600000, memoryLimitBytes: 0 });
+  const plain = new Bucket('node/near', { store: url, memoryLimitBytes: 0 });
+  near.set('k', 'v1');
+  assert.equal(plain.get('k'), 'v1');
+  plain.set('k', 'v2');
+  assert.equal(near.get('k'), 'v1');
+  assert.equal(near.delete('k'), true);
+  assert.equal(plain.has('k'), false);
+  near.close();
+  plain.close();
+  assert.throws(() => new Bucket('node/x', { store: url, nearCacheDir: '' }), TypeError);
   assert.throws(() => new Bucket('node/x', { store: 'redis-cluster://127.0.0.1:1' }),
     (e) => e instanceof BucketCacheError);
 });

@@ -57,9 +57,11 @@ BC_OPT_FSYNC = 6
 BC_OPT_CHECK_FILE = 7
 BC_OPT_LOCK_WAIT_MS = 8
 BC_OPT_STORE = 11
+BC_OPT_NEAR_CACHE_DIR = 12
 BC_OPT_TIMEOUT_MS = 13
 BC_OPT_SIZE_LIMIT_BYTES = 14
 BC_OPT_EVICTION = 15
+BC_OPT_NEAR_CACHE_TTL_MS = 20
 BC_STAT_HITS = 1
 BC_STAT_MISSES = 2
 BC_STAT_WRITES = 3
@@ -347,7 +349,9 @@ class Handle:
         check(lib.bc_options_new(ctypes.byref(opts)))
         try:
             for option, value in settings:
-                if isinstance(value, str):
+                if isinstance(value, bytes):  # a path (os.fsencode)
+                    check(lib.bc_options_set_str(opts, option, value), "options")
+                elif isinstance(value, str):
                     check(lib.bc_options_set_str(opts, option, value.encode("ascii")), "options")
                 else:
                     check(lib.bc_options_set_int(opts, option, int(value)), "options")

@@ -104,6 +104,9 @@ class Bucket:
     processes; exceeding it evicts; None or 0: no limit, the default) and ``eviction``
     (``'lrs'``, least recently stored, the default, or ``'lru'``, least recently used,
     approximate: docs/cache-management.md).
+    ``near_cache_dir`` (with a remote store: a local directory used as a file near-cache in
+    front of it) and ``near_cache_ttl`` (seconds a near-cache copy is served before the
+    server is asked again: how stale another machine's write may look; default 5).
 
     Thread-safe. ``close()`` (or ``with Bucket(...) as b:``) releases the bucket at once;
     otherwise that happens when it is garbage-collected or at exit.
@@ -112,7 +115,8 @@ class Bucket:
 
     def __init__(self, path, backend=None, config=None, keymaker=None, lifetime=None, *,
                  memory_limit=None, check_file=False, fsync=False, lock_wait=None,
-                 store=None, timeout=None, size_limit=None, eviction=None, **kwargs):
+                 store=None, timeout=None, size_limit=None, eviction=None,
+                 near_cache_dir=None, near_cache_ttl=None, **kwargs):
         if kwargs:
             raise_invalid_keys(_LIFETIME_KWARGS, kwargs, 'Invalid lifetime argument{s}: {keys}')
             if lifetime:
@@ -160,6 +164,15 @@ class Bucket:
             if eviction not in ('lrs', 'lru'):
                 raise ValueError("eviction must be 'lrs' or 'lru'")
             extra.append((_lib.BC_OPT_EVICTION, eviction))
+        if near_cache_dir is not None:
+            extra.append((_lib.BC_OPT_NEAR_CACHE_DIR,
+                          os.fsencode(os.path.abspath(os.fspath(near_cache_dir)))))
+        if near_cache_ttl is not None:
+            seconds = near_cache_ttl.total_seconds() if isinstance(near_cache_ttl, timedelta) \
+                else float(near_cache_ttl)
+            if not seconds > 0:
+                raise ValueError('near_cache_ttl must be positive')
+            extra.append((_lib.BC_OPT_NEAR_CACHE_TTL_MS, max(1, round(seconds * 1000))))
 
         # A remote store's path is a bucket name, kept as given; a directory is made absolute.
         self._path_arg = os.fspath(path) if remote else os.path.abspath(os.fspath(path))
@@ -171,7 +184,8 @@ class Bucket:
         self._lifetime = lifetime
         self._options = {'memory_limit': memory_limit, 'check_file': check_file,
                          'fsync': fsync, 'lock_wait': lock_wait, 'store': store,
-                         'timeout': timeout, 'size_limit': size_limit, 'eviction': eviction}
+                         'timeout': timeout, 'size_limit': size_limit, 'eviction': eviction,
+                         'near_cache_dir': near_cache_dir, 'near_cache_ttl': near_cache_ttl}
         self._written = None  # keys written, tracked inside deferred_write()
         self._handle = None
         self._open()

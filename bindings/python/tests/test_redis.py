@@ -98,3 +98,27 @@ def test_wrong_password_and_unreachable(redis_url):
         Bucket('py/x', store='redis://127.0.0.1:%d' % _free_port(), timeout=0.5)
     with pytest.raises(ValueError):
         Bucket('py/x', store=redis_url, timeout=0)
+
+
+def test_near_cache(redis_url, tmp_path):
+    near_dir = tmp_path / 'near'
+    with Bucket('py/near', store=redis_url, near_cache_dir=near_dir, near_cache_ttl=3600,
+                memory_limit=0) as near, \
+            Bucket('py/near', store=redis_url, memory_limit=0) as plain:
+        near['k'] = 'v1'
+        assert plain['k'] == 'v1'
+        assert any(p.is_file() for p in near_dir.rglob('*'))
+        plain['k'] = 'v2'
+        assert near['k'] == 'v1'  # served by the near-cache within its bound
+        del near['k']
+        assert 'k' not in plain
+    with Bucket('py/near2', store=redis_url, near_cache_dir=tmp_path / 'n2',
+                near_cache_ttl=timedelta(milliseconds=20), memory_limit=0) as near, \
+            Bucket('py/near2', store=redis_url, memory_limit=0) as plain:
+        plain['k'] = 'v1'
+        assert near['k'] == 'v1'
+        plain['k'] = 'v2'
+        time.sleep(0.1)  # past the 20 ms bound
+        assert near['k'] == 'v2'
+    with pytest.raises(ValueError):
+        Bucket('py/x', store=redis_url, near_cache_ttl=0)

@@ -4,9 +4,11 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <condition_variable>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <mutex>
 #include <random>
 #include <thread>
 
@@ -55,6 +57,12 @@ if redis.call('GETRANGE', KEYS[1], 0, 127) ~= ARGV[1] then return -1 end
 redis.call('SETRANGE', KEYS[1], 0, ARGV[2])
 if ARGV[3] == '0' then redis.call('PERSIST', KEYS[1]) else redis.call('PEXPIRE', KEYS[1], ARGV[3]) end
 return 1
+)lua";
+
+// Extends the lock's expiry to ARGV[2] ms if ARGV[1] still owns it.
+constexpr const char* kExtendScript = R"lua(
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 0
 )lua";
 
 constexpr const char* kUnlockScript = R"lua(
@@ -149,43 +157,78 @@ std::string random_token() {
 
 std::string_view str(const redisReply* r) { return std::string_view(r->str, r->len); }
 
+// A held lock. While it is held, a thread extends its expiry to the full lock TTL every
+// third of the TTL (compare-and-pexpire: only while the token still owns it), so a compute
+// longer than the TTL keeps its lock; a dead holder's lock expires after at most one TTL.
 class RedisKeyLock final : public KeyLock {
  public:
-  RedisKeyLock(RedisStorage& store, std::string key, std::string token)
-      : store_(store), key_(std::move(key)), token_(std::move(token)) {}
-  ~RedisKeyLock() override { store_.unlock(key_, token_); }
+  RedisKeyLock(RedisStorage& store, std::string key, std::string token,
+               std::chrono::milliseconds ttl)
+      : store_(store), key_(std::move(key)), token_(std::move(token)) {
+    refresher_ = std::thread([this, ttl] { refresh_loop(ttl); });
+  }
+  ~RedisKeyLock() override {
+    {
+      std::lock_guard<std::mutex> hold(mutex_);
+      stop_ = true;
+    }
+    wake_.notify_all();
+    refresher_.join();
+    store_.unlock(key_, token_);
+  }
+  RedisKeyLock(const RedisKeyLock&) = delete;
+  RedisKeyLock& operator=(const RedisKeyLock&) = delete;
 
  private:
+  void refresh_loop(std::chrono::milliseconds ttl) {
+    std::unique_lock<std::mutex> hold(mutex_);
+    while (!wake_.wait_for(hold, ttl / 3, [this] { return stop_; })) {
+      hold.unlock();
+      const bool kept = store_.extend_lock(key_, token_);
+      hold.lock();
+      if (!kept) return;  // lost (expired and taken, or the server unreachable)
+    }
+  }
+
   RedisStorage& store_;
   std::string key_;
   std::string token_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  bool stop_ = false;
+  std::thread refresher_;
 };
 
 }  // namespace
 
+namespace {
+std::unique_ptr<RedisRouter> make_router(const std::string& url,
+                                         std::chrono::milliseconds timeout) {
+  if (url.rfind("redis-cluster://", 0) == 0) return std::make_unique<ClusterRouter>(url, timeout);
+  return std::make_unique<SingleRouter>(RedisConfig{parse_redis_url(url), timeout});
+}
+}  // namespace
+
 RedisStorage::RedisStorage(const std::string& url, std::string bucket, RedisStorageOptions options)
-    : pool_(RedisConfig{parse_redis_url(url), options.timeout}), options_(options) {
+    : options_(options) {
   if (bucket.empty()) throw InvalidArgument("bucket name is empty");
   for (char c : bucket) {
     if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
       throw InvalidArgument("a Redis bucket name must not contain control characters");
     }
   }
+  if (options_.lock_ttl.count() < 3) throw InvalidArgument("the lock TTL must be >= 3 ms");
+  router_ = make_router(url, options.timeout);
   prefix_ = "bc:" + bucket + ":";
-  description_ = pool_.config().url.redacted() + " bucket " + bucket;
-  auto conn = pool_.lease();
-  conn->run({"PING"});
+  description_ = router_->redacted() + " bucket " + bucket;
+  router_->for_each_master([](RedisPool& pool) { pool.lease()->run({"PING"}); });
 }
 
 Found RedisStorage::read(const Digest& key, StoredEntry& out) {
   const std::string k = entry_key(key);
-  Reply r;
-  {
-    auto conn = pool_.lease();
-    r = conn->command({"GET", k});
-    if (is_error(r.get(), "WRONGTYPE")) return Found::foreign;
-    if (r->type == REDIS_REPLY_ERROR) conn->fail("GET " + k, std::string(str(r.get())));
-  }
+  Reply r = router_->command(k, {"GET", k});
+  if (is_error(r.get(), "WRONGTYPE")) return Found::foreign;
+  if (r->type == REDIS_REPLY_ERROR) router_->fail("GET " + k, std::string(str(r.get())));
   if (r->type == REDIS_REPLY_NIL) return Found::absent;
   if (r->type != REDIS_REPLY_STRING) return Found::foreign;
   const Found found = decode_entry(str(r.get()), r->len, true, out);
@@ -213,13 +256,9 @@ Found RedisStorage::peek_reply(const redisReply* r, StoredEntry& out) const {
 
 Found RedisStorage::peek(const Digest& key, StoredEntry& out) {
   const std::string k = entry_key(key);
-  Reply r;
-  {
-    auto conn = pool_.lease();
-    r = conn->command({"EVAL", kPeekScript, "1", k});
-    if (r->type == REDIS_REPLY_ERROR && !std::strstr(r->str, "WRONGTYPE")) {
-      conn->fail("EVAL (peek) " + k, std::string(str(r.get())));
-    }
+  Reply r = router_->command(k, {"EVAL", kPeekScript, "1", k});
+  if (r->type == REDIS_REPLY_ERROR && !std::strstr(r->str, "WRONGTYPE")) {
+    router_->fail("EVAL (peek) " + k, std::string(str(r.get())));
   }
   return peek_reply(r.get(), out);
 }
@@ -237,12 +276,7 @@ bool RedisStorage::write(const Digest& key, const EntryToWrite& entry, Overwrite
     args.push_back(px);
   }
   if (overwrite == Overwrite::no) args.push_back("NX");
-  Reply r;
-  {
-    auto conn = pool_.lease();
-    r = conn->command(args);
-    if (r->type == REDIS_REPLY_ERROR) conn->fail("SET " + k, std::string(str(r.get())));
-  }
+  Reply r = router_->run(k, args);
   if (r->type == REDIS_REPLY_NIL) return false;
   if (written != nullptr) *written = version_of_header(bytes);
   BC_LOG(LogLevel::debug, "wrote entry {} ({} bytes) to {}", key_label(key), entry.value.size(),
@@ -250,24 +284,69 @@ bool RedisStorage::write(const Digest& key, const EntryToWrite& entry, Overwrite
   return true;
 }
 
+std::vector<std::exception_ptr> RedisStorage::write_many(const std::vector<BatchWrite>& writes) {
+  std::vector<std::exception_ptr> errors(writes.size());
+  std::vector<std::string> keys, bytes, pxs;
+  keys.reserve(writes.size());
+  bytes.reserve(writes.size());
+  pxs.reserve(writes.size());
+  std::vector<RoutedCommand> commands;
+  commands.reserve(writes.size());
+  for (const BatchWrite& w : writes) {
+    const format::EntryHeader h = complete_header(w.key, w.entry);
+    keys.push_back(entry_key(w.key));
+    bytes.push_back(encode_entry(h, w.entry));
+    const std::int64_t ttl = native_ttl_ms(h.expires_us);
+    pxs.push_back(ttl > 0 ? std::to_string(ttl) : std::string());
+  }
+  for (std::size_t i = 0; i < writes.size(); ++i) {
+    RoutedCommand c{keys[i], {"SET", keys[i], bytes[i]}};
+    if (!pxs[i].empty()) {
+      c.args.push_back("PX");
+      c.args.push_back(pxs[i]);
+    }
+    commands.push_back(std::move(c));
+  }
+  std::vector<Reply> replies;
+  try {
+    replies = router_->pipeline(commands);
+  } catch (...) {
+    // The connection failed: which writes landed is unknown; each is reported failed (a
+    // retry stores the same bytes).
+    const std::exception_ptr e = std::current_exception();
+    for (auto& err : errors) err = e;
+    return errors;
+  }
+  for (std::size_t i = 0; i < writes.size(); ++i) {
+    const redisReply* r = replies[i].get();
+    if (r->type == REDIS_REPLY_ERROR) {
+      errors[i] = std::make_exception_ptr(IoError(
+          "redis " + router_->redacted() + ": SET " + keys[i] + ": " + std::string(str(r)), EIO));
+      continue;
+    }
+    if (writes[i].written != nullptr) *writes[i].written = version_of_header(bytes[i]);
+  }
+  BC_LOG(LogLevel::debug, "wrote {} entries to {} in one pipeline", writes.size(), description_);
+  return errors;
+}
+
 bool RedisStorage::remove(const Digest& key) {
-  auto conn = pool_.lease();
-  Reply r = conn->run({"DEL", entry_key(key)});
+  const std::string k = entry_key(key);
+  Reply r = router_->run(k, {"DEL", k});
   return r->type == REDIS_REPLY_INTEGER && r->integer > 0;
 }
 
 bool RedisStorage::remove_if_same(const Digest& key, const EntryVersion& judged) {
   const std::string a = version_created_to_crc(judged);
   const std::string b = version_header_crc(judged);
-  auto conn = pool_.lease();
-  Reply r =
-      conn->run({"EVAL", kRemoveIfScript, "1", entry_key(key), "48", "75", a, "124", "127", b});
+  const std::string k = entry_key(key);
+  Reply r = router_->run(k, {"EVAL", kRemoveIfScript, "1", k, "48", "75", a, "124", "127", b});
   return r->type == REDIS_REPLY_INTEGER && r->integer > 0;
 }
 
 bool RedisStorage::version(const Digest& key, EntryVersion& out) {
-  auto conn = pool_.lease();
-  Reply r = conn->command({"GETRANGE", entry_key(key), "0", "127"});
+  const std::string k = entry_key(key);
+  Reply r = router_->command(k, {"GETRANGE", k, "0", "127"});
   if (r->type != REDIS_REPLY_STRING || r->len == 0) return false;  // absent, or not a string
   out = version_of_header(str(r.get()));
   return true;
@@ -277,8 +356,7 @@ bool RedisStorage::touch(const Digest& key, std::int64_t expires_us, std::uint32
   const std::string k = entry_key(key);
   // A set landing between the read and the script makes the script refuse: read again.
   for (int attempt = 0; attempt < 8; ++attempt) {
-    auto conn = pool_.lease();
-    Reply r = conn->run({"GETRANGE", k, "0", "127"});
+    Reply r = router_->run(k, {"GETRANGE", k, "0", "127"});
     if (r->type != REDIS_REPLY_STRING || r->len != format::kHeaderSize) return false;
     const std::string old_header(str(r.get()));
     format::EntryHeader h;
@@ -291,7 +369,7 @@ bool RedisStorage::touch(const Digest& key, std::int64_t expires_us, std::uint32
     std::string new_header(format::kHeaderSize, '\0');
     format::encode_header(h, reinterpret_cast<unsigned char*>(new_header.data()));
     const std::string ttl = std::to_string(native_ttl_ms(expires_us));
-    Reply t = conn->run({"EVAL", kTouchScript, "1", k, old_header, new_header, ttl});
+    Reply t = router_->run(k, {"EVAL", kTouchScript, "1", k, old_header, new_header, ttl});
     if (t->type == REDIS_REPLY_INTEGER && t->integer == 1) return true;
   }
   return false;
@@ -301,55 +379,65 @@ ScanResult RedisStorage::scan(const std::function<ScanAction(const ScanItem&)>& 
                               bool /*exclusive*/, bool remove_damaged) {
   ScanResult result;
   const std::string pattern = glob_escape(prefix_) + "*";
-  std::string cursor = "0";
-  do {
-    std::vector<std::string> keys;
-    std::vector<Reply> peeks;
-    {
-      auto conn = pool_.lease();
-      Reply r = conn->run({"SCAN", cursor, "MATCH", pattern, "COUNT", kScanCount});
-      if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
-          r->element[0]->type != REDIS_REPLY_STRING || r->element[1]->type != REDIS_REPLY_ARRAY) {
-        conn->fail("SCAN", "unexpected reply");
+  bool stopped = false;
+  // SCAN each master in turn (a cluster's keys are spread over all of them); the peeks of
+  // one SCAN page go out as one pipeline per server.
+  router_->for_each_master([&](RedisPool& pool) {
+    std::string cursor = "0";
+    do {
+      if (stopped) return;
+      std::vector<std::string> keys;
+      {
+        auto conn = pool.lease();
+        Reply r = conn->run({"SCAN", cursor, "MATCH", pattern, "COUNT", kScanCount});
+        if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+            r->element[0]->type != REDIS_REPLY_STRING || r->element[1]->type != REDIS_REPLY_ARRAY) {
+          conn->fail("SCAN", "unexpected reply");
+        }
+        cursor.assign(str(r->element[0]));
+        const redisReply* names = r->element[1];
+        for (std::size_t i = 0; i < names->elements; ++i) {
+          const std::string_view name = str(names->element[i]);
+          // Only "<prefix><64 hex>": lock keys and other buckets' keys ("<prefix>x:<hex>").
+          if (name.size() != prefix_.size() + kHexDigest) continue;
+          if (!is_lower_hex(name.substr(prefix_.size()))) continue;
+          keys.emplace_back(name);
+        }
       }
-      cursor.assign(str(r->element[0]));
-      const redisReply* names = r->element[1];
-      for (std::size_t i = 0; i < names->elements; ++i) {
-        const std::string_view name = str(names->element[i]);
-        // Only "<prefix><64 hex>": lock keys and other buckets' keys ("<prefix>x:<hex>").
-        if (name.size() != prefix_.size() + kHexDigest) continue;
-        if (!is_lower_hex(name.substr(prefix_.size()))) continue;
-        keys.emplace_back(name);
-      }
-      for (const std::string& k : keys) conn->append({"EVAL", kPeekScript, "1", k});
-      for (std::size_t i = 0; i < keys.size(); ++i) peeks.push_back(conn->next_reply());
-    }
-    for (std::size_t i = 0; i < keys.size(); ++i) {
-      ScanItem item;
-      item.key = digest_of_hex(std::string_view(keys[i]).substr(prefix_.size()));
-      const Found found = peek_reply(peeks[i].get(), item.entry);
-      if (found == Found::absent || found == Found::foreign) continue;
-      if (found == Found::corrupt) {
-        if (!remove_damaged || peeks[i]->type != REDIS_REPLY_ARRAY) continue;
-        const std::string first(str(peeks[i]->element[1]).substr(0, format::kHeaderSize));
-        const std::string last = std::to_string(first.size() - 1);
-        auto conn = pool_.lease();
-        Reply r = conn->run({"EVAL", kRemoveIfScript, "1", keys[i], "0", last, first});
-        if (r->type == REDIS_REPLY_INTEGER && r->integer > 0) {
+      std::vector<RoutedCommand> commands;
+      commands.reserve(keys.size());
+      for (const std::string& k : keys) commands.push_back({k, {"EVAL", kPeekScript, "1", k}});
+      const std::vector<Reply> peeks = router_->pipeline(commands);
+      for (std::size_t i = 0; i < keys.size(); ++i) {
+        ScanItem item;
+        item.key = digest_of_hex(std::string_view(keys[i]).substr(prefix_.size()));
+        const Found found = peek_reply(peeks[i].get(), item.entry);
+        if (found == Found::absent || found == Found::foreign) continue;
+        if (found == Found::corrupt) {
+          if (!remove_damaged || peeks[i]->type != REDIS_REPLY_ARRAY) continue;
+          const std::string first(str(peeks[i]->element[1]).substr(0, format::kHeaderSize));
+          const std::string last = std::to_string(first.size() - 1);
+          Reply r =
+              router_->run(keys[i], {"EVAL", kRemoveIfScript, "1", keys[i], "0", last, first});
+          if (r->type == REDIS_REPLY_INTEGER && r->integer > 0) {
+            result.removed_files += 1;
+            result.removed_bytes += item.entry.stored_bytes;
+            result.damaged_removed += 1;
+          }
+          continue;
+        }
+        const ScanAction action = fn(item);
+        if (action == ScanAction::stop) {
+          stopped = true;
+          return;
+        }
+        if (action == ScanAction::remove && remove_if_same(item.key, item.entry.version)) {
           result.removed_files += 1;
           result.removed_bytes += item.entry.stored_bytes;
-          result.damaged_removed += 1;
         }
-        continue;
       }
-      const ScanAction action = fn(item);
-      if (action == ScanAction::stop) return result;
-      if (action == ScanAction::remove && remove_if_same(item.key, item.entry.version)) {
-        result.removed_files += 1;
-        result.removed_bytes += item.entry.stored_bytes;
-      }
-    }
-  } while (cursor != "0");
+    } while (cursor != "0");
+  });
   return result;
 }
 
@@ -363,11 +451,15 @@ std::unique_ptr<KeyLock> RedisStorage::lock(const Digest& key,
   auto backoff = std::chrono::milliseconds(1);
   for (;;) {
     {
-      auto conn = pool_.lease();
-      Reply r = conn->run({"SET", k, token, "NX", "PX", ttl});
+      Reply r = router_->run(k, {"SET", k, token, "NX", "PX", ttl});
       if (r->type == REDIS_REPLY_STATUS) {
         outcome = LockOutcome::held;
-        return std::make_unique<RedisKeyLock>(*this, k, token);
+        try {
+          return std::make_unique<RedisKeyLock>(*this, k, token, options_.lock_ttl);
+        } catch (...) {
+          unlock(k, token);  // no refresher thread: release now rather than at expiry
+          throw;
+        }
       }
     }
     if (done && done()) {
@@ -385,10 +477,26 @@ std::unique_ptr<KeyLock> RedisStorage::lock(const Digest& key,
   }
 }
 
+bool RedisStorage::extend_lock(const std::string& lock_key, const std::string& token) noexcept {
+  try {
+    const std::string ttl = std::to_string(options_.lock_ttl.count());
+    Reply r = router_->run(lock_key, {"EVAL", kExtendScript, "1", lock_key, token, ttl});
+    if (r->type == REDIS_REPLY_INTEGER && r->integer == 1) return true;
+    BC_LOG(LogLevel::warn, "lock {} was lost (expired and taken by another holder)", lock_key);
+  } catch (const std::exception& e) {
+    try {
+      BC_LOG(LogLevel::warn, "cannot extend lock {} ({}); it expires in at most {} ms", lock_key,
+             e.what(), options_.lock_ttl.count());
+    } catch (...) {
+    }
+  } catch (...) {
+  }
+  return false;
+}
+
 void RedisStorage::unlock(const std::string& lock_key, const std::string& token) noexcept {
   try {
-    auto conn = pool_.lease();
-    conn->run({"EVAL", kUnlockScript, "1", lock_key, token});
+    router_->run(lock_key, {"EVAL", kUnlockScript, "1", lock_key, token});
   } catch (const std::exception& e) {
     try {
       BC_LOG(LogLevel::warn, "cannot release lock {} ({}); it expires in at most {} ms", lock_key,
@@ -408,16 +516,15 @@ Counters RedisStorage::merge_counters(const std::string& name, const Counters& d
                                                           {"writes", delta.writes},
                                                           {"evictions", delta.evictions},
                                                           {"expired", delta.expired}};
-  auto conn = pool_.lease();
-  if (reset) conn->run({"DEL", k});
+  if (reset) router_->run(k, {"DEL", k});
   for (const auto& [field, n] : fields) {
     if (n == 0) continue;
     const std::string by = std::to_string(std::min<std::uint64_t>(n, INT64_MAX));
-    conn->run({"HINCRBY", k, field, by});
+    router_->run(k, {"HINCRBY", k, field, by});
   }
-  Reply r = conn->run({"HMGET", k, "hits", "misses", "writes", "evictions", "expired"});
+  Reply r = router_->run(k, {"HMGET", k, "hits", "misses", "writes", "evictions", "expired"});
   if (r->type != REDIS_REPLY_ARRAY || r->elements != 5)
-    conn->fail("HMGET " + k, "unexpected reply");
+    router_->fail("HMGET " + k, "unexpected reply");
   std::uint64_t v[5] = {};
   for (std::size_t i = 0; i < 5; ++i) {
     const redisReply* e = r->element[i];

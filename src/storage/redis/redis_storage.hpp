@@ -11,9 +11,10 @@
 #pragma once
 
 #include <chrono>
+#include <memory>
 #include <string>
 
-#include "storage/redis/redis_connection.hpp"
+#include "storage/redis/redis_router.hpp"
 #include "storage/storage.hpp"
 
 namespace bucketcache {
@@ -21,14 +22,15 @@ inline namespace v1 {
 namespace storage {
 
 struct RedisStorageOptions {
-  std::chrono::milliseconds timeout{2000};    // connect and each command
-  std::chrono::milliseconds lock_ttl{30000};  // a dead holder's lock lasts this long
+  std::chrono::milliseconds timeout{2000};  // connect and each command
+  // A dead holder's lock lasts this long; a live holder extends it every third of it.
+  std::chrono::milliseconds lock_ttl{30000};
 };
 
 class RedisStorage final : public Storage {
  public:
-  // Connects to `url` (redis://...) to check it (and its credentials) now. Throws
-  // InvalidArgument (bad URL or bucket name) or IoError (unreachable, AUTH refused).
+  // Connects to `url` (redis://... or redis-cluster://...) to check it (and its credentials) now.
+  // Throws InvalidArgument (bad URL or bucket name) or IoError (unreachable, AUTH refused).
   RedisStorage(const std::string& url, std::string bucket, RedisStorageOptions options);
 
   const std::string& describe() const override { return description_; }
@@ -37,6 +39,8 @@ class RedisStorage final : public Storage {
   Found peek(const Digest& key, StoredEntry& out) override;
   bool write(const Digest& key, const EntryToWrite& entry, Overwrite overwrite,
              EntryVersion* written) override;
+  // One pipeline per server: one round trip for the whole batch on a single server.
+  std::vector<std::exception_ptr> write_many(const std::vector<BatchWrite>& writes) override;
   bool remove(const Digest& key) override;
   bool remove_if_same(const Digest& key, const EntryVersion& judged) override;
   bool version(const Digest& key, EntryVersion& out) override;
@@ -53,6 +57,9 @@ class RedisStorage final : public Storage {
   // DEL first). No size accounting: Redis bounds memory itself (maxmemory, docs/redis.md).
   Counters merge_counters(const std::string& name, const Counters& delta, bool reset) override;
 
+  // Sets the lock's expiry to the full lock TTL again if `token` still owns it; false if
+  // it does not or the server cannot be reached (RedisKeyLock's refresher).
+  bool extend_lock(const std::string& lock_key, const std::string& token) noexcept;
   // Releases a lock if `token` still owns it (RedisKeyLock's destructor).
   void unlock(const std::string& lock_key, const std::string& token) noexcept;
 
@@ -61,8 +68,8 @@ class RedisStorage final : public Storage {
   // Decodes the reply of the peek script into out.
   Found peek_reply(const struct redisReply* r, StoredEntry& out) const;
 
-  RedisPool pool_;
   RedisStorageOptions options_;
+  std::unique_ptr<RedisRouter> router_;
   std::string prefix_;  // "bc:<bucket>:"
   std::string description_;
 };
