@@ -56,6 +56,18 @@ struct Options {
   // same key before it computes the value itself. Negative is rejected; huge values
   // saturate (about a century).
   std::chrono::milliseconds lock_wait{60000};
+  // Stale-while-revalidate (docs/memoize.md): get_or_compute() calls given a background
+  // compute (ComputeCall::background) return an entry expired less than this long ago at
+  // once while one caller - across threads and processes - recomputes it on a library
+  // thread. Within the window reads do not delete the expired entry (prune_directory()
+  // still may). Zero (default) turns it off; negative is rejected.
+  std::chrono::microseconds stale_ttl{0};
+  // Reads miss, writes store nothing, computes always run (also set for every bucket by
+  // the environment variable BUCKETCACHE_DISABLE=1 when the store is opened).
+  bool disabled = false;
+  // get_or_compute(): a computed value longer than this many bytes is returned but not
+  // stored (logged at info). 0 (default): no limit.
+  std::size_t entry_size_limit_bytes = 0;
 };
 
 // How Options cross into the library: as (key, value) pairs, so that adding an option
@@ -63,14 +75,17 @@ struct Options {
 // the C API's BC_OPT_* numbers; a key the library does not know is InvalidArgument, a key
 // left out keeps its default.
 enum class OptionKey : int {
-  lifetime_us = 1,         // BC_OPT_LIFETIME_US
-  memory_limit_bytes = 4,  // BC_OPT_MEMORY_LIMIT_BYTES
-  fsync = 6,               // BC_OPT_FSYNC
-  check_file = 7,          // BC_OPT_CHECK_FILE
-  lock_wait_ms = 8,        // BC_OPT_LOCK_WAIT_MS
-  directory_mode = 9,      // BC_OPT_DIRECTORY_MODE
-  file_mode = 10,          // BC_OPT_FILE_MODE
-  store_keys = 18,         // BC_OPT_STORE_KEYS
+  lifetime_us = 1,              // BC_OPT_LIFETIME_US
+  memory_limit_bytes = 4,       // BC_OPT_MEMORY_LIMIT_BYTES
+  fsync = 6,                    // BC_OPT_FSYNC
+  check_file = 7,               // BC_OPT_CHECK_FILE
+  lock_wait_ms = 8,             // BC_OPT_LOCK_WAIT_MS
+  directory_mode = 9,           // BC_OPT_DIRECTORY_MODE
+  file_mode = 10,               // BC_OPT_FILE_MODE
+  store_keys = 18,              // BC_OPT_STORE_KEYS
+  stale_ttl_us = 16,            // BC_OPT_STALE_TTL_US
+  disabled = 17,                // BC_OPT_DISABLED
+  entry_size_limit_bytes = 19,  // BC_OPT_ENTRY_SIZE_LIMIT_BYTES
 };
 struct OptionValue {
   OptionKey key;
@@ -90,8 +105,26 @@ inline std::vector<OptionValue> option_values(const Options& o) {
           {OptionKey::lock_wait_ms, static_cast<std::int64_t>(o.lock_wait.count())},
           {OptionKey::directory_mode, static_cast<std::int64_t>(o.directory_mode)},
           {OptionKey::file_mode, static_cast<std::int64_t>(o.file_mode)},
-          {OptionKey::store_keys, o.store_keys ? 1 : 0}};
+          {OptionKey::store_keys, o.store_keys ? 1 : 0},
+          {OptionKey::stale_ttl_us, o.stale_ttl.count()},
+          {OptionKey::disabled, o.disabled ? 1 : 0},
+          {OptionKey::entry_size_limit_bytes, sat(o.entry_size_limit_bytes)}};
 }
+
+// Per-call options of get_or_compute() (bc_get_or_compute_ex's max_age_us and flags).
+struct ComputeCall {
+  // > 0: an entry created longer ago than this is recomputed (and overwritten).
+  std::int64_t max_age_us = 0;
+  // Compute and overwrite, whatever is stored.
+  bool refresh = false;
+  // Compute only: the cache is neither read nor written.
+  bool skip_cache = false;
+  // With Options::stale_ttl: a self-contained copy of the compute (it must not refer to
+  // the caller's stack) that a library thread may call after get_or_compute() returned,
+  // to refresh an entry served stale. It must be thread-safe. Empty: a stale entry is
+  // recomputed on the calling thread, as without stale_ttl.
+  std::function<std::string()> background;
+};
 
 // A value read from the store, with its times (microseconds since the Unix epoch).
 struct Entry {
@@ -180,6 +213,13 @@ class BUCKETCACHE_API Store {
   // *hit (optional) tells whether the value came from the cache.
   Entry get_or_compute(const KeyRef& key, const std::function<std::string()>& compute,
                        bool* hit = nullptr);
+  // The same with per-call options (see ComputeCall). Served stale (within
+  // Options::stale_ttl after expiry, call.background given), *hit is true and the entry's
+  // expires_us is in the past. A value longer than Options::entry_size_limit_bytes is
+  // returned but not stored. With Options::disabled, compute() always runs and nothing is
+  // stored.
+  Entry get_or_compute(const KeyRef& key, const std::function<std::string()>& compute,
+                       const ComputeCall& call, bool* hit = nullptr);
 
   // Like set(), with the entry's own lifetime (kBucketLifetime: the bucket's).
   void set_ex(const KeyRef& key, std::string_view value, std::int64_t lifetime_us);
@@ -257,6 +297,9 @@ class BUCKETCACHE_API Store {
     o.directory_mode = static_cast<unsigned>(option(OptionKey::directory_mode));
     o.file_mode = static_cast<unsigned>(option(OptionKey::file_mode));
     o.store_keys = option(OptionKey::store_keys) != 0;
+    o.stale_ttl = std::chrono::microseconds(option(OptionKey::stale_ttl_us));
+    o.disabled = option(OptionKey::disabled) != 0;
+    o.entry_size_limit_bytes = static_cast<std::size_t>(option(OptionKey::entry_size_limit_bytes));
     return o;
   }
   // One option's value; InvalidArgument for a key the library does not know.
