@@ -81,40 +81,33 @@ typedef struct bc_prune_info {
 #define BC_OPT_LOCK_WAIT_MS 8       /* I: bc_get_or_compute wait for another computer; 60000 */
 #define BC_OPT_DIRECTORY_MODE 9     /* I: mode of created directories, default 0700 */
 #define BC_OPT_FILE_MODE 10         /* I: mode of entry files, default 0600 */
-#define BC_OPT_STORE                                              \
-  11 /* S: where entries live: "file" (default: the path is a     \
-        directory) or "redis://[user:password@]host:port[/db]"    \
-        (the path names the bucket, a key namespace on the        \
-        server; docs/redis.md). "redis-cluster://host:port[,...]" \
-        is reserved: BC_EUNSUPPORTED in this version. */
-#define BC_OPT_NEAR_CACHE_DIR                                    \
-  12 /* S: with a remote store, a local directory used as a file \
-        store in front of it. Reserved: BC_EUNSUPPORTED in this  \
-        version. */
-#define BC_OPT_TIMEOUT_MS                                      \
-  13 /* I: remote store connect and per-command timeout, >= 1; \
-        2000. A server that does not answer in time is BC_EIO. */
-#define BC_OPT_STORE_KEYS                                         \
-  18 /* I: 1 (default) keep each key's bytes in its entry (format \
-        2: listings show keys); 0 for secret keys (entries then   \
-        record only the digest) */
-#define BC_OPT_STALE_TTL_US                                       \
-  16 /* I: stale-while-revalidate: bc_get_or_compute(_ex) returns \
-        a value expired less than this long ago at once while one \
-        caller (across processes) recomputes it in the            \
-        background; 0 = off (default). With this option the       \
-        compute callback may run on a library thread: it must be  \
-        thread-safe, and user must stay valid until the refresh   \
-        ends (bc_bucket_close waits for it, at most               \
-        BC_OPT_LOCK_WAIT_MS; docs/memoize.md). */
-#define BC_OPT_DISABLED                                           \
-  17 /* I: 1 = gets miss, nothing is stored, computes always run. \
-        The environment variable BUCKETCACHE_DISABLE=1 sets it    \
-        for every bucket opened while it is set. */
-#define BC_OPT_ENTRY_SIZE_LIMIT_BYTES                      \
-  19 /* I: bc_get_or_compute(_ex): a computed value longer \
-        than this is returned but not stored (logged at    \
-        info); 0 = no limit (default) */
+#define BC_OPT_STORE 11             /* S: where entries live: "file" (default: the path is a
+                                       directory) or "redis://[user:password@]host:port[/db]"
+                                       (the path names the bucket, a key namespace on the
+                                       server; docs/redis.md). "redis-cluster://host:port[,...]"
+                                       is reserved: BC_EUNSUPPORTED in this version. */
+#define BC_OPT_NEAR_CACHE_DIR 12    /* S: with a remote store, a local directory used as a file
+                                       store in front of it. Reserved: BC_EUNSUPPORTED in this
+                                       version. */
+#define BC_OPT_TIMEOUT_MS 13        /* I: remote store connect and per-command timeout, >= 1;
+                                       2000. A server that does not answer in time is BC_EIO. */
+#define BC_OPT_STORE_KEYS 18        /* I: 1 (default) keep each key's bytes in its entry (format
+                                       2: listings show keys); 0 for secret keys (entries then
+                                       record only the digest) */
+#define BC_OPT_STALE_TTL_US 16      /* I: stale-while-revalidate: bc_get_or_compute(_ex) returns
+                                       a value expired less than this long ago at once while
+                                       one caller (across processes) recomputes it in the
+                                       background; 0 = off (default). The compute callback may
+                                       then run on a library thread: it must be thread-safe,
+                                       and user must stay valid until the refresh ends
+                                       (bc_bucket_close waits for it at most
+                                       BC_OPT_LOCK_WAIT_MS; docs/memoize.md). */
+#define BC_OPT_DISABLED 17          /* I: 1 = gets miss, nothing is stored, computes always
+                                       run. The environment variable BUCKETCACHE_DISABLE=1
+                                       sets it for every bucket opened while it is set. */
+#define BC_OPT_ENTRY_SIZE_LIMIT_BYTES 19 /* I: bc_get_or_compute(_ex): a computed value longer
+                                            than this is returned, not stored (logged at
+                                            info); 0 = no limit (default) */
 
 /* Creates options with defaults in *out. Free with bc_options_free.
  * Errors: BC_EINVAL (out NULL), BC_ENOMEM. */
@@ -202,8 +195,8 @@ BC_API int bc_prune_directory(bc_bucket* b, bc_prune_info* out);
 typedef int (*bc_compute_fn)(void* user, const void* key, size_t klen, bc_buf* out);
 
 /* Returns key's cached value in *out, or on a miss calls fn (on the calling thread; with
- * BC_OPT_STALE_TTL_US also on a library thread, for a refresh) and stores and returns its
- * bytes. Concurrent callers of one key — threads and processes
+ * BC_OPT_STALE_TTL_US, for a refresh, also on a library thread) and stores and returns
+ * its bytes. Concurrent callers of one key — threads and processes
  * sharing the directory — compute once; the others wait up to BC_OPT_LOCK_WAIT_MS, then
  * compute themselves. *hit (may be NULL) is set to 1 for a cached value, 0 if computed.
  * Errors: BC_EUSER (fn returned non-zero: nothing is cached), BC_EINVAL (NULL argument or
@@ -216,9 +209,9 @@ BC_API int bc_get_or_compute(bc_bucket* b, const void* key, size_t klen, bc_comp
 #define BC_CALL_SKIP_CACHE 2 /* compute; neither read nor write the cache */
 
 /* bc_get_or_compute with per-call options: max_age_us > 0 makes an entry created longer
- * ago than that a miss (recomputed and overwritten; 0: no bound), flags a combination of
+ * ago than that a miss (recomputed and overwritten; 0: no bound), flags 0,
  * BC_CALL_REFRESH or BC_CALL_SKIP_CACHE (not both). *expires_us (NULL ok) gets the
- * returned entry's expiry (0: never; in the past for a value served stale, see
+ * returned value's expiry (0: never; in the past for a value served stale, see
  * BC_OPT_STALE_TTL_US). Errors as bc_get_or_compute; BC_EINVAL for unknown flags, both
  * flags, or a negative max_age_us. */
 BC_API int bc_get_or_compute_ex(bc_bucket* b, const void* key, size_t klen, bc_compute_fn fn,

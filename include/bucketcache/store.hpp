@@ -75,14 +75,16 @@ struct Options {
 // the C API's BC_OPT_* numbers; a key the library does not know is InvalidArgument, a key
 // left out keeps its default.
 enum class OptionKey : int {
-  lifetime_us = 1,              // BC_OPT_LIFETIME_US
-  memory_limit_bytes = 4,       // BC_OPT_MEMORY_LIMIT_BYTES
-  fsync = 6,                    // BC_OPT_FSYNC
-  check_file = 7,               // BC_OPT_CHECK_FILE
-  lock_wait_ms = 8,             // BC_OPT_LOCK_WAIT_MS
-  directory_mode = 9,           // BC_OPT_DIRECTORY_MODE
-  file_mode = 10,               // BC_OPT_FILE_MODE
-  store_keys = 18,              // BC_OPT_STORE_KEYS
+  lifetime_us = 1,         // BC_OPT_LIFETIME_US
+  memory_limit_bytes = 4,  // BC_OPT_MEMORY_LIMIT_BYTES
+  fsync = 6,               // BC_OPT_FSYNC
+  check_file = 7,          // BC_OPT_CHECK_FILE
+  lock_wait_ms = 8,        // BC_OPT_LOCK_WAIT_MS
+  directory_mode = 9,      // BC_OPT_DIRECTORY_MODE
+  file_mode = 10,          // BC_OPT_FILE_MODE
+  store_keys = 18,         // BC_OPT_STORE_KEYS
+
+  // Memoization (docs/memoize.md).
   stale_ttl_us = 16,            // BC_OPT_STALE_TTL_US
   disabled = 17,                // BC_OPT_DISABLED
   entry_size_limit_bytes = 19,  // BC_OPT_ENTRY_SIZE_LIMIT_BYTES
