@@ -148,6 +148,10 @@ const c = {
     'int bc_get_or_compute(bc_bucket *b, const void *key, size_t klen, bc_compute_fn *fn, ' +
       'void *user, _Out_ bc_buf *out, _Out_ int *hit)',
   ),
+  get_or_compute_ex: lib.func(
+    'int bc_get_or_compute_ex(bc_bucket *b, const void *key, size_t klen, bc_compute_fn *fn, ' +
+      'void *user, int64_t max_age_us, int flags, _Out_ bc_buf *out, _Out_ int *hit, _Out_ int64_t *expires_us)',
+  ),
   get_expiry: lib.func('int bc_get_expiry(bc_bucket *b, const void *key, size_t klen, _Out_ int64_t *expires_us)'),
   set_ex: lib.func(
     'int bc_set_ex(bc_bucket *b, const void *key, size_t klen, const void *val, size_t vlen, int64_t lifetime_us)',
@@ -191,7 +195,12 @@ const opt = Object.freeze({
   STORE: 11,
   TIMEOUT_MS: 13,
   STORE_KEYS: 18,
+  DISABLED: 17,
+  ENTRY_SIZE_LIMIT_BYTES: 19,
 });
+
+// Flags of bc_get_or_compute_ex (BC_CALL_*).
+const call = Object.freeze({ REFRESH: 1, SKIP_CACHE: 2 });
 
 // The error for result code rc, with the calling thread's detail message. Call right
 // after the failing call: the next library call replaces the detail.
@@ -214,4 +223,4 @@ function takeBuffer(buf) {
   }
 }
 
-module.exports = { koffi, c, opt, bc_buf, check, errorFor, takeBuffer, libraryFile };
+module.exports = { koffi, c, opt, call, bc_buf, check, errorFor, takeBuffer, libraryFile };
