@@ -43,6 +43,17 @@ BUCKETCACHE_NAMESPACE_BEGIN
 template <std::size_t... I>
 struct ignore_args {};
 
+// Per-call options of a memoized call (call_with; cachier's bucketcache__ keywords, the C
+// API's bc_get_or_compute_ex).
+struct CallOptions {
+  // > 0: a cached result created longer ago is recomputed and overwritten.
+  std::chrono::microseconds max_age{0};
+  // Call the function and overwrite the cached result (as refresh()).
+  bool refresh = false;
+  // Call the function only: the bucket is neither read nor written.
+  bool skip_cache = false;
+};
+
 // What an on_hit callback receives (BucketCache's CachedCallInfo). The references are
 // valid during the callback only.
 template <class R>
@@ -229,6 +240,25 @@ class MemoCore {
     return value;
   }
 
+  template <class Key, class Call, class Fresh>
+  R call_with(const CallOptions& o, const Key& key, Call&& compute, Fresh&& fresh) const {
+    if (o.skip_cache) return fresh();
+    if (o.refresh) return refresh(key, std::forward<Fresh>(fresh));
+    if (o.max_age.count() > 0) {
+      if (std::optional<R> v = bucket_->template try_get_within<R>(key, o.max_age)) {
+        if (on_hit_) {
+          Entry e;
+          const std::int64_t expires_us =
+              bucket_->store().get(bucket_->digest(key), e) ? e.expires_us : 0;
+          on_hit_(CachedCallInfo<R>{arguments_text(key), *v, expiry_time(expires_us), name_});
+        }
+        return std::move(*v);
+      }
+      return refresh(key, std::forward<Fresh>(fresh));
+    }
+    return call(key, std::forward<Call>(compute));
+  }
+
   BucketT& bucket() const { return *bucket_; }
   const std::string& name() const { return name_; }
   HitCallback on_hit_;
@@ -268,6 +298,13 @@ class MemoizedFunction<BucketT, F, Ignore, Traits, std::tuple<A...>> {
     const Key k = key(args...);
     return core_.refresh(k,
                          [&] { return invoke<false>(std::index_sequence_for<A...>{}, args...); });
+  }
+  // A call with per-call options (CallOptions: max age, refresh, skip cache).
+  result_type call_with(const CallOptions& options, A... args) const {
+    const Key k = key(args...);
+    return core_.call_with(
+        options, k, [&] { return invoke<true>(std::index_sequence_for<A...>{}, args...); },
+        [&] { return invoke<false>(std::index_sequence_for<A...>{}, args...); });
   }
   // Stores value as the result for these arguments without calling the function.
   void precache(const result_type& value, const std::decay_t<A>&... args) const {
@@ -337,6 +374,12 @@ class MemoizedMethod<BucketT, M, Ignore, Traits, std::tuple<A...>> {
     const Key k = key(self, args...);
     return core_.refresh(
         k, [&] { return invoke<false>(self, std::index_sequence_for<A...>{}, args...); });
+  }
+  result_type call_with(const CallOptions& options, object_type& self, A... args) const {
+    const Key k = key(self, args...);
+    return core_.call_with(
+        options, k, [&] { return invoke<true>(self, std::index_sequence_for<A...>{}, args...); },
+        [&] { return invoke<false>(self, std::index_sequence_for<A...>{}, args...); });
   }
   void precache(const result_type& value, const object_type& self,
                 const std::decay_t<A>&... args) const {
