@@ -504,6 +504,20 @@ int bc_get_ex(bc_bucket* b, const void* key, size_t klen, int64_t max_age_us, bc
   });
 }
 
+int bc_pop(bc_bucket* b, const void* key, size_t klen, bc_buf* out) {
+  if (out != nullptr) *out = bc_buf{nullptr, 0};
+  return guard([&] {
+    require(b != nullptr, "bc_pop: bucket is NULL");
+    require(out != nullptr, "bc_pop: out is NULL");
+    const bc::Digest d = key_digest(b, key, klen);
+    bc::Entry e;
+    if (!b->handle.ops().write_through().pop(d, e))
+      return fail(BC_ENOTFOUND, "no usable entry for key");
+    give(out, *e.value);
+    return BC_OK;
+  });
+}
+
 int bc_clear(bc_bucket* b, uint64_t* removed) {
   return guard([&] {
     require(b != nullptr, "bc_clear: bucket is NULL");

@@ -259,6 +259,12 @@ BC_API int bc_incr(bc_bucket* b, const void* key, size_t klen, int64_t delta, in
 BC_API int bc_get_ex(bc_bucket* b, const void* key, size_t klen, int64_t max_age_us, bc_buf* out,
                      int64_t* expires_us);
 
+/* Removes key's usable entry and returns its value in *out (free with bc_buf_dispose):
+ * get-and-delete, atomic across processes sharing the store (of concurrent pops of one
+ * entry, exactly one gets it). With BC_OPT_DEFERRED, pending writes are written first.
+ * Errors: BC_ENOTFOUND (no usable entry), BC_EINVAL, BC_EIO, BC_ENOMEM. */
+BC_API int bc_pop(bc_bucket* b, const void* key, size_t klen, bc_buf* out);
+
 /* Removes every entry of this bucket (its backend and key format) from the store, and
  * empties its memory layer; other backends' and key formats' entries stay. *removed (NULL
  * ok) gets how many. Errors: BC_EINVAL, BC_EIO. */

@@ -11,6 +11,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
@@ -510,4 +511,94 @@ TEST(CapiMemo, StaleWhileRevalidateAcrossProcessesComputesOnce) {
   struct stat st {};
   ASSERT_EQ(::stat((dir.path() + "/computes").c_str(), &st), 0);
   EXPECT_EQ(st.st_size, 1) << "computes across both processes";
+}
+
+// ---- bc_pop ------------------------------------------------------------------------------
+
+TEST(CapiPop, GetAndDelete) {
+  ScratchDir dir;
+  bc_bucket* b = open_bucket(dir.sub("b"));
+  ASSERT_EQ(bc_set(b, "k", 1, "v", 1), BC_OK);
+  bc_buf out{nullptr, 0};
+  ASSERT_EQ(bc_pop(b, "k", 1, &out), BC_OK);
+  EXPECT_EQ(std::string(static_cast<const char*>(out.data), out.size), "v");
+  bc_buf_dispose(&out);
+  EXPECT_EQ(get(b, "k"), "<miss>");
+  EXPECT_EQ(bc_pop(b, "k", 1, &out), BC_ENOTFOUND);
+  EXPECT_EQ(out.data, nullptr);
+  EXPECT_EQ(bc_pop(nullptr, "k", 1, &out), BC_EINVAL);
+  EXPECT_EQ(bc_pop(b, "k", 1, nullptr), BC_EINVAL);
+  // An expired entry is not popped.
+  ASSERT_EQ(bc_set_ex(b, "e", 1, "x", 1, 1), BC_OK);
+  std::this_thread::sleep_for(2ms);
+  EXPECT_EQ(bc_pop(b, "e", 1, &out), BC_ENOTFOUND);
+  bc_bucket_close(b);
+  // Deferred: the pending write is written first, then popped.
+  b = open_bucket(dir.sub("d"), {{BC_OPT_DEFERRED, 1}});
+  ASSERT_EQ(bc_set(b, "k", 1, "p", 1), BC_OK);
+  ASSERT_EQ(bc_pop(b, "k", 1, &out), BC_OK);
+  EXPECT_EQ(std::string(static_cast<const char*>(out.data), out.size), "p");
+  bc_buf_dispose(&out);
+  EXPECT_EQ(get(b, "k"), "<miss>");
+  bc_bucket_close(b);
+}
+
+TEST(CapiPop, ConcurrentPopsAcrossProcessesExactlyOneGetsEachEntry) {
+  ScratchDir dir;
+  const std::string path = dir.sub("b");
+  constexpr int kKeys = 200;
+  constexpr int kProcs = 4;
+  {
+    bc_bucket* b = open_bucket(path);
+    for (int i = 0; i < kKeys; ++i) {
+      const std::string k = "k" + std::to_string(i);
+      ASSERT_EQ(bc_set(b, k.data(), k.size(), k.data(), k.size()), BC_OK);
+    }
+    bc_bucket_close(b);
+  }
+  std::vector<pid_t> pids;
+  for (int p = 0; p < kProcs; ++p) {
+    pids.push_back(reltest::spawn([&, p] {
+      bc_bucket* b = open_bucket(path);
+      const int fd = ::open((dir.path() + "/got." + std::to_string(p)).c_str(),
+                            O_WRONLY | O_CREAT | O_TRUNC, 0600);
+      if (fd < 0) return 10;
+      for (int i = 0; i < kKeys; ++i) {
+        const std::string k = "k" + std::to_string(i);
+        bc_buf out{nullptr, 0};
+        const int rc = bc_pop(b, k.data(), k.size(), &out);
+        if (rc == BC_OK) {
+          const std::string got(static_cast<const char*>(out.data), out.size);
+          bc_buf_dispose(&out);
+          if (got != k) return 11;
+          const std::string line = k + "\n";
+          if (::write(fd, line.data(), line.size()) != static_cast<ssize_t>(line.size())) {
+            return 12;
+          }
+        } else if (rc != BC_ENOTFOUND) {
+          return 13;
+        }
+      }
+      ::close(fd);
+      bc_bucket_close(b);
+      return 0;
+    }));
+  }
+  for (const auto& st : reltest::wait_children(pids, 300)) {
+    EXPECT_TRUE(st.exited && st.code == 0) << st.describe();
+  }
+  std::vector<int> times(kKeys, 0);
+  for (int p = 0; p < kProcs; ++p) {
+    FILE* f = std::fopen((dir.path() + "/got." + std::to_string(p)).c_str(), "r");
+    ASSERT_NE(f, nullptr);
+    char line[64];
+    while (std::fgets(line, sizeof line, f) != nullptr) {
+      const int i = std::atoi(line + 1);
+      ASSERT_GE(i, 0);
+      ASSERT_LT(i, kKeys);
+      ++times[static_cast<std::size_t>(i)];
+    }
+    std::fclose(f);
+  }
+  for (int i = 0; i < kKeys; ++i) EXPECT_EQ(times[static_cast<std::size_t>(i)], 1) << "k" << i;
 }

@@ -110,6 +110,8 @@ export class Bucket<V = any> {
   forEach(fn: (entry: EntryInfo) => boolean | void): void;
   sync(): void;
   close(): void;
+  /** Removes key's entry and returns its value (undefined if none); atomic across processes. */
+  pop(key: Key | RawKey): V | undefined;
   getOrCompute(key: Key | RawKey, compute: () => V, options?: CallOptions): V;
   memoize<A extends unknown[], R extends V>(
     fn: (this: any, ...args: A) => R,

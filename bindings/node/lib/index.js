@@ -413,6 +413,17 @@ class Bucket {
     return { value: this._decode(takeBuffer(out)), expires: expiryDate(expires[0]) };
   }
 
+  // Removes key's usable entry and returns its value (undefined if none): get-and-delete,
+  // atomic across processes (of concurrent pops of one entry, one gets it).
+  pop(key) {
+    const k = this._keyBytes(key);
+    const out = {};
+    const rc = c.pop(this._h(), k, k.length, out);
+    if (rc === codes.BC_ENOTFOUND || rc === codes.BC_ECORRUPT) return undefined;
+    check(rc);
+    return this._decode(takeBuffer(out));
+  }
+
   // Removes every entry of this bucket (its backend and key format) and returns how many;
   // other buckets' entries in the directory stay. Drops pending deferred writes.
   clear() {

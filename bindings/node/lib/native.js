@@ -168,6 +168,7 @@ const c = {
       '_Out_ int64_t *expires_us)',
   ),
   clear: lib.func('int bc_clear(bc_bucket *b, _Out_ uint64_t *removed)'),
+  pop: lib.func('int bc_pop(bc_bucket *b, const void *key, size_t klen, _Out_ bc_buf *out)'),
   foreach: lib.func('int bc_foreach(bc_bucket *b, bc_entry_fn *fn, void *user)'),
   buf_dispose: lib.func('void bc_buf_dispose(_Inout_ bc_buf *buf)'),
   strerror: lib.func('const char *bc_strerror(int code)'),

@@ -86,3 +86,12 @@ test('disabled option and disable()/enable()', () => {
   assert.equal(b.has('c'), false);
   b.close();
 });
+
+test('pop: get-and-delete (bc_pop)', () => {
+  const b = new Bucket(tempDir('memo-pop'));
+  b.set('k', [1, 2]);
+  assert.deepEqual(b.pop('k'), [1, 2]);
+  assert.equal(b.has('k'), false);
+  assert.equal(b.pop('k'), undefined);
+  b.close();
+});

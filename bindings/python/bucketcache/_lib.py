@@ -123,6 +123,7 @@ _PROTOTYPES = {
     "bc_get_ex": (_int, [_vp, _bytes, _size, ctypes.c_int64, ctypes.POINTER(bc_buf),
                          ctypes.POINTER(ctypes.c_int64)]),
     "bc_clear": (_int, [_vp, ctypes.POINTER(ctypes.c_uint64)]),
+    "bc_pop": (_int, [_vp, _bytes, _size, ctypes.POINTER(bc_buf)]),
     "bc_foreach": (_int, [_vp, ENTRY_FN, _vp]),
     "bc_set_log_level": (_int, [_int]),
     "bc_set_log_callback": (_int, [LOG_FN, _vp]),

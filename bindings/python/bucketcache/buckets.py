@@ -452,18 +452,22 @@ class Bucket:
 
     def pop(self, key, default=_MISSING):
         """Removes key's entry and returns its value; default (else KeyError) if it has none.
-        Not atomic across processes: two may both get the value (the C++ Store::pop is)."""
-        try:
-            value = self[key]
-        except KeyError:
+        Atomic across processes (bc_pop): of concurrent pops of one entry, one gets it."""
+        k = self._key(key)
+        buf = _lib.bc_buf()
+        h = self._handle  # held until the call returns (see _open)
+        code = _lib.lib.bc_pop(h.get(), k, len(k), ctypes.byref(buf))
+        if code in (_lib.BC_ENOTFOUND, _lib.BC_ECORRUPT):
             if default is _MISSING:
-                raise
+                raise self._miss(code, key)
             return default
+        _lib.check(code, 'pop')
+        self._note_written(k)
+        data = _lib.take(buf)
         try:
-            del self[key]
-        except KeyError:
-            pass  # removed meanwhile
-        return value
+            return self._loads(data)
+        except CacheLoadError as e:
+            raise KeyInvalidError(abbreviate(key)) from e
 
     def get_many(self, keys, default=None):
         """[get(key, default) for key in keys]."""

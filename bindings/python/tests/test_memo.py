@@ -195,3 +195,27 @@ def test_stale_ttl_is_validated(cache_dir):
         Bucket(cache_dir, stale_ttl=-1)
     with pytest.raises(TypeError):
         Bucket(cache_dir, stale_ttl='soon')
+
+
+def _pop_worker(path, n, results):
+    with Bucket(path) as b:
+        results.put([b.pop('key-%d' % i, None) is not None for i in range(n)])
+
+
+def test_pop_is_atomic_across_processes(cache_dir):
+    import multiprocessing
+    with Bucket(cache_dir) as b:
+        for i in range(50):
+            b['key-%d' % i] = i
+    ctx = multiprocessing.get_context('fork')
+    results = ctx.Queue()
+    procs = [ctx.Process(target=_pop_worker, args=(str(cache_dir), 50, results))
+             for _ in range(4)]
+    for p in procs:
+        p.start()
+    got = [results.get(timeout=120) for _ in procs]
+    for p in procs:
+        p.join(60)
+        assert p.exitcode == 0
+    for i in range(50):
+        assert sum(g[i] for g in got) == 1
