@@ -219,3 +219,36 @@ TEST(MemoOptions, MemoizeCallWith) {
   EXPECT_EQ(sq.call_with(young, 3), 13);
   EXPECT_EQ(sq(3), 13);
 }
+
+TEST(MemoOptions, MemoizeServesStaleAndRefreshesInTheBackground) {
+  TempDir dir;
+  bc::Options o = opts();
+  o.stale_ttl = std::chrono::hours(1);
+  bc::Bucket<bc::JsonBackend> bucket(dir.sub("b"), o);
+  std::atomic<int> calls{0};
+  std::mutex mu;
+  std::condition_variable cv;
+  bool released = false;
+  auto f = bc::memoize(bucket, "f", std::function<int(int)>([&](int x) {
+                         const int n = calls.fetch_add(1) + 1;
+                         if (n > 1) {
+                           std::unique_lock<std::mutex> lock(mu);
+                           cv.wait(lock, [&] { return released; });
+                         }
+                         return x * 100 + n;
+                       }));
+  EXPECT_EQ(f(1), 101);
+  // Expire the entry now (its own lifetime of 1 us): stale from here on.
+  bucket.store().set_ex(bc::KeyRef(bucket.store().digest(f.canonical_key(1)), f.canonical_key(1)),
+                        "101", 1);
+  std::this_thread::sleep_for(2ms);
+  EXPECT_EQ(f(1), 101);  // stale, at once: the refresh is blocked
+  EXPECT_EQ(f(1), 101);
+  {
+    const std::lock_guard<std::mutex> lock(mu);
+    released = true;
+  }
+  cv.notify_all();
+  while (f(1) != 102) std::this_thread::sleep_for(1ms);
+  EXPECT_EQ(calls.load(), 2);
+}

@@ -223,10 +223,23 @@ class MemoCore {
 
   template <class Key, class Call>
   R call(const Key& key, Call&& compute) const {
+    return call(key, std::forward<Call>(compute), nullptr);
+  }
+
+  // background: a self-contained callable for a stale-while-revalidate refresh, or nullptr.
+  template <class Key, class Call, class Background>
+  R call(const Key& key, Call&& compute, Background background) const {
     bool hit = false;
     std::int64_t expires_us = 0;
-    R value =
-        bucket_->template get_or_compute<R>(key, std::forward<Call>(compute), &hit, &expires_us);
+    R value = [&] {
+      if constexpr (std::is_same_v<Background, std::nullptr_t>) {
+        return bucket_->template get_or_compute<R>(key, std::forward<Call>(compute), &hit,
+                                                   &expires_us);
+      } else {
+        return bucket_->template get_or_compute_stale<R>(key, std::forward<Call>(compute),
+                                                         std::move(background), &hit, &expires_us);
+      }
+    }();
     if (hit && on_hit_) {
       on_hit_(CachedCallInfo<R>{arguments_text(key), value, expiry_time(expires_us), name_});
     }
@@ -289,9 +302,25 @@ class MemoizedFunction<BucketT, F, Ignore, Traits, std::tuple<A...>> {
   // The cached result for these arguments; on a miss calls the function (once across the
   // threads and processes sharing the bucket) and stores the result. Exceptions from the
   // function propagate and cache nothing.
+  // With Options::stale_ttl on a direct bucket, a result expired less than stale_ttl ago is
+  // returned at once while a library thread calls a copy of the function with copies of
+  // the arguments (docs/memoize.md): only for a copyable function whose parameters are
+  // copyable and not rvalue references; otherwise stale results are recomputed here.
   result_type operator()(A... args) const {
     const Key k = key(args...);
-    return core_.call(k, [&] { return invoke<true>(std::index_sequence_for<A...>{}, args...); });
+    auto compute = [&] { return invoke<true>(std::index_sequence_for<A...>{}, args...); };
+    if constexpr (std::is_copy_constructible_v<F> &&
+                  std::is_copy_constructible_v<typename BucketT::backend_type::Config> &&
+                  (... && (std::is_copy_constructible_v<std::decay_t<A>> &&
+                           !std::is_rvalue_reference_v<A>))) {
+      if (core_.bucket().store().option(OptionKey::stale_ttl_us) > 0) {
+        return core_.call(k, compute,
+                          [fn = fn_, copies = std::make_tuple(std::decay_t<A>(args)...)]() mutable {
+                            return result_type(std::apply(fn, copies));
+                          });
+      }
+    }
+    return core_.call(k, compute);
   }
   // Calls the function and overwrites the cached result (BucketCache's nocache=True).
   result_type refresh(A... args) const {
