@@ -179,6 +179,18 @@ int bc_options_set_int(bc_options* o, int option, int64_t value) {
         require(value >= 0, "BC_OPT_SIZE_LIMIT_BYTES must not be negative (0 = no limit)");
         opt.size_limit_bytes = static_cast<std::uint64_t>(value);
         return BC_OK;
+      case BC_OPT_STALE_TTL_US:
+        require(value >= 0, "BC_OPT_STALE_TTL_US must not be negative");
+        opt.stale_ttl = std::chrono::microseconds(value);
+        return BC_OK;
+      case BC_OPT_DISABLED:
+        require(is_bool(value), "BC_OPT_DISABLED takes 0 or 1");
+        opt.disabled = value == 1;
+        return BC_OK;
+      case BC_OPT_ENTRY_SIZE_LIMIT_BYTES:
+        require(value >= 0, "BC_OPT_ENTRY_SIZE_LIMIT_BYTES must not be negative");
+        opt.entry_size_limit_bytes = static_cast<std::size_t>(value);
+        return BC_OK;
       case BC_OPT_TIMEOUT_MS:
         require(value >= 1 && value <= 24 * 3600 * 1000,
                 "BC_OPT_TIMEOUT_MS must be 1..86400000 (milliseconds)");
@@ -241,6 +253,9 @@ int bc_options_set_str(bc_options* o, int option, const char* value) {
       case BC_OPT_FILE_MODE:
       case BC_OPT_STORE_KEYS:
       case BC_OPT_SIZE_LIMIT_BYTES:
+      case BC_OPT_STALE_TTL_US:
+      case BC_OPT_DISABLED:
+      case BC_OPT_ENTRY_SIZE_LIMIT_BYTES:
         return fail(BC_EINVAL, "this option takes an integer: use bc_options_set_int");
       default:
         return fail(BC_EUNSUPPORTED, ("unknown option " + std::to_string(option)).c_str());
@@ -355,31 +370,77 @@ int bc_prune_directory(bc_bucket* b, bc_prune_info* out) {
   });
 }
 
-int bc_get_or_compute(bc_bucket* b, const void* key, size_t klen, bc_compute_fn fn, void* user,
-                      bc_buf* out, int* hit) {
+}  // extern "C"
+
+namespace {
+
+// Turns a compute callback's result into the value's bytes (BC_EUSER for a non-zero
+// return). Self-contained (copies of key and backend), so a refresh on a library thread
+// (BC_OPT_STALE_TTL_US) may call it after the call that made it returned.
+struct CCompute {
+  bc_compute_fn fn;
+  void* user;
+  std::string key;
+  std::string backend;
+  bool key_null;
+  std::string operator()() const {
+    bc_buf produced{nullptr, 0};
+    const int rc = fn(user, key_null ? nullptr : key.data(), key.size(), &produced);
+    if (rc != 0) {
+      throw bc::Error(bc::ErrorCode::user,
+                      "compute callback returned " + std::to_string(rc) + "; nothing cached");
+    }
+    std::string bytes(bytes_arg(produced.data, produced.size, "computed value"));
+    bucketcache::capi::check_value(backend, bytes);
+    return bytes;
+  }
+};
+
+int get_or_compute_call(const char* name, bc_bucket* b, const void* key, size_t klen,
+                        bc_compute_fn fn, void* user, int64_t max_age_us, int flags, bc_buf* out,
+                        int* hit, int64_t* expires_us) {
   if (out != nullptr) *out = bc_buf{nullptr, 0};
   return guard([&] {
-    require(b != nullptr, "bc_get_or_compute: bucket is NULL");
-    require(fn != nullptr, "bc_get_or_compute: fn is NULL");
-    require(out != nullptr, "bc_get_or_compute: out is NULL");
+    require(b != nullptr, (std::string(name) + ": bucket is NULL").c_str());
+    require(fn != nullptr, (std::string(name) + ": fn is NULL").c_str());
+    require(out != nullptr, (std::string(name) + ": out is NULL").c_str());
+    require((flags & ~(BC_CALL_REFRESH | BC_CALL_SKIP_CACHE)) == 0,
+            (std::string(name) + ": unknown flags " + std::to_string(flags)).c_str());
+    require(flags != (BC_CALL_REFRESH | BC_CALL_SKIP_CACHE),
+            (std::string(name) + ": BC_CALL_REFRESH and BC_CALL_SKIP_CACHE exclude each other")
+                .c_str());
+    require(max_age_us >= 0, (std::string(name) + ": max_age_us must not be negative").c_str());
     const bc::cache::Key k = entry_key(b, key, klen);
-    auto compute = [&]() -> std::string {
-      bc_buf produced{nullptr, 0};
-      const int rc = fn(user, key, klen, &produced);
-      if (rc != 0) {
-        throw bc::Error(bc::ErrorCode::user,
-                        "compute callback returned " + std::to_string(rc) + "; nothing cached");
-      }
-      std::string bytes(bytes_arg(produced.data, produced.size, "computed value"));
-      bucketcache::capi::check_value(b->handle.backend(), bytes);
-      return bytes;
-    };
+    const CCompute compute{fn, user, std::string(bytes_arg(key, klen, "key")), b->handle.backend(),
+                           key == nullptr};
+    bc::ComputeCall call;
+    call.max_age_us = max_age_us;
+    call.refresh = (flags & BC_CALL_REFRESH) != 0;
+    call.skip_cache = (flags & BC_CALL_SKIP_CACHE) != 0;
+    if (b->handle.store().option(bc::OptionKey::stale_ttl_us) > 0) call.background = compute;
     bool was_hit = false;
-    const bc::Entry e = b->handle.ops().get_or_compute(k, compute, &was_hit);
+    const bc::Entry e = b->handle.ops().get_or_compute(k, std::cref(compute), call, &was_hit);
     give(out, *e.value);
     if (hit != nullptr) *hit = was_hit ? 1 : 0;
+    if (expires_us != nullptr) *expires_us = e.expires_us;
     return BC_OK;
   });
+}
+
+}  // namespace
+
+extern "C" {
+
+int bc_get_or_compute(bc_bucket* b, const void* key, size_t klen, bc_compute_fn fn, void* user,
+                      bc_buf* out, int* hit) {
+  return get_or_compute_call("bc_get_or_compute", b, key, klen, fn, user, 0, 0, out, hit, nullptr);
+}
+
+int bc_get_or_compute_ex(bc_bucket* b, const void* key, size_t klen, bc_compute_fn fn, void* user,
+                         int64_t max_age_us, int flags, bc_buf* out, int* hit,
+                         int64_t* expires_us) {
+  return get_or_compute_call("bc_get_or_compute_ex", b, key, klen, fn, user, max_age_us, flags, out,
+                             hit, expires_us);
 }
 
 int bc_set_ex(bc_bucket* b, const void* key, size_t klen, const void* val, size_t vlen,
@@ -455,6 +516,20 @@ int bc_get_ex(bc_bucket* b, const void* key, size_t klen, int64_t max_age_us, bc
     }
     give(out, *e.value);
     if (expires_us != nullptr) *expires_us = e.expires_us;
+    return BC_OK;
+  });
+}
+
+int bc_pop(bc_bucket* b, const void* key, size_t klen, bc_buf* out) {
+  if (out != nullptr) *out = bc_buf{nullptr, 0};
+  return guard([&] {
+    require(b != nullptr, "bc_pop: bucket is NULL");
+    require(out != nullptr, "bc_pop: out is NULL");
+    const bc::Digest d = key_digest(b, key, klen);
+    bc::Entry e;
+    if (!b->handle.ops().write_through().pop(d, e))
+      return fail(BC_ENOTFOUND, "no usable entry for key");
+    give(out, *e.value);
     return BC_OK;
   });
 }

@@ -17,6 +17,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <limits>
 #include <optional>
 #include <string>
@@ -243,6 +244,28 @@ class BucketOperations {
     });
   }
 
+  // get_or_compute() with stale-while-revalidate (Options::stale_ttl): background() is a
+  // self-contained, thread-safe callable returning V that a library thread may call after
+  // this returns, to refresh an entry served stale (a hit whose *expires_us is past). A
+  // deferred bucket serves no stale entries (background is unused).
+  template <class V, class K, class F, class B>
+  V get_or_compute_stale(const K& key, F&& compute, B background, bool* hit = nullptr,
+                         std::int64_t* expires_us = nullptr) {
+    std::function<std::string()> bg;
+    if constexpr (std::is_same_v<std::decay_t<decltype(self().storage())>, Store>) {
+      bg = [background = std::move(background), config = self().config()]() mutable {
+        std::string bytes;
+        Backend::dump(V(background()), bytes, config);
+        return bytes;
+      };
+    } else {
+      (void)background;
+    }
+    return with_key(key, [&](const KeyRef& k) {
+      return get_or_compute_as<V>(k, std::forward<F>(compute), hit, expires_us, std::move(bg));
+    });
+  }
+
  private:
   // Calls f with key's KeyRef: with the key's bytes for the built-in keymakers that have
   // them at hand (DefaultKeyMaker's canonical form, RawKeyMaker's bytes), so the entry
@@ -269,7 +292,8 @@ class BucketOperations {
   }
 
   template <class V, class F>
-  V get_or_compute_as(const KeyRef& k, F&& compute, bool* hit, std::int64_t* expires_us) {
+  V get_or_compute_as(const KeyRef& k, F&& compute, bool* hit, std::int64_t* expires_us,
+                      std::function<std::string()> background = {}) {
     const Digest& d = k.digest;
     std::optional<V> computed;
     auto produce = [&]() {
@@ -279,7 +303,14 @@ class BucketOperations {
       return bytes;
     };
     bool was_hit = false;
-    Entry e = self().storage().get_or_compute(k, produce, &was_hit);
+    Entry e;
+    if constexpr (std::is_same_v<std::decay_t<decltype(self().storage())>, Store>) {
+      ComputeCall call;
+      call.background = std::move(background);
+      e = self().storage().get_or_compute(k, produce, call, &was_hit);
+    } else {
+      e = self().storage().get_or_compute(k, produce, &was_hit);
+    }
     if (!was_hit) {
       if (hit != nullptr) *hit = false;
       if (expires_us != nullptr) *expires_us = e.expires_us;

@@ -112,6 +112,20 @@ typedef struct bc_prune_info {
 #define BC_STAT_EXPIRED 5   /* entries found expired (deleted or pruned) */
 #define BC_STAT_ENTRIES 6   /* entries of this bucket in its store now (a scan) */
 #define BC_STAT_BYTES 7     /* bytes of those entries (header, key and value) */
+#define BC_OPT_STALE_TTL_US 16      /* I: stale-while-revalidate: bc_get_or_compute(_ex) returns
+                                       a value expired less than this long ago at once while
+                                       one caller (across processes) recomputes it in the
+                                       background; 0 = off (default). The compute callback may
+                                       then run on a library thread: it must be thread-safe,
+                                       and user must stay valid until the refresh ends
+                                       (bc_bucket_close waits for it at most
+                                       BC_OPT_LOCK_WAIT_MS; docs/memoize.md). */
+#define BC_OPT_DISABLED 17          /* I: 1 = gets miss, nothing is stored, computes always
+                                       run. The environment variable BUCKETCACHE_DISABLE=1
+                                       sets it for every bucket opened while it is set. */
+#define BC_OPT_ENTRY_SIZE_LIMIT_BYTES 19 /* I: bc_get_or_compute(_ex): a computed value longer
+                                            than this is returned, not stored (logged at
+                                            info); 0 = no limit (default) */
 
 /* Creates options with defaults in *out. Free with bc_options_free.
  * Errors: BC_EINVAL (out NULL), BC_ENOMEM. */
@@ -198,14 +212,29 @@ BC_API int bc_prune_directory(bc_bucket* b, bc_prune_info* out);
  * bc_get_or_compute returns. Return 0 on success, non-zero to abort. */
 typedef int (*bc_compute_fn)(void* user, const void* key, size_t klen, bc_buf* out);
 
-/* Returns key's cached value in *out, or on a miss calls fn (on the calling thread) and
- * stores and returns its bytes. Concurrent callers of one key — threads and processes
+/* Returns key's cached value in *out, or on a miss calls fn (on the calling thread; with
+ * BC_OPT_STALE_TTL_US, for a refresh, also on a library thread) and stores and returns
+ * its bytes. Concurrent callers of one key — threads and processes
  * sharing the directory — compute once; the others wait up to BC_OPT_LOCK_WAIT_MS, then
  * compute themselves. *hit (may be NULL) is set to 1 for a cached value, 0 if computed.
  * Errors: BC_EUSER (fn returned non-zero: nothing is cached), BC_EINVAL (NULL argument or
  * fn's bytes invalid for the backend), BC_EIO, BC_ENOMEM. */
 BC_API int bc_get_or_compute(bc_bucket* b, const void* key, size_t klen, bc_compute_fn fn,
                              void* user, bc_buf* out, int* hit);
+
+/* Flags of bc_get_or_compute_ex. */
+#define BC_CALL_REFRESH 1    /* compute and overwrite, whatever is cached */
+#define BC_CALL_SKIP_CACHE 2 /* compute; neither read nor write the cache */
+
+/* bc_get_or_compute with per-call options: max_age_us > 0 makes an entry created longer
+ * ago than that a miss (recomputed and overwritten; 0: no bound), flags 0,
+ * BC_CALL_REFRESH or BC_CALL_SKIP_CACHE (not both). *expires_us (NULL ok) gets the
+ * returned value's expiry (0: never; in the past for a value served stale, see
+ * BC_OPT_STALE_TTL_US). Errors as bc_get_or_compute; BC_EINVAL for unknown flags, both
+ * flags, or a negative max_age_us. */
+BC_API int bc_get_or_compute_ex(bc_bucket* b, const void* key, size_t klen, bc_compute_fn fn,
+                                void* user, int64_t max_age_us, int flags, bc_buf* out, int* hit,
+                                int64_t* expires_us);
 
 /* ---- Cache management (docs/cache-management.md) ---------------------------------- */
 
@@ -247,6 +276,12 @@ BC_API int bc_incr(bc_bucket* b, const void* key, size_t klen, int64_t delta, in
  * never). Errors as bc_get. */
 BC_API int bc_get_ex(bc_bucket* b, const void* key, size_t klen, int64_t max_age_us, bc_buf* out,
                      int64_t* expires_us);
+
+/* Removes key's usable entry and returns its value in *out (free with bc_buf_dispose):
+ * get-and-delete, atomic across processes sharing the store (of concurrent pops of one
+ * entry, exactly one gets it). With BC_OPT_DEFERRED, pending writes are written first.
+ * Errors: BC_ENOTFOUND (no usable entry), BC_EINVAL, BC_EIO, BC_ENOMEM. */
+BC_API int bc_pop(bc_bucket* b, const void* key, size_t klen, bc_buf* out);
 
 /* Removes every entry of this bucket (its backend and key format) from the store, and
  * empties its memory layer; other backends' and key formats' entries stay. *removed (NULL

@@ -43,6 +43,17 @@ BUCKETCACHE_NAMESPACE_BEGIN
 template <std::size_t... I>
 struct ignore_args {};
 
+// Per-call options of a memoized call (call_with; cachier's bucketcache__ keywords, the C
+// API's bc_get_or_compute_ex).
+struct CallOptions {
+  // > 0: a cached result created longer ago is recomputed and overwritten.
+  std::chrono::microseconds max_age{0};
+  // Call the function and overwrite the cached result (as refresh()).
+  bool refresh = false;
+  // Call the function only: the bucket is neither read nor written.
+  bool skip_cache = false;
+};
+
 // What an on_hit callback receives (BucketCache's CachedCallInfo). The references are
 // valid during the callback only.
 template <class R>
@@ -212,10 +223,23 @@ class MemoCore {
 
   template <class Key, class Call>
   R call(const Key& key, Call&& compute) const {
+    return call(key, std::forward<Call>(compute), nullptr);
+  }
+
+  // background: a self-contained callable for a stale-while-revalidate refresh, or nullptr.
+  template <class Key, class Call, class Background>
+  R call(const Key& key, Call&& compute, Background background) const {
     bool hit = false;
     std::int64_t expires_us = 0;
-    R value =
-        bucket_->template get_or_compute<R>(key, std::forward<Call>(compute), &hit, &expires_us);
+    R value = [&] {
+      if constexpr (std::is_same_v<Background, std::nullptr_t>) {
+        return bucket_->template get_or_compute<R>(key, std::forward<Call>(compute), &hit,
+                                                   &expires_us);
+      } else {
+        return bucket_->template get_or_compute_stale<R>(key, std::forward<Call>(compute),
+                                                         std::move(background), &hit, &expires_us);
+      }
+    }();
     if (hit && on_hit_) {
       on_hit_(CachedCallInfo<R>{arguments_text(key), value, expiry_time(expires_us), name_});
     }
@@ -227,6 +251,25 @@ class MemoCore {
     R value = compute();
     bucket_->set(key, value);
     return value;
+  }
+
+  template <class Key, class Call, class Fresh>
+  R call_with(const CallOptions& o, const Key& key, Call&& compute, Fresh&& fresh) const {
+    if (o.skip_cache) return fresh();
+    if (o.refresh) return refresh(key, std::forward<Fresh>(fresh));
+    if (o.max_age.count() > 0) {
+      if (std::optional<R> v = bucket_->template try_get_within<R>(key, o.max_age)) {
+        if (on_hit_) {
+          Entry e;
+          const std::int64_t expires_us =
+              bucket_->store().get(bucket_->digest(key), e) ? e.expires_us : 0;
+          on_hit_(CachedCallInfo<R>{arguments_text(key), *v, expiry_time(expires_us), name_});
+        }
+        return std::move(*v);
+      }
+      return refresh(key, std::forward<Fresh>(fresh));
+    }
+    return call(key, std::forward<Call>(compute));
   }
 
   BucketT& bucket() const { return *bucket_; }
@@ -259,15 +302,38 @@ class MemoizedFunction<BucketT, F, Ignore, Traits, std::tuple<A...>> {
   // The cached result for these arguments; on a miss calls the function (once across the
   // threads and processes sharing the bucket) and stores the result. Exceptions from the
   // function propagate and cache nothing.
+  // With Options::stale_ttl on a direct bucket, a result expired less than stale_ttl ago is
+  // returned at once while a library thread calls a copy of the function with copies of
+  // the arguments (docs/memoize.md): only for a copyable function whose parameters are
+  // copyable and not rvalue references; otherwise stale results are recomputed here.
   result_type operator()(A... args) const {
     const Key k = key(args...);
-    return core_.call(k, [&] { return invoke<true>(std::index_sequence_for<A...>{}, args...); });
+    auto compute = [&] { return invoke<true>(std::index_sequence_for<A...>{}, args...); };
+    if constexpr (std::is_copy_constructible_v<F> &&
+                  std::is_copy_constructible_v<typename BucketT::backend_type::Config> &&
+                  (... && (std::is_copy_constructible_v<std::decay_t<A>> &&
+                           !std::is_rvalue_reference_v<A>))) {
+      if (core_.bucket().store().option(OptionKey::stale_ttl_us) > 0) {
+        return core_.call(k, compute,
+                          [fn = fn_, copies = std::make_tuple(std::decay_t<A>(args)...)]() mutable {
+                            return result_type(std::apply(fn, copies));
+                          });
+      }
+    }
+    return core_.call(k, compute);
   }
   // Calls the function and overwrites the cached result (BucketCache's nocache=True).
   result_type refresh(A... args) const {
     const Key k = key(args...);
     return core_.refresh(k,
                          [&] { return invoke<false>(std::index_sequence_for<A...>{}, args...); });
+  }
+  // A call with per-call options (CallOptions: max age, refresh, skip cache).
+  result_type call_with(const CallOptions& options, A... args) const {
+    const Key k = key(args...);
+    return core_.call_with(
+        options, k, [&] { return invoke<true>(std::index_sequence_for<A...>{}, args...); },
+        [&] { return invoke<false>(std::index_sequence_for<A...>{}, args...); });
   }
   // Stores value as the result for these arguments without calling the function.
   void precache(const result_type& value, const std::decay_t<A>&... args) const {
@@ -337,6 +403,12 @@ class MemoizedMethod<BucketT, M, Ignore, Traits, std::tuple<A...>> {
     const Key k = key(self, args...);
     return core_.refresh(
         k, [&] { return invoke<false>(self, std::index_sequence_for<A...>{}, args...); });
+  }
+  result_type call_with(const CallOptions& options, object_type& self, A... args) const {
+    const Key k = key(self, args...);
+    return core_.call_with(
+        options, k, [&] { return invoke<true>(self, std::index_sequence_for<A...>{}, args...); },
+        [&] { return invoke<false>(self, std::index_sequence_for<A...>{}, args...); });
   }
   void precache(const result_type& value, const object_type& self,
                 const std::decay_t<A>&... args) const {

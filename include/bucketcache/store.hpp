@@ -68,6 +68,18 @@ struct Options {
   // file store only; a Redis store rejects it (InvalidArgument).
   std::uint64_t size_limit_bytes = 0;
   Eviction eviction = Eviction::lrs;
+  // Stale-while-revalidate (docs/memoize.md): get_or_compute() calls given a background
+  // compute (ComputeCall::background) return an entry expired less than this long ago at
+  // once while one caller - across threads and processes - recomputes it on a library
+  // thread. Within the window reads do not delete the expired entry (prune_directory()
+  // still may). Zero (default) turns it off; negative is rejected.
+  std::chrono::microseconds stale_ttl{0};
+  // Reads miss, writes store nothing, computes always run (also set for every bucket by
+  // the environment variable BUCKETCACHE_DISABLE=1 when the store is opened).
+  bool disabled = false;
+  // get_or_compute(): a computed value longer than this many bytes is returned but not
+  // stored (logged at info). 0 (default): no limit.
+  std::size_t entry_size_limit_bytes = 0;
 };
 
 // How Options cross into the library: as (key, value) pairs, so that adding an option
@@ -85,6 +97,11 @@ enum class OptionKey : int {
   size_limit_bytes = 14,   // BC_OPT_SIZE_LIMIT_BYTES
   eviction = 15,           // BC_OPT_EVICTION (an Eviction value)
   store_keys = 18,         // BC_OPT_STORE_KEYS
+
+  // Memoization (docs/memoize.md).
+  stale_ttl_us = 16,            // BC_OPT_STALE_TTL_US
+  disabled = 17,                // BC_OPT_DISABLED
+  entry_size_limit_bytes = 19,  // BC_OPT_ENTRY_SIZE_LIMIT_BYTES
 };
 struct OptionValue {
   OptionKey key;
@@ -106,7 +123,10 @@ inline std::vector<OptionValue> option_values(const Options& o) {
           {OptionKey::file_mode, static_cast<std::int64_t>(o.file_mode)},
           {OptionKey::store_keys, o.store_keys ? 1 : 0},
           {OptionKey::size_limit_bytes, sat(o.size_limit_bytes)},
-          {OptionKey::eviction, static_cast<std::int64_t>(o.eviction)}};
+          {OptionKey::eviction, static_cast<std::int64_t>(o.eviction)},
+          {OptionKey::stale_ttl_us, o.stale_ttl.count()},
+          {OptionKey::disabled, o.disabled ? 1 : 0},
+          {OptionKey::entry_size_limit_bytes, sat(o.entry_size_limit_bytes)}};
 }
 
 // A bucket's statistics (Store::stats, bc_stat). hits..expired are totals of every process
@@ -121,6 +141,21 @@ struct Stats {
   std::uint64_t expired = 0;    // entries found past their expiry and removed
   std::uint64_t entries = 0;
   std::uint64_t bytes = 0;  // entry sizes in the store (header, key and value)
+};
+
+// Per-call options of get_or_compute() (bc_get_or_compute_ex's max_age_us and flags).
+struct ComputeCall {
+  // > 0: an entry created longer ago than this is recomputed (and overwritten).
+  std::int64_t max_age_us = 0;
+  // Compute and overwrite, whatever is stored.
+  bool refresh = false;
+  // Compute only: the cache is neither read nor written.
+  bool skip_cache = false;
+  // With Options::stale_ttl: a self-contained copy of the compute (it must not refer to
+  // the caller's stack) that a library thread may call after get_or_compute() returned,
+  // to refresh an entry served stale. It must be thread-safe. Empty: a stale entry is
+  // recomputed on the calling thread, as without stale_ttl.
+  std::function<std::string()> background;
 };
 
 // A value read from the store, with its times (microseconds since the Unix epoch).
@@ -210,6 +245,13 @@ class BUCKETCACHE_API Store {
   // *hit (optional) tells whether the value came from the cache.
   Entry get_or_compute(const KeyRef& key, const std::function<std::string()>& compute,
                        bool* hit = nullptr);
+  // The same with per-call options (see ComputeCall). Served stale (within
+  // Options::stale_ttl after expiry, call.background given), *hit is true and the entry's
+  // expires_us is in the past. A value longer than Options::entry_size_limit_bytes is
+  // returned but not stored. With Options::disabled, compute() always runs and nothing is
+  // stored.
+  Entry get_or_compute(const KeyRef& key, const std::function<std::string()>& compute,
+                       const ComputeCall& call, bool* hit = nullptr);
 
   // Like set(), with the entry's own lifetime (kBucketLifetime: the bucket's).
   void set_ex(const KeyRef& key, std::string_view value, std::int64_t lifetime_us);
@@ -296,6 +338,9 @@ class BUCKETCACHE_API Store {
     o.store_keys = option(OptionKey::store_keys) != 0;
     o.size_limit_bytes = static_cast<std::uint64_t>(option(OptionKey::size_limit_bytes));
     o.eviction = static_cast<Eviction>(option(OptionKey::eviction));
+    o.stale_ttl = std::chrono::microseconds(option(OptionKey::stale_ttl_us));
+    o.disabled = option(OptionKey::disabled) != 0;
+    o.entry_size_limit_bytes = static_cast<std::size_t>(option(OptionKey::entry_size_limit_bytes));
     return o;
   }
   // One option's value; InvalidArgument for a key the library does not know.

@@ -10,6 +10,8 @@
 #include "storage/redis/redis_router.hpp"
 #include "storage/redis/redis_storage.hpp"
 #include "storage/redis/redis_url.hpp"
+#include "support/clock.hpp"
+#include "support/log_internal.hpp"
 
 namespace bucketcache {
 inline namespace v1 {
@@ -29,6 +31,10 @@ class DirectOperations final : public Operations {
                        bool* hit) override {
     return s_.get_or_compute(key.ref(), compute, hit);
   }
+  Entry get_or_compute(const Key& key, const std::function<std::string()>& compute,
+                       const ComputeCall& call, bool* hit) override {
+    return s_.get_or_compute(key.ref(), compute, call, hit);
+  }
   Store& write_through() override { return s_; }
   void sync() override {}
   std::size_t discard() override { return 0; }
@@ -41,14 +47,56 @@ class DirectOperations final : public Operations {
 class DeferredOperations final : public Operations {
  public:
   explicit DeferredOperations(DeferredWrites& d) : d_(d) {}
-  void set(const Key& key, std::string_view value) override { d_.set(key.ref(), value); }
-  ReadStatus read(const Digest& key, Entry& out) override { return d_.read(key, out); }
+  // BC_OPT_DISABLED: nothing becomes pending, nothing is read.
+  void set(const Key& key, std::string_view value) override {
+    if (!disabled()) d_.set(key.ref(), value);
+  }
+  ReadStatus read(const Digest& key, Entry& out) override {
+    return disabled() ? ReadStatus::absent : d_.read(key, out);
+  }
+  bool disabled() const { return d_.target().option(OptionKey::disabled) != 0; }
   bool contains(const Digest& key) override { return d_.contains(key); }
   bool erase(const Digest& key) override { return d_.erase(key); }
   void unload(const Digest& key) override { d_.unload(key); }
   Entry get_or_compute(const Key& key, const std::function<std::string()>& compute,
                        bool* hit) override {
     return d_.get_or_compute(key.ref(), compute, hit);
+  }
+  Entry get_or_compute(const Key& key, const std::function<std::string()>& compute,
+                       const ComputeCall& call, bool* hit) override {
+    Store& target = d_.target();
+    const std::size_t limit =
+        static_cast<std::size_t>(target.option(OptionKey::entry_size_limit_bytes));
+    if (hit != nullptr) *hit = false;
+    auto fresh = [&](std::string value) {
+      Entry e;
+      e.created_us = now_us();
+      e.expires_us = expiry_after(e.created_us, target.option(OptionKey::lifetime_us));
+      e.value = std::make_shared<const std::string>(std::move(value));
+      return e;
+    };
+    if (call.skip_cache || target.option(OptionKey::disabled) != 0) return fresh(compute());
+    if (!call.refresh && call.max_age_us <= 0 && limit == 0) {
+      return d_.get_or_compute(key.ref(), compute, hit);
+    }
+    if (!call.refresh) {
+      Entry e;
+      if (d_.read(key.digest, e) == ReadStatus::found &&
+          !older_than(e.created_us, call.max_age_us, now_us())) {
+        if (hit != nullptr) *hit = true;
+        return e;
+      }
+    }
+    Entry e = fresh(compute());
+    if (limit == 0 || e.value->size() <= limit) {
+      d_.set(key.ref(), *e.value);
+    } else {
+      BC_LOG(LogLevel::info,
+             "computed value of {} is {} bytes, over the entry size limit of {}: returned, "
+             "not stored",
+             key_label(key.digest), e.value->size(), limit);
+    }
+    return e;
   }
   Store& write_through() override {
     d_.sync();

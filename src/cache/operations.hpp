@@ -38,6 +38,11 @@ class Operations {
   virtual void unload(const Digest& key) = 0;
   virtual Entry get_or_compute(const Key& key, const std::function<std::string()>& compute,
                                bool* hit) = 0;
+  // With per-call options (Store::get_or_compute's ComputeCall). A deferred bucket honours
+  // max age, refresh, skip cache, the entry size limit and BC_OPT_DISABLED, but serves no
+  // stale entries (call.background is unused): its computed values become pending writes.
+  virtual Entry get_or_compute(const Key& key, const std::function<std::string()>& compute,
+                               const ComputeCall& call, bool* hit) = 0;
   // The store, for the operations that act on it directly (set_ex, add, touch, incr,
   // foreach: docs/cache-management.md). A deferred bucket syncs its pending writes first.
   virtual Store& write_through() = 0;

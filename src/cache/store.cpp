@@ -11,7 +11,10 @@
 #include <cerrno>
 #include <condition_variable>
 #include <cstdlib>
+#include <cstring>
+#include <deque>
 #include <mutex>
+#include <thread>
 #include <unordered_set>
 #include <vector>
 
@@ -39,6 +42,12 @@ Options checked(Options o) {
   if (o.lock_wait.count() < 0) throw InvalidArgument("lock_wait must not be negative");
   if (o.eviction != Eviction::lrs && o.eviction != Eviction::lru) {
     throw InvalidArgument("eviction must be Eviction::lrs or Eviction::lru");
+  }
+  if (o.stale_ttl.count() < 0) throw InvalidArgument("stale_ttl must not be negative");
+  // BUCKETCACHE_DISABLE=1 turns every bucket opened while it is set off.
+  if (const char* env = std::getenv("BUCKETCACHE_DISABLE");
+      env != nullptr && std::strcmp(env, "1") == 0) {
+    o.disabled = true;
   }
   if ((o.directory_mode & ~07777u) != 0 || (o.file_mode & ~07777u) != 0) {
     throw InvalidArgument("directory_mode and file_mode must be permission bits (<= 07777)");
@@ -88,6 +97,16 @@ Options options_from(const std::vector<OptionValue>& list) {
             v.value != static_cast<int>(Eviction::lru))
           throw InvalidArgument("eviction must be 0 (lrs) or 1 (lru)");
         o.eviction = static_cast<Eviction>(v.value);
+        break;
+      case OptionKey::stale_ttl_us:
+        o.stale_ttl = std::chrono::microseconds(v.value);
+        break;
+      case OptionKey::disabled:
+        o.disabled = v.value != 0;
+        break;
+      case OptionKey::entry_size_limit_bytes:
+        if (v.value < 0) throw InvalidArgument("entry_size_limit_bytes must not be negative");
+        o.entry_size_limit_bytes = static_cast<std::size_t>(v.value);
         break;
       default:
         throw InvalidArgument("unknown option " + std::to_string(static_cast<int>(v.key)));
@@ -160,8 +179,14 @@ struct Store::Impl {
     }
   }
 
-  // Persists the counts not yet persisted (close).
+  // Ends background refreshes (see Refresher), then persists the counts not yet persisted.
   ~Impl() {
+    std::shared_ptr<Refresher> r;
+    {
+      const std::lock_guard<std::mutex> lock(refresher_mu);
+      r = std::move(refresher);
+    }
+    if (r) r->close(options.lock_wait);
     try {
       const std::lock_guard<std::mutex> lock(flush_mu);
       if (persist && pending_any()) flush_locked(false);
@@ -185,8 +210,11 @@ struct Store::Impl {
     if (h.backend_id != backend_id || h.keymaker_id != keymaker_id || h.key != key) {
       return ReadStatus::foreign;
     }
-    if (past_expiry(h.expires_us, now_us())) {
-      if (store->remove_if_same(key, e.version)) count(pending.expired);
+    const std::int64_t now = now_us();
+    if (past_expiry(h.expires_us, now)) {
+      if (!within_stale_window(h.expires_us, now) && store->remove_if_same(key, e.version)) {
+        count(pending.expired);
+      }
       return ReadStatus::expired;
     }
     if ((h.flags & format::kExplicitLifetime) == 0 &&
@@ -244,6 +272,7 @@ struct Store::Impl {
   // the entry was stored.
   bool write(const KeyRef& key, std::string_view value, std::int64_t created, std::int64_t expires,
              std::uint32_t flags, storage::Overwrite overwrite = storage::Overwrite::yes) {
+    if (options.disabled) return true;  // nothing is stored; callers see a stored value
     storage::EntryToWrite entry;
     entry.header.backend_id = backend_id;
     entry.header.keymaker_id = keymaker_id;
@@ -562,10 +591,226 @@ struct Store::Impl {
     return found == ReadStatus::found ? judge(key, e) : found;
   }
 
+  // Whether an entry that expired at expires_us (past) is still within the stale window.
+  bool within_stale_window(std::int64_t expires_us, std::int64_t now) const {
+    const std::int64_t ttl = options.stale_ttl.count();
+    return ttl > 0 && expires_us != 0 && now < saturating_add(expires_us, ttl);
+  }
+
+  // The stored entry of key if it is this bucket's, past its expiry but within the stale
+  // window, and not of a longer lifetime than the bucket's.
+  bool stale_entry(const Digest& key, Entry& out) {
+    storage::StoredEntry e;
+    if (status_of(store->read(key, e)) != ReadStatus::found) return false;
+    const format::EntryHeader& h = e.header;
+    if (h.backend_id != backend_id || h.keymaker_id != keymaker_id || h.key != key) return false;
+    const std::int64_t now = now_us();
+    if (!past_expiry(h.expires_us, now) || !within_stale_window(h.expires_us, now)) return false;
+    if ((h.flags & format::kExplicitLifetime) == 0 &&
+        outlives_bucket(h.created_us, h.expires_us, options.lifetime.count())) {
+      return false;
+    }
+    out.value = std::move(e.value);
+    out.created_us = h.created_us;
+    out.expires_us = h.expires_us;
+    return true;
+  }
+
+  // Whether a computed value may be stored (Options::entry_size_limit_bytes); logs if not.
+  bool storable(const Digest& key, std::size_t size) const {
+    const std::size_t limit = options.entry_size_limit_bytes;
+    if (limit == 0 || size <= limit) return true;
+    BC_LOG(LogLevel::info,
+           "computed value of {} is {} bytes, over the entry size limit of {}: "
+           "returned, not stored",
+           key_label(key), size, limit);
+    return false;
+  }
+
+  // Stores a computed value with the bucket's lifetime from now (unless disabled or over
+  // the entry size limit) and returns it as an entry.
+  Entry store_computed(const KeyRef& key, std::string&& computed) {
+    auto value = std::make_shared<const std::string>(std::move(computed));
+    Entry e;
+    e.created_us = now_us();
+    e.expires_us = expiry_after(e.created_us, options.lifetime.count());
+    if (storable(key.digest, value->size())) write(key, *value, e.created_us, e.expires_us, 0);
+    e.value = std::move(value);
+    return e;
+  }
+
+  // Background refreshes of stale-while-revalidate: one worker thread per store, started by
+  // the first refresh, and a queue of at most kMaxQueued keys; a key queued or running is
+  // not queued again, and a refresh finding the queue full is skipped. Across processes
+  // the worker takes the key's single-flight lock without waiting: if another caller holds
+  // it (it is refreshing or computing the key), this refresh is skipped; if the entry is
+  // usable again once the lock is held, nothing is computed.
+  //
+  // close() (the Store's destruction) drops the queued refreshes and waits for the running
+  // one to end, at most Options::lock_wait for its compute; a compute still running then
+  // is abandoned: its thread is detached, keeps the storage alive until the compute
+  // returns, then drops the result and the key's lock. The state lives in a shared_ptr the
+  // thread holds, so nothing it touches is freed under it.
+  struct Refresher : std::enable_shared_from_this<Refresher> {
+    static constexpr std::size_t kMaxQueued = 16;
+    enum class Phase { idle, prepare, compute, write };
+    struct Job {
+      Digest digest;
+      std::string key_bytes;
+      bool has_bytes = false;
+      std::function<std::string()> compute;
+    };
+
+    explicit Refresher(Impl* o) : owner(o), storage(o->store) {}
+
+    // Queues a refresh; false if the key is queued or running already, or the queue is
+    // full, or the store is closing.
+    bool submit(const KeyRef& key, std::function<std::string()> compute) {
+      const std::lock_guard<std::mutex> lock(mu);
+      if (closing || active.count(key.digest) != 0) return false;
+      if (queue.size() >= kMaxQueued) {
+        BC_LOG(LogLevel::debug, "refresh of {} skipped: {} refreshes queued already",
+               key_label(key.digest), queue.size());
+        return false;
+      }
+      queue.push_back(Job{key.digest, std::string(key.bytes), key.has_bytes, std::move(compute)});
+      active.insert(key.digest);
+      if (!worker.joinable()) {
+        worker = std::thread([self = shared_from_this()] { self->run(); });
+      }
+      cv.notify_one();
+      return true;
+    }
+
+    void run() {
+      for (;;) {
+        Job job;
+        {
+          std::unique_lock<std::mutex> lock(mu);
+          cv.wait(lock, [&] { return closing || !queue.empty(); });
+          if (closing) break;
+          job = std::move(queue.front());
+          queue.pop_front();
+          phase = Phase::prepare;
+        }
+        // Phases other than compute run with the owner alive: close() waits for them.
+        storage::LockOutcome outcome = storage::LockOutcome::held;
+        std::unique_ptr<storage::KeyLock> key_lock =
+            storage->lock(job.digest, std::chrono::steady_clock::now(), {}, outcome);
+        bool go = false;
+        if (!key_lock) {
+          BC_LOG(LogLevel::debug, "refresh of {} skipped: another caller holds its lock",
+                 key_label(job.digest));
+        } else if (owner->peek(job.digest) == ReadStatus::found) {
+          BC_LOG(LogLevel::debug, "refresh of {} skipped: refreshed by another caller",
+                 key_label(job.digest));
+        } else {
+          go = true;
+        }
+        if (go) {
+          {
+            const std::lock_guard<std::mutex> lock(mu);
+            phase = Phase::compute;
+          }
+          std::string value;
+          bool computed = false;
+          try {
+            value = job.compute();
+            computed = true;
+          } catch (const std::exception& e) {
+            BC_LOG(LogLevel::warn, "background refresh of {} failed (the stale value stays): {}",
+                   key_label(job.digest), e.what());
+          } catch (...) {
+            BC_LOG(LogLevel::warn, "background refresh of {} failed (the stale value stays)",
+                   key_label(job.digest));
+          }
+          {
+            const std::lock_guard<std::mutex> lock(mu);
+            if (abandoned) return;  // the owner is gone; key_lock drops with the storage alive
+            phase = Phase::write;
+          }
+          if (computed) {
+            try {
+              const KeyRef ref =
+                  job.has_bytes ? KeyRef(job.digest, job.key_bytes) : KeyRef(job.digest);
+              owner->store_computed(ref, std::move(value));
+              BC_LOG(LogLevel::debug, "refreshed {} in the background", key_label(job.digest));
+            } catch (const std::exception& e) {
+              BC_LOG(LogLevel::warn, "background refresh of {} could not be stored: {}",
+                     key_label(job.digest), e.what());
+            }
+          }
+        }
+        key_lock.reset();
+        job.compute = nullptr;  // the caller's state goes before the key leaves `active`
+        const std::lock_guard<std::mutex> lock(mu);
+        active.erase(job.digest);
+        phase = Phase::idle;
+        idle_cv.notify_all();
+      }
+      const std::lock_guard<std::mutex> lock(mu);
+      exited = true;
+      idle_cv.notify_all();
+    }
+
+    void close(std::chrono::milliseconds wait) {
+      std::unique_lock<std::mutex> lock(mu);
+      closing = true;
+      queue.clear();
+      cv.notify_all();
+      if (!worker.joinable()) return;
+      const auto deadline = deadline_after(wait);
+      for (;;) {
+        if (idle_cv.wait_until(lock, deadline, [&] { return exited; })) break;
+        if (phase == Phase::compute) {
+          abandoned = true;
+          BC_LOG(LogLevel::warn,
+                 "closing {}: a background refresh still computing after {} ms is abandoned "
+                 "(its result will be dropped)",
+                 storage->describe(), wait.count());
+          lock.unlock();
+          worker.detach();
+          return;
+        }
+        // prepare or write: bounded store work; wait for it without a deadline.
+        idle_cv.wait(lock, [&] { return exited || phase == Phase::compute; });
+        if (exited) break;
+      }
+      lock.unlock();
+      worker.join();
+    }
+
+    std::mutex mu;
+    std::condition_variable cv;       // work queued or closing
+    std::condition_variable idle_cv;  // a job ended or the worker exited
+    std::deque<Job> queue;
+    std::unordered_set<Digest, DigestHash> active;  // queued or running
+    Phase phase = Phase::idle;
+    bool closing = false;
+    bool abandoned = false;
+    bool exited = false;
+    Impl* owner;
+    std::shared_ptr<storage::Storage> storage;
+    std::thread worker;
+  };
+
+  // Queues a background refresh of key (see Refresher).
+  void refresh_later(const KeyRef& key, std::function<std::string()> compute) {
+    std::shared_ptr<Refresher> r;
+    {
+      const std::lock_guard<std::mutex> lock(refresher_mu);
+      if (!refresher) refresher = std::make_shared<Refresher>(this);
+      r = refresher;
+    }
+    if (r->submit(key, std::move(compute))) {
+      BC_LOG(LogLevel::debug, "serving {} stale; refresh queued", key_label(key.digest));
+    }
+  }
+
   Options options;
   std::string backend_id;
   std::string keymaker_id;
-  std::unique_ptr<storage::Storage> store;
+  std::shared_ptr<storage::Storage> store;  // shared with an abandoned refresh (Refresher)
   MemoryCache memory;
   std::atomic<bool> logged_longer_lifetime{false};
 
@@ -583,6 +828,9 @@ struct Store::Impl {
   std::mutex updating_mu;
   std::condition_variable updating_cv;
   std::unordered_set<Digest, DigestHash> updating;
+
+  std::mutex refresher_mu;
+  std::shared_ptr<Refresher> refresher;  // made by the first refresh
 
   class Updating {
    public:
@@ -654,6 +902,7 @@ void Store::set_entry(const KeyRef& key, std::string_view value, std::int64_t cr
 }
 
 ReadStatus Store::read(const Digest& key, Entry& out) {
+  if (impl_->options.disabled) return ReadStatus::absent;
   const ReadStatus status = impl_->read_entry(key, out);
   impl_->count(status == ReadStatus::found ? impl_->pending.hits : impl_->pending.misses);
   return status;
@@ -696,28 +945,62 @@ bool Store::get(const Digest& key, Entry& out) { return read(key, out) == ReadSt
 
 Entry Store::get_or_compute(const KeyRef& key, const std::function<std::string()>& compute,
                             bool* hit) {
+  return get_or_compute(key, compute, ComputeCall{}, hit);
+}
+
+Entry Store::get_or_compute(const KeyRef& key, const std::function<std::string()>& compute,
+                            const ComputeCall& call, bool* hit) {
   const Digest& d = key.digest;
-  Entry e;
-  if (impl_->read_entry(d, e) == ReadStatus::found) {
-    impl_->count(impl_->pending.hits);
-    if (hit != nullptr) *hit = true;
+  if (hit != nullptr) *hit = false;
+  if (impl_->options.disabled || call.skip_cache) {
+    const ReentryGuard computing(this, d);
+    std::string value = compute();
+    Entry e;
+    e.created_us = now_us();
+    e.expires_us = expiry_after(e.created_us, impl_->options.lifetime.count());
+    e.value = std::make_shared<const std::string>(std::move(value));
     return e;
   }
-  const ReentryGuard computing(this, d);
-  const auto deadline = deadline_after(impl_->options.lock_wait);
-  storage::LockOutcome outcome = storage::LockOutcome::held;
-  std::unique_ptr<storage::KeyLock> lock = impl_->store->lock(
-      d, deadline, [&] { return impl_->peek(d) == ReadStatus::found; }, outcome);
-  if (outcome == storage::LockOutcome::held || outcome == storage::LockOutcome::done) {
-    // Whoever held the lock before us may have stored the value meanwhile.
-    if (impl_->read_entry(d, e) == ReadStatus::found) {
+  // A usable entry, unless the call wants a fresh one (refresh) or a younger one (max age).
+  auto usable = [&](Entry& e) {
+    return impl_->read_entry(d, e) == ReadStatus::found &&
+           !older_than(e.created_us, call.max_age_us, now_us());
+  };
+  Entry e;
+  if (!call.refresh) {
+    if (usable(e)) {
       impl_->count(impl_->pending.hits);
       if (hit != nullptr) *hit = true;
       return e;
     }
-    if (!lock) {
-      // It was there a moment ago but is gone (erased, expired): wait for the lock again.
-      lock = impl_->store->lock(d, deadline, {}, outcome);
+    if (call.background && impl_->options.stale_ttl.count() > 0 && impl_->stale_entry(d, e) &&
+        !older_than(e.created_us, call.max_age_us, now_us())) {
+      impl_->refresh_later(key, call.background);
+      impl_->count(impl_->pending.hits);
+      if (hit != nullptr) *hit = true;
+      return e;
+    }
+  }
+  const ReentryGuard computing(this, d);
+  const auto deadline = deadline_after(impl_->options.lock_wait);
+  storage::LockOutcome outcome = storage::LockOutcome::held;
+  std::unique_ptr<storage::KeyLock> lock;
+  if (call.refresh) {
+    lock = impl_->store->lock(d, deadline, {}, outcome);
+  } else {
+    lock = impl_->store->lock(
+        d, deadline, [&] { return impl_->peek(d) == ReadStatus::found; }, outcome);
+    if (outcome == storage::LockOutcome::held || outcome == storage::LockOutcome::done) {
+      // Whoever held the lock before us may have stored the value meanwhile.
+      if (usable(e)) {
+        impl_->count(impl_->pending.hits);
+        if (hit != nullptr) *hit = true;
+        return e;
+      }
+      if (!lock) {
+        // It was there a moment ago but is gone (erased, expired): wait for the lock again.
+        lock = impl_->store->lock(d, deadline, {}, outcome);
+      }
     }
   }
   if (outcome == storage::LockOutcome::timed_out) {
@@ -728,15 +1011,7 @@ Entry Store::get_or_compute(const KeyRef& key, const std::function<std::string()
            key_label(d), impl_->store->describe());
   }
   impl_->count(impl_->pending.misses);
-  auto value = std::make_shared<const std::string>(compute());
-  const std::int64_t created = now_us();
-  const std::int64_t expires = expiry_after(created, impl_->options.lifetime.count());
-  impl_->write(key, *value, created, expires, 0);
-  if (hit != nullptr) *hit = false;
-  e.value = std::move(value);
-  e.created_us = created;
-  e.expires_us = expires;
-  return e;
+  return impl_->store_computed(key, compute());
 }
 
 void Store::set_ex(const KeyRef& key, std::string_view value, std::int64_t lifetime_us) {
@@ -949,6 +1224,7 @@ void Store::reset_stats() {
 }
 
 bool Store::contains(const Digest& key) {
+  if (impl_->options.disabled) return false;
   CachedValue cv;
   if (impl_->memory_hit(key, cv)) return true;
   return impl_->peek(key) == ReadStatus::found;
@@ -1026,6 +1302,12 @@ std::int64_t Store::option(OptionKey key) const {
                  : static_cast<std::int64_t>(o.size_limit_bytes);
     case OptionKey::eviction:
       return static_cast<std::int64_t>(o.eviction);
+    case OptionKey::stale_ttl_us:
+      return o.stale_ttl.count();
+    case OptionKey::disabled:
+      return o.disabled ? 1 : 0;
+    case OptionKey::entry_size_limit_bytes:
+      return static_cast<std::int64_t>(o.entry_size_limit_bytes);
   }
   throw InvalidArgument("unknown option " + std::to_string(static_cast<int>(key)));
 }

@@ -524,6 +524,56 @@ static void test_logging(void) {
   bc_bucket_close(b);
 }
 
+/* bc_get_or_compute_ex's flags and max age, BC_OPT_DISABLED, BC_OPT_ENTRY_SIZE_LIMIT_BYTES
+ * and bc_pop from C (the threaded and cross-process cases are in
+ * tests/reliability/capi_memo_test.cpp). */
+static void test_memoization_calls(void) {
+  bc_bucket* b = open_bucket(dir("memo"), "json", "json", 0, 0);
+  struct compute_state one = {0, 0, "1"};
+  struct compute_state two = {0, 0, "2"};
+  bc_buf out = {NULL, 0};
+  int hit = -1;
+  int64_t expires = -1;
+  CHECK_RC(bc_get_or_compute_ex(b, "\"k\"", 3, compute, &one, 0, 0, &out, &hit, &expires), BC_OK);
+  CHECK(hit == 0 && expires == 0 && out.size == 1 && memcmp(out.data, "1", 1) == 0);
+  bc_buf_dispose(&out);
+  CHECK_RC(bc_get_or_compute_ex(b, "\"k\"", 3, compute, &two, 0, BC_CALL_REFRESH, &out, &hit,
+                                NULL),
+           BC_OK);
+  CHECK(hit == 0 && two.calls == 1 && memcmp(out.data, "2", 1) == 0);
+  bc_buf_dispose(&out);
+  CHECK_RC(bc_get_or_compute_ex(b, "\"k\"", 3, compute, &one, 0, BC_CALL_SKIP_CACHE, &out, NULL,
+                                NULL),
+           BC_OK);
+  CHECK(memcmp(out.data, "1", 1) == 0);
+  bc_buf_dispose(&out);
+  CHECK(get_equals(b, "\"k\"", "2"));
+  CHECK_RC(bc_get_or_compute_ex(b, "\"k\"", 3, compute, &one, 0, 3, &out, NULL, NULL), BC_EINVAL);
+  CHECK_RC(bc_get_or_compute_ex(b, "\"k\"", 3, compute, &one, -1, 0, &out, NULL, NULL), BC_EINVAL);
+  CHECK_RC(bc_pop(b, "\"k\"", 3, &out), BC_OK);
+  CHECK(out.size == 1 && memcmp(out.data, "2", 1) == 0);
+  bc_buf_dispose(&out);
+  CHECK_RC(bc_pop(b, "\"k\"", 3, &out), BC_ENOTFOUND);
+  bc_bucket_close(b);
+  {
+    bc_options* o = NULL;
+    CHECK_RC(bc_options_new(&o), BC_OK);
+    CHECK_RC(bc_options_set_str(o, BC_OPT_BACKEND, "json"), BC_OK);
+    CHECK_RC(bc_options_set_str(o, BC_OPT_KEY_FORMAT, "json"), BC_OK);
+    CHECK_RC(bc_options_set_int(o, BC_OPT_DISABLED, 1), BC_OK);
+    CHECK_RC(bc_options_set_int(o, BC_OPT_ENTRY_SIZE_LIMIT_BYTES, 4), BC_OK);
+    CHECK_RC(bc_options_set_int(o, BC_OPT_STALE_TTL_US, 1000000), BC_OK);
+    CHECK_RC(bc_bucket_open(&b, dir("memo"), o), BC_OK);
+    bc_options_free(o);
+    CHECK_RC(bc_set(b, "\"n\"", 3, "5", 1), BC_OK);
+    CHECK_RC(bc_get(b, "\"n\"", 3, &out), BC_ENOTFOUND);
+    CHECK_RC(bc_get_or_compute(b, "\"n\"", 3, compute, &one, &out, &hit), BC_OK);
+    CHECK(hit == 0);
+    bc_buf_dispose(&out);
+    bc_bucket_close(b);
+  }
+}
+
 int main(int argc, char** argv) {
   if (argc != 3) {
     fprintf(stderr, "usage: %s <scratch-dir> <vectors-file>\n", argv[0]);
@@ -540,6 +590,7 @@ int main(int argc, char** argv) {
   test_corruption_and_io_errors();
   test_deferred();
   test_get_or_compute();
+  test_memoization_calls();
   test_logging();
   printf("%d passed, %d failed\n", passed, failed);
   return failed == 0 ? 0 : 1;

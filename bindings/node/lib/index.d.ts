@@ -47,6 +47,10 @@ export interface BucketOptions {
   nearCacheDir?: string;
   /** Milliseconds a near-cache copy is served before the server is asked again (default 5000). */
   nearCacheTtlMs?: number;
+  /** Computed results longer than this many bytes are returned, not stored (0: no limit). */
+  entrySizeLimitBytes?: number;
+  /** Gets miss, nothing is stored, computes always run (BC_OPT_DISABLED). */
+  disabled?: boolean;
 }
 
 export interface EntryInfo {
@@ -118,11 +122,16 @@ export class Bucket<V = any> {
   forEach(fn: (entry: EntryInfo) => boolean | void): void;
   sync(): void;
   close(): void;
-  getOrCompute(key: Key | RawKey, compute: () => V): V;
+  /** Removes key's entry and returns its value (undefined if none); atomic across processes. */
+  pop(key: Key | RawKey): V | undefined;
+  getOrCompute(key: Key | RawKey, compute: () => V, options?: CallOptions): V;
   memoize<A extends unknown[], R extends V>(
     fn: (this: any, ...args: A) => R,
     options?: MemoizeOptions<A, R>,
-  ): ((this: any, ...args: A) => R) & MemoizedMembers<A> & { refresh(...args: A): R };
+  ): ((this: any, ...args: A) => R) & MemoizedMembers<A> & {
+    refresh(...args: A): R;
+    callWith(options: CallOptions, ...args: A): R;
+  };
   memoizeAsync<A extends unknown[], R extends V>(
     fn: (this: any, ...args: A) => Promise<R> | R,
     options?: MemoizeOptions<A, R>,
@@ -149,6 +158,21 @@ export function jsonKey(text: string | Uint8Array): JsonKey;
 export function canonicalKey(key: Key): string;
 export function setLogLevel(level: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'critical' | 'off' | number): void;
 export function setLogFullKeys(on: boolean): void;
+/** Per-call options of getOrCompute (bc_get_or_compute_ex). */
+export interface CallOptions {
+  /** An entry created longer ago than this is recomputed and overwritten. */
+  maxAgeMs?: number;
+  /** Compute and overwrite. */
+  refresh?: boolean;
+  /** Compute only: neither read nor write the cache. */
+  skipCache?: boolean;
+}
+
+/** Turns caching off for every bucket of this process (gets miss, nothing stored). */
+export function disable(): void;
+export function enable(): void;
+export function isDisabled(): boolean;
+
 export function version(): { library: string; number: number; format: number; path: string };
 
 export namespace msgpack {

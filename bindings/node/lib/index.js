@@ -3,7 +3,7 @@
 // bucketcache for Node.js: persistent on-disk keyed caches over the bucketcache C API.
 // See docs/node.md.
 
-const { koffi, c, opt, bc_buf, check, takeBuffer, libraryFile } = require('./native');
+const { koffi, c, opt, call, bc_buf, check, takeBuffer, libraryFile } = require('./native');
 const { codes, BucketCacheError } = require('./errors');
 const { JsonKey, jsonKey, toJsonText, jsonKeyBytes, rawKeyBytes } = require('./keys');
 const msgpack = require('./msgpack');
@@ -97,8 +97,42 @@ const INT_OPTIONS = {
   timeoutMs: opt.TIMEOUT_MS,
   sizeLimitBytes: opt.SIZE_LIMIT_BYTES,
   nearCacheTtlMs: opt.NEAR_CACHE_TTL_MS,
+  entrySizeLimitBytes: opt.ENTRY_SIZE_LIMIT_BYTES,
 };
-const BOOL_OPTIONS = { deferred: opt.DEFERRED, fsync: opt.FSYNC, checkFile: opt.CHECK_FILE };
+const BOOL_OPTIONS = { deferred: opt.DEFERRED, fsync: opt.FSYNC, checkFile: opt.CHECK_FILE, disabled: opt.DISABLED };
+
+// disable() / enable(): the process-wide switch (BC_OPT_DISABLED for every bucket, open or
+// not): gets miss, nothing is stored, computes always run.
+let cachingDisabled = false;
+function disable() {
+  cachingDisabled = true;
+}
+function enable() {
+  cachingDisabled = false;
+}
+function isDisabled() {
+  return cachingDisabled;
+}
+
+// bc_get_or_compute_ex's max_age_us and flags from {maxAgeMs, refresh, skipCache}.
+function callOptions(options) {
+  if (options === undefined || options === null) options = {};
+  if (typeof options !== 'object') throw new TypeError('call options must be an object');
+  for (const name of Object.keys(options)) {
+    if (name !== 'maxAgeMs' && name !== 'refresh' && name !== 'skipCache') {
+      throw new TypeError(`unknown call option '${name}' (maxAgeMs, refresh, skipCache)`);
+    }
+  }
+  const maxAgeMs = options.maxAgeMs ?? 0;
+  if (typeof maxAgeMs !== 'number' || !Number.isFinite(maxAgeMs) || maxAgeMs < 0) {
+    throw new RangeError('maxAgeMs must be a finite number of milliseconds >= 0');
+  }
+  if (options.refresh && options.skipCache) throw new TypeError('refresh and skipCache exclude each other');
+  let flags = 0;
+  if (options.refresh) flags = call.REFRESH;
+  if (options.skipCache || cachingDisabled) flags = call.SKIP_CACHE;
+  return { maxAgeUs: maxAgeMs > 0 ? Math.max(1, Math.round(maxAgeMs * 1000)) : 0, flags };
+}
 const KNOWN_OPTIONS = new Set(['lifetime', 'backend', 'keyFormat', 'store', 'eviction', 'nearCacheDir', ...Object.keys(INT_OPTIONS), ...Object.keys(BOOL_OPTIONS)]);
 
 function checkedOptions(options) {
@@ -253,6 +287,7 @@ class Bucket {
   // The stored bytes of key, or undefined on a miss (absent, expired, foreign or corrupt).
   _getBytes(k) {
     const h = this._h();
+    if (cachingDisabled) return undefined;
     const out = {};
     const rc = c.get(h, k, k.length, out);
     if (rc === codes.BC_ENOTFOUND || rc === codes.BC_ECORRUPT) return undefined;
@@ -261,6 +296,7 @@ class Bucket {
   }
 
   _setBytes(k, bytes) {
+    if (cachingDisabled) return;
     check(c.set(this._h(), k, k.length, bytes, bytes.length));
   }
 
@@ -299,6 +335,7 @@ class Bucket {
   // true if key has a usable entry (reads the entry's header only).
   has(key) {
     const k = this._keyBytes(key);
+    if (cachingDisabled) return false;
     return check(c.contains(this._h(), k, k.length)) === 1;
   }
 
@@ -390,6 +427,17 @@ class Bucket {
     return { value: this._decode(takeBuffer(out)), expires: expiryDate(expires[0]) };
   }
 
+  // Removes key's usable entry and returns its value (undefined if none): get-and-delete,
+  // atomic across processes (of concurrent pops of one entry, one gets it).
+  pop(key) {
+    const k = this._keyBytes(key);
+    const out = {};
+    const rc = c.pop(this._h(), k, k.length, out);
+    if (rc === codes.BC_ENOTFOUND || rc === codes.BC_ECORRUPT) return undefined;
+    check(rc);
+    return this._decode(takeBuffer(out));
+  }
+
   // Removes every entry of this bucket (its backend and key format) and returns how many;
   // other buckets' entries in the directory stay. Drops pending deferred writes.
   clear() {
@@ -457,8 +505,9 @@ class Bucket {
   // Single flight: the cached value of key, or compute()'s result, stored and returned.
   // compute must be synchronous. Concurrent callers of one key (other processes sharing
   // the directory) compute once; others wait up to lockWaitMs. Returns {value, hit}.
-  _getOrCompute(k, compute) {
+  _getOrCompute(k, compute, options) {
     const h = this._h();
+    const { maxAgeUs, flags } = callOptions(options);
     let failure = null;
     let mem = null;
     const callback = (user, key, klen, outPtr) => {
@@ -484,7 +533,7 @@ class Bucket {
     const hit = [0];
     let rc;
     try {
-      rc = c.get_or_compute(h, k, k.length, callback, null, out, hit);
+      rc = c.get_or_compute_ex(h, k, k.length, callback, null, maxAgeUs, flags, out, hit, [0]);
     } finally {
       if (mem !== null) koffi.free(mem);
     }
@@ -495,9 +544,11 @@ class Bucket {
 
   // The cached value of key, or compute() (synchronous), stored and returned, computed
   // once across processes sharing the directory.
-  getOrCompute(key, compute) {
+  // options (optional): {maxAgeMs} an entry created longer ago is recomputed, {refresh:
+  // true} compute and overwrite, {skipCache: true} compute only (bc_get_or_compute_ex).
+  getOrCompute(key, compute, options) {
     if (typeof compute !== 'function') throw new TypeError('getOrCompute(key, compute): compute must be a function');
-    return this._getOrCompute(this._keyBytes(key), compute).value;
+    return this._getOrCompute(this._keyBytes(key), compute, options).value;
   }
 
   // Wraps a synchronous function so its results are cached under
@@ -510,9 +561,9 @@ class Bucket {
     }
     const m = makeMemoized(this, fn, options, 'memoize');
     const bucket = this;
-    const memoized = function (...args) {
-      const k = m.keyBytes(this, args);
-      const { value, hit } = bucket._getOrCompute(k, () => fn.apply(this, args));
+    const run = function (self, args, callOpts) {
+      const k = m.keyBytes(self, args);
+      const { value, hit } = bucket._getOrCompute(k, () => fn.apply(self, args), callOpts);
       if (hit) {
         m.stats.hits++;
         m.onHit(k, args, value);
@@ -520,6 +571,13 @@ class Bucket {
         m.stats.misses++;
       }
       return value;
+    };
+    const memoized = function (...args) {
+      return run(this, args);
+    };
+    // Per-call options (cachier's bucketcache__ keywords): {maxAgeMs, refresh, skipCache}.
+    memoized.callWith = function (callOpts, ...args) {
+      return run(this, args, callOpts);
     };
     return m.decorate(memoized);
   }
@@ -694,4 +752,7 @@ module.exports = {
   setLogFullKeys,
   version,
   msgpack,
+  disable,
+  enable,
+  isDisabled,
 };

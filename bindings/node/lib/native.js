@@ -148,6 +148,10 @@ const c = {
     'int bc_get_or_compute(bc_bucket *b, const void *key, size_t klen, bc_compute_fn *fn, ' +
       'void *user, _Out_ bc_buf *out, _Out_ int *hit)',
   ),
+  get_or_compute_ex: lib.func(
+    'int bc_get_or_compute_ex(bc_bucket *b, const void *key, size_t klen, bc_compute_fn *fn, ' +
+      'void *user, int64_t max_age_us, int flags, _Out_ bc_buf *out, _Out_ int *hit, _Out_ int64_t *expires_us)',
+  ),
   get_expiry: lib.func('int bc_get_expiry(bc_bucket *b, const void *key, size_t klen, _Out_ int64_t *expires_us)'),
   set_ex: lib.func(
     'int bc_set_ex(bc_bucket *b, const void *key, size_t klen, const void *val, size_t vlen, int64_t lifetime_us)',
@@ -164,6 +168,7 @@ const c = {
       '_Out_ int64_t *expires_us)',
   ),
   clear: lib.func('int bc_clear(bc_bucket *b, _Out_ uint64_t *removed)'),
+  pop: lib.func('int bc_pop(bc_bucket *b, const void *key, size_t klen, _Out_ bc_buf *out)'),
   foreach: lib.func('int bc_foreach(bc_bucket *b, bc_entry_fn *fn, void *user)'),
   stat: lib.func('int bc_stat(bc_bucket *b, int which, _Out_ uint64_t *out)'),
   stat_reset: lib.func('int bc_stat_reset(bc_bucket *b)'),
@@ -197,7 +202,12 @@ const opt = Object.freeze({
   EVICTION: 15,
   STORE_KEYS: 18,
   NEAR_CACHE_TTL_MS: 20,
+  DISABLED: 17,
+  ENTRY_SIZE_LIMIT_BYTES: 19,
 });
+
+// Flags of bc_get_or_compute_ex (BC_CALL_*).
+const call = Object.freeze({ REFRESH: 1, SKIP_CACHE: 2 });
 
 // The error for result code rc, with the calling thread's detail message. Call right
 // after the failing call: the next library call replaces the detail.
@@ -220,4 +230,4 @@ function takeBuffer(buf) {
   }
 }
 
-module.exports = { koffi, c, opt, bc_buf, check, errorFor, takeBuffer, libraryFile };
+module.exports = { koffi, c, opt, call, bc_buf, check, errorFor, takeBuffer, libraryFile };

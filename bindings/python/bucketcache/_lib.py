@@ -13,6 +13,7 @@ import itertools
 import logging
 import os
 import threading
+import time
 import weakref
 from pathlib import Path
 
@@ -69,6 +70,11 @@ BC_STAT_EVICTIONS = 4
 BC_STAT_EXPIRED = 5
 BC_STAT_ENTRIES = 6
 BC_STAT_BYTES = 7
+BC_OPT_STALE_TTL_US = 16
+BC_OPT_DISABLED = 17
+BC_OPT_ENTRY_SIZE_LIMIT_BYTES = 19
+BC_CALL_REFRESH = 1
+BC_CALL_SKIP_CACHE = 2
 
 # Log levels.
 (BC_LOG_TRACE, BC_LOG_DEBUG, BC_LOG_INFO, BC_LOG_WARN, BC_LOG_ERROR, BC_LOG_CRITICAL,
@@ -109,6 +115,9 @@ _PROTOTYPES = {
     "bc_prune_directory": (_int, [_vp, ctypes.POINTER(bc_prune_info)]),
     "bc_get_or_compute": (_int, [_vp, _bytes, _size, COMPUTE_FN, _vp,
                                  ctypes.POINTER(bc_buf), ctypes.POINTER(_int)]),
+    "bc_get_or_compute_ex": (_int, [_vp, _bytes, _size, COMPUTE_FN, _vp, ctypes.c_int64, _int,
+                                    ctypes.POINTER(bc_buf), ctypes.POINTER(_int),
+                                    ctypes.POINTER(ctypes.c_int64)]),
     "bc_buf_dispose": (None, [ctypes.POINTER(bc_buf)]),
     "bc_strerror": (ctypes.c_char_p, [_int]),
     "bc_last_error_message": (ctypes.c_char_p, []),
@@ -125,6 +134,7 @@ _PROTOTYPES = {
     "bc_get_ex": (_int, [_vp, _bytes, _size, ctypes.c_int64, ctypes.POINTER(bc_buf),
                          ctypes.POINTER(ctypes.c_int64)]),
     "bc_clear": (_int, [_vp, ctypes.POINTER(ctypes.c_uint64)]),
+    "bc_pop": (_int, [_vp, _bytes, _size, ctypes.POINTER(bc_buf)]),
     "bc_foreach": (_int, [_vp, ENTRY_FN, _vp]),
     "bc_stat": (_int, [_vp, _int, ctypes.POINTER(ctypes.c_uint64)]),
     "bc_stat_reset": (_int, [_vp]),
@@ -371,6 +381,7 @@ class Handle:
 
     def close(self):
         self._closer()
+        forget_background_of(self.ptr)
 
     @property
     def closed(self):
@@ -407,56 +418,104 @@ def foreach(ptr):
 # ---- get_or_compute --------------------------------------------------------------------
 
 class _Compute:
-    __slots__ = ("fn", "data", "error")
+    __slots__ = ("fn", "data", "error", "caller", "key")
 
     def __init__(self, fn):
         self.fn = fn
         self.data = None
         self.error = None
+        self.caller = threading.get_ident()
+        self.key = None
 
 
 _computes = {}
 _compute_ids = itertools.count(1)
+# Computes a background refresh (BC_OPT_STALE_TTL_US) may still call, by (bucket, key):
+# kept after the call that served a stale value returned, dropped when the refresh ran,
+# when more than _MAX_BACKGROUND are kept for the key, or when the bucket closes.
+_background = {}
+_background_lock = threading.Lock()
+_MAX_BACKGROUND = 4
 
 
 def _compute_trampoline(user, key, klen, out):
     ctx = _computes.get(user)
     if ctx is None:
         return 1
+    background = threading.get_ident() != ctx.caller
     try:
         data = ctx.fn()
         if not isinstance(data, bytes):
             raise TypeError("backend produced %s, not bytes" % type(data).__name__)
-        ctx.data = data  # kept alive until bc_get_or_compute has copied it
+        ctx.data = data  # kept alive until the library has copied it
         out.contents.data = ctypes.cast(ctypes.c_char_p(data), ctypes.c_void_p).value
         out.contents.size = len(data)
         return 0
     except BaseException as e:  # noqa: B902 - re-raised by get_or_compute, KeyboardInterrupt too
-        ctx.error = e
+        if background:
+            logger.warning("background refresh failed; the stale value stays: %r", e)
+        else:
+            ctx.error = e
         return 1
+    finally:
+        if background:
+            _forget_background(user, ctx)
+
+
+def _forget_background(cid, ctx):
+    with _background_lock:
+        _computes.pop(cid, None)
+        cids = _background.get(ctx.key)
+        if cids is not None and cid in cids:
+            cids.remove(cid)
+            if not cids:
+                del _background[ctx.key]
+
+
+def forget_background_of(ptr):
+    """Drops the background computes kept for a bucket (at its close)."""
+    with _background_lock:
+        for bkey in [k for k in _background if k[0] == ptr]:
+            for cid in _background.pop(bkey):
+                _computes.pop(cid, None)
 
 
 _compute_callback = COMPUTE_FN(_compute_trampoline)
 
 
-def get_or_compute(ptr, key, fn):
+def get_or_compute(ptr, key, fn, max_age_us=0, flags=0):
     """(bytes, hit, produced): the cached bytes, or fn()'s bytes after computing them once
-    across threads and processes. An exception from fn propagates unchanged."""
+    across threads and processes. An exception from fn propagates unchanged. When a stale
+    value is served (BC_OPT_STALE_TTL_US), fn is kept for the library's background refresh,
+    which calls it on a library thread."""
     ctx = _Compute(fn)
     cid = next(_compute_ids)
     _computes[cid] = ctx
     buf = bc_buf()
     hit = ctypes.c_int(0)
+    expires = ctypes.c_int64(0)
+    keep = False
     try:
-        code = lib.bc_get_or_compute(ptr, key, len(key), _compute_callback, cid,
-                                     ctypes.byref(buf), ctypes.byref(hit))
+        code = lib.bc_get_or_compute_ex(ptr, key, len(key), _compute_callback, cid, max_age_us,
+                                        flags, ctypes.byref(buf), ctypes.byref(hit),
+                                        ctypes.byref(expires))
         if code == BC_EUSER and ctx.error is not None:
             raise ctx.error
         check(code, "get_or_compute")
+        keep = bool(hit.value) and 0 < expires.value < time.time_ns() // 1000
         return take(buf), bool(hit.value), ctx.data
     finally:
-        del _computes[cid]
         ctx.error = None  # no reference cycle through the traceback
+        if keep:
+            ctx.key = (ptr, key)
+            with _background_lock:
+                if cid in _computes:  # not already run by the refresh
+                    cids = _background.setdefault(ctx.key, [])
+                    cids.append(cid)
+                    while len(cids) > _MAX_BACKGROUND:
+                        _computes.pop(cids.pop(0), None)
+        else:
+            _computes.pop(cid, None)
 
 
 # ---- Logging ---------------------------------------------------------------------------

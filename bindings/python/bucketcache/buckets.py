@@ -17,7 +17,7 @@ from .keymakers import DefaultKeyMaker, key_json
 from .log import abbreviate, logger, logger_config
 from .utilities import DecoratorFactory, PrunedFilesInfo, raise_invalid_keys
 
-__all__ = ('Bucket', 'DeferredWriteBucket', 'deferred_write')
+__all__ = ('Bucket', 'DeferredWriteBucket', 'deferred_write', 'disable', 'enable', 'is_disabled')
 
 _LIFETIME_KWARGS = {'days', 'seconds', 'microseconds', 'milliseconds', 'minutes', 'hours',
                     'weeks'}
@@ -52,6 +52,27 @@ _MICROSECOND = timedelta(microseconds=1)
 
 # Bucket.stats(): docs/python.md, "Statistics".
 Stats = namedtuple('Stats', 'hits misses writes evictions expired entries bytes')
+
+
+# disable() / enable(): the process-wide switch (BC_OPT_DISABLED for every bucket).
+_switch = {'disabled': False}
+
+
+def disable():
+    """Turns caching off for every bucket of this process, open or opened later: gets miss,
+    nothing is stored, decorated functions always run (cachier's ``disable_caching``).
+    BUCKETCACHE_DISABLE=1 in the environment does the same for buckets opened while set."""
+    _switch['disabled'] = True
+
+
+def enable():
+    """Undoes disable(); entries stored before are served again."""
+    _switch['disabled'] = False
+
+
+def is_disabled():
+    """Whether disable() is in force."""
+    return _switch['disabled']
 
 
 def _check_lifetime(value):
@@ -116,7 +137,8 @@ class Bucket:
     def __init__(self, path, backend=None, config=None, keymaker=None, lifetime=None, *,
                  memory_limit=None, check_file=False, fsync=False, lock_wait=None,
                  store=None, timeout=None, size_limit=None, eviction=None,
-                 near_cache_dir=None, near_cache_ttl=None, **kwargs):
+                 near_cache_dir=None, near_cache_ttl=None, stale_ttl=None,
+                 entry_size_limit=None, disabled=False, **kwargs):
         if kwargs:
             raise_invalid_keys(_LIFETIME_KWARGS, kwargs, 'Invalid lifetime argument{s}: {keys}')
             if lifetime:
@@ -143,6 +165,16 @@ class Bucket:
             if not seconds >= 0:
                 raise ValueError('lock_wait must not be negative')
             extra.append((_lib.BC_OPT_LOCK_WAIT_MS, round(seconds * 1000)))
+        if stale_ttl is not None:
+            seconds = _seconds(stale_ttl, 'stale_ttl')
+            extra.append((_lib.BC_OPT_STALE_TTL_US, min(round(seconds * 1e6), 2**63 - 1)))
+        if entry_size_limit is not None:
+            if isinstance(entry_size_limit, bool) or not isinstance(entry_size_limit, int) \
+                    or entry_size_limit < 0:
+                raise ValueError('entry_size_limit must be a number of bytes >= 0')
+            extra.append((_lib.BC_OPT_ENTRY_SIZE_LIMIT_BYTES, entry_size_limit))
+        if disabled:
+            extra.append((_lib.BC_OPT_DISABLED, 1))
         extra += [(_lib.BC_OPT_CHECK_FILE, bool(check_file)), (_lib.BC_OPT_FSYNC, bool(fsync)),
                   (_lib.BC_OPT_DEFERRED, self._deferred)]
         remote = store is not None and store != 'file'
@@ -185,7 +217,9 @@ class Bucket:
         self._options = {'memory_limit': memory_limit, 'check_file': check_file,
                          'fsync': fsync, 'lock_wait': lock_wait, 'store': store,
                          'timeout': timeout, 'size_limit': size_limit, 'eviction': eviction,
-                         'near_cache_dir': near_cache_dir, 'near_cache_ttl': near_cache_ttl}
+                         'near_cache_dir': near_cache_dir, 'near_cache_ttl': near_cache_ttl,
+                         'stale_ttl': stale_ttl, 'entry_size_limit': entry_size_limit,
+                         'disabled': disabled}
         self._written = None  # keys written, tracked inside deferred_write()
         self._handle = None
         self._open()
@@ -330,6 +364,8 @@ class Bucket:
 
     def __getitem__(self, key):
         k = self._key(key)
+        if _switch['disabled']:
+            raise self._miss(_lib.BC_ENOTFOUND, key)
         buf = _lib.bc_buf()
         h = self._handle  # held until the call returns (see _open)
         code = _lib.lib.bc_get(h.get(), k, len(k), ctypes.byref(buf))
@@ -364,6 +400,8 @@ class Bucket:
         """The value of key, or default on a miss. ``max_age`` (seconds or timedelta): an
         entry created longer ago is a miss (it is not deleted)."""
         k = self._key(key)
+        if _switch['disabled']:
+            return default
         buf = _lib.bc_buf()
         h = self._handle  # held until the call returns (see _open)
         code = _lib.lib.bc_get_ex(h.get(), k, len(k), _max_age_us(max_age), ctypes.byref(buf),
@@ -384,6 +422,8 @@ class Bucket:
         kept as long as that, even by a bucket of a shorter lifetime."""
         k = self._key(key)
         data = self._dumps(value)
+        if _switch['disabled']:
+            return
         h = self._handle  # held until the call returns (see _open)
         _lib.check(_lib.lib.bc_set_ex(h.get(), k, len(k), data, len(data), _lifetime_us(expire)),
                    'set')
@@ -394,6 +434,8 @@ class Bucket:
         concurrent adds of one key, exactly one succeeds). Returns whether it was stored."""
         k = self._key(key)
         data = self._dumps(value)
+        if _switch['disabled']:
+            return True  # as if absent; nothing is stored
         h = self._handle  # held until the call returns (see _open)
         code = _lib.lib.bc_add(h.get(), k, len(k), data, len(data), _lifetime_us(expire))
         if code == _lib.BC_EEXISTS:
@@ -441,18 +483,22 @@ class Bucket:
 
     def pop(self, key, default=_MISSING):
         """Removes key's entry and returns its value; default (else KeyError) if it has none.
-        Not atomic across processes: two may both get the value (the C++ Store::pop is)."""
-        try:
-            value = self[key]
-        except KeyError:
+        Atomic across processes (bc_pop): of concurrent pops of one entry, one gets it."""
+        k = self._key(key)
+        buf = _lib.bc_buf()
+        h = self._handle  # held until the call returns (see _open)
+        code = _lib.lib.bc_pop(h.get(), k, len(k), ctypes.byref(buf))
+        if code in (_lib.BC_ENOTFOUND, _lib.BC_ECORRUPT):
             if default is _MISSING:
-                raise
+                raise self._miss(code, key)
             return default
+        _lib.check(code, 'pop')
+        self._note_written(k)
+        data = _lib.take(buf)
         try:
-            del self[key]
-        except KeyError:
-            pass  # removed meanwhile
-        return value
+            return self._loads(data)
+        except CacheLoadError as e:
+            raise KeyInvalidError(abbreviate(key)) from e
 
     def get_many(self, keys, default=None):
         """[get(key, default) for key in keys]."""
@@ -551,6 +597,8 @@ class Bucket:
 
     def __contains__(self, key):
         k = self._key(key)
+        if _switch['disabled']:
+            return False
         h = self._handle  # held until the call returns (see _open)
         return _lib.check(_lib.lib.bc_contains(h.get(), k, len(k)), 'contains') == 1
 
@@ -666,13 +714,22 @@ class Bucket:
 
     def _set_value(self, k, value):
         data = self._dumps(value)
+        if _switch['disabled']:
+            return
         h = self._handle  # held until the call returns (see _open)
         _lib.check(_lib.lib.bc_set(h.get(), k, len(k), data, len(data)), 'set')
         self._note_written(k)
 
-    def _get_or_compute(self, k, compute):
+    def _get_or_compute(self, k, compute, max_age=None, refresh=False, skip_cache=False):
         """(value, hit): the cached value, or compute()'s after computing it once across
-        threads and processes. compute()'s exceptions propagate; nothing is cached then."""
+        threads and processes. compute()'s exceptions propagate; nothing is cached then.
+        max_age (seconds or timedelta): an older entry is recomputed; refresh: compute and
+        overwrite; skip_cache: compute only (bc_get_or_compute_ex)."""
+        flags = 0
+        if refresh:
+            flags |= _lib.BC_CALL_REFRESH
+        if skip_cache or _switch['disabled']:
+            flags = _lib.BC_CALL_SKIP_CACHE
         produced = []
 
         def make():
@@ -681,7 +738,7 @@ class Bucket:
             return self._dumps(value)
 
         h = self._handle  # held until the call returns (see _open)
-        data, hit, _ = _lib.get_or_compute(h.get(), k, make)
+        data, hit, _ = _lib.get_or_compute(h.get(), k, make, _max_age_us(max_age), flags)
         if not hit:
             self._note_written(k)
             return produced[0], False

@@ -121,6 +121,8 @@ class DecoratorFactory:
             return ()
 
         def call(*args, **kwargs):
+            per_call = {name: kwargs.pop('bucketcache__' + name)
+                        for name in _PER_CALL if 'bucketcache__' + name in kwargs}
             bound = sig.bind(*args, **kwargs)
             bound.apply_defaults()
             callargs = dict(bound.arguments)
@@ -131,7 +133,8 @@ class DecoratorFactory:
                 bucket._set_value(key_bytes, result)
                 called = True
             else:
-                result, hit = bucket._get_or_compute(key_bytes, lambda: f(*args, **kwargs))
+                result, hit = bucket._get_or_compute(key_bytes, lambda: f(*args, **kwargs),
+                                                     **per_call)
                 called = not hit
                 callback = factory.callback
                 if hit and callback is not None:
@@ -153,7 +156,22 @@ class DecoratorFactory:
                                          ' or instance state' if self_name else '', f.__name__))
             return result
 
-        wrapper = with_signature(f, sig, call)
+        inner = with_signature(f, sig, call)
+
+        def wrapper(*args, **kwargs):
+            # cachier's per-call keywords (bucketcache__max_age=, bucketcache__refresh=,
+            # bucketcache__skip_cache=) are taken out before the call; f never sees them.
+            if kwargs and any(k.startswith('bucketcache__') for k in kwargs):
+                unknown = [k for k in kwargs
+                           if k.startswith('bucketcache__') and k[13:] not in _PER_CALL]
+                if unknown:
+                    raise TypeError('unknown per-call argument(s): %s' % ', '.join(unknown))
+                return call(*args, **kwargs)
+            return inner(*args, **kwargs)
+
+        functools.update_wrapper(wrapper, inner)
+        wrapper.__wrapped__ = f
+        wrapper.__signature__ = sig
         wrapper.callback = self.add_callback
         # The key of a call, without calling: f.cache_key(*args, **kwargs).
         wrapper.cache_key = lambda *a, **kw: _bound_key(sig, call_key, a, kw)
@@ -165,6 +183,9 @@ class DecoratorFactory:
         instance first, with method=True). Returns the decorated function."""
         self.callback = f
         return self.wrapped
+
+
+_PER_CALL = ('max_age', 'refresh', 'skip_cache')
 
 
 def _bound_key(sig, call_key, args, kwargs):
