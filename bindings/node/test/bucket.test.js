@@ -48,14 +48,16 @@ test('getOrThrow: a miss is a BC_ENOTFOUND error', () => {
 });
 
 test('lifetime in ms: entries expire', async () => {
-  const b = new Bucket(tempDir('expire'), { lifetime: 150 });
-  assert.equal(b.lifetime, 150);
+  // 1.5 s: the reads right after the set must come before the lifetime ends, even on a
+  // loaded machine.
+  const b = new Bucket(tempDir('expire'), { lifetime: 1500 });
+  assert.equal(b.lifetime, 1500);
   b.set('k', 'v');
   assert.equal(b.get('k'), 'v');
   const expires = b.expiry('k');
   assert.ok(expires instanceof Date);
-  assert.ok(Math.abs(expires.getTime() - (Date.now() + 150)) < 1000);
-  await sleep(300);
+  assert.ok(Math.abs(expires.getTime() - (Date.now() + 1500)) < 1000);
+  await sleep(1700);
   assert.equal(b.has('k'), false);
   assert.equal(b.get('k'), undefined);
   assert.equal(b.expiry('k'), undefined);
@@ -81,13 +83,14 @@ test('lifetime as an object; none means never', () => {
 
 test('pruneDirectory removes expired entries and counts them', async () => {
   const dir = tempDir('prune');
-  const short = new Bucket(dir, { lifetime: 100 });
+  // 2 s: the first prune below must come before the lifetime ends, even on a loaded machine.
+  const short = new Bucket(dir, { lifetime: 2000 });
   // Pruning touches only its own backend's entries: this one stays.
   const other = new Bucket(dir, { backend: 'msgpack' });
   other.set('other backend', 'kept');
   for (let i = 0; i < 5; i++) short.set(['short', i], 'x'.repeat(100));
   assert.deepEqual(short.pruneDirectory(), { bytes: 0, files: 0 });
-  await sleep(250);
+  await sleep(2100);
   const pruned = short.pruneDirectory();
   assert.equal(pruned.files, 5);
   assert.equal(typeof pruned.bytes, 'number');
