@@ -1114,7 +1114,7 @@ void register_memo_workloads() {
     auto f = bc::memoize(bucket, "slow", make_slow(shared));
     int computes = 0;
     for (auto _ : st) {
-      f.forget(1);
+      f.erase(1);
       shared->computes = 0;
       std::atomic<bool> go{false};
       std::vector<std::thread> ts;
@@ -1145,7 +1145,7 @@ void register_memo_workloads() {
     for (auto _ : st) {
       {
         RawBucket bucket(pdir);
-        bc::memoize(bucket, "slow", make_slow(shared)).forget(1);
+        bc::memoize(bucket, "slow", make_slow(shared)).erase(1);
       }
       shared->computes = 0;
       int go[2];

@@ -115,7 +115,7 @@ int read_status_code(bc::ReadStatus st) {
 }
 
 bc::ReadStatus read_entry(bc_bucket* b, const bc::Digest& d, bc::Entry& e) {
-  return b->handle.ops().read(d, e);
+  return b->handle.ops().get(d, e);
 }
 
 bool is_bool(int64_t v) { return v == 0 || v == 1; }
@@ -330,7 +330,7 @@ int bc_contains(bc_bucket* b, const void* key, size_t klen) {
 int bc_unload_key(bc_bucket* b, const void* key, size_t klen) {
   return guard([&] {
     require(b != nullptr, "bc_unload_key: bucket is NULL");
-    b->handle.ops().unload(key_digest(b, key, klen));
+    b->handle.ops().unload_key(key_digest(b, key, klen));
     return BC_OK;
   });
 }

@@ -33,7 +33,7 @@ int main(int argc, char** argv) {
     for (const char* key : {"total", "oops", "kept", "a", "b"}) bucket.erase(key);
     {
       auto square = bucketcache::memoize(bucket, "square", [](int x) { return x * x; });
-      for (int i = 0; i < 100; ++i) square.forget(i);
+      for (int i = 0; i < 100; ++i) square.erase(i);
     }
 
     {

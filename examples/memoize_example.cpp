@@ -81,7 +81,7 @@ int main(int argc, char** argv) {
     bucketcache::Bucket<bucketcache::JsonBackend> bucket(dir, options);
 
     auto fib = bucketcache::memoize(bucket, "slow_fib", slow_fib);
-    fib.forget(80);                  // start from a miss, so this run shows both cases
+    fib.erase(80);                   // start from a miss, so this run shows both cases
     std::uint64_t first = fib(80);   // computes (fib_calls == 1) and stores the result
     std::uint64_t second = fib(80);  // served from the bucket, here and in later runs
     // snippet-end: basic
@@ -100,7 +100,7 @@ int main(int argc, char** argv) {
     });
     shout("hey", 2);  // "hey!hey!"
     // snippet-end: lambda
-    shout.forget("hey", 2);
+    shout.erase("hey", 2);
     lambda_calls = 0;
     shout("hey", 2);
     check(shout("hey", 2) == "hey!hey!" && lambda_calls == 1, "lambda memoized");
@@ -126,10 +126,10 @@ int main(int argc, char** argv) {
     fib.refresh(80);               // calls slow_fib again and overwrites the entry
     fib.precache(55, 10);          // stores fib(10) = 55 without calling slow_fib
     bool cached = fib.cached(10);  // true
-    fib.forget(10);                // removes the entry
+    fib.erase(10);                 // removes the entry
     // snippet-end: refresh
     check(fib_calls == 2, "refresh called the function again");
-    check(cached && !fib.cached(10), "precache, cached, forget");
+    check(cached && !fib.cached(10), "precache, cached, erase");
 
     // snippet-begin: ignore
     int query_calls = 0;
@@ -145,7 +145,7 @@ int main(int argc, char** argv) {
     query("select 1", log1);
     query("select 1", log2);  // a hit, although log2 is another stream
     // snippet-end: ignore
-    query.forget("select 1", log1);
+    query.erase("select 1", log1);
     query_calls = 0;
     query("select 1", log1);
     query("select 1", log2);
@@ -162,7 +162,7 @@ int main(int argc, char** argv) {
     // snippet-end: method
     int method_hits = 0;
     format.on_hit([&](const bucketcache::CachedCallInfo<std::string>&) { ++method_hits; });
-    format.forget(alice, ".");
+    format.erase(alice, ".");
     format(alice, ".");
     check(format(bob, ".") == "EUR 123.45" && method_hits == 1, "equal objects share entries");
     check(format.canonical_key(alice, ".") ==
@@ -183,7 +183,7 @@ int main(int argc, char** argv) {
 
     // snippet-begin: single-flight
     auto shared_fib = bucketcache::memoize(bucket, "slow_fib", slow_fib);  // same entries
-    shared_fib.forget(90);
+    shared_fib.erase(90);
     fib_calls = 0;
     std::vector<std::thread> threads;
     for (int i = 0; i < 4; ++i) threads.emplace_back([&] { shared_fib(90); });

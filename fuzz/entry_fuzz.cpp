@@ -121,7 +121,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   bc::Store& s = (mode & 64) ? *f.lifetime : *f.plain;
   const bool peek_found = s.contains(f.key);
   bc::Entry e;
-  const bc::ReadStatus st = s.read(f.key, e);
+  const bc::ReadStatus st = s.get(f.key, e);
   if (st == bc::ReadStatus::found) {
     // The value is exactly what follows the header and key, as long and with the CRC the
     // header states.

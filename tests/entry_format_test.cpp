@@ -105,7 +105,7 @@ TEST(EntryFormat, GoldenFilesReadBack) {
     ::mkdir(path.substr(0, path.rfind('/')).c_str(), 0700);
     bctest::write_file(path, bctest::read_file(golden_path(g.file)));
     bc::Entry e;
-    ASSERT_TRUE(s.get(d, e)) << g.file;
+    ASSERT_EQ(s.get(d, e), bc::ReadStatus::found) << g.file;
     EXPECT_EQ(*e.value, g.value);
     EXPECT_EQ(e.created_us, g.created_us);
     EXPECT_EQ(e.expires_us, g.expires_us);
@@ -150,10 +150,10 @@ TEST(EntryFormat, V1EntriesAreForeignAndLeftAlone) {
     ::mkdir(v1.substr(0, v1.rfind('/')).c_str(), 0700);
     bctest::write_file(v2, bctest::read_file(golden_path(g.file)));
     bc::Entry e;
-    EXPECT_EQ(s.read(d, e), bc::ReadStatus::foreign) << g.file;
+    EXPECT_EQ(s.get(d, e), bc::ReadStatus::foreign) << g.file;
     ::unlink(v2.c_str());
     bctest::write_file(v1, bctest::read_file(golden_path(g.file)));
-    EXPECT_EQ(s.read(d, e), bc::ReadStatus::absent) << g.file;
+    EXPECT_EQ(s.get(d, e), bc::ReadStatus::absent) << g.file;
     EXPECT_EQ(s.prune_directory().files, 0u);
     EXPECT_EQ(bctest::read_file(v1), bctest::read_file(golden_path(g.file)));
   }
@@ -204,7 +204,7 @@ TEST(EntryFormat, KeysCanBeLeftOut) {
   EXPECT_NE(h.flags & bc::format::kKeyOmitted, 0u);
   s.unload_all();
   bc::Entry e;
-  ASSERT_TRUE(s.get(d, e));
+  ASSERT_EQ(s.get(d, e), bc::ReadStatus::found);
   EXPECT_EQ(*e.value, "v");
 }
 
@@ -225,19 +225,19 @@ TEST(EntryFormat, EveryBitFlipAndTruncationIsAMiss) {
       std::string bad = good;
       bad[byte] = static_cast<char>(bad[byte] ^ (1 << bit));
       bctest::write_file(path, bad);
-      const bc::ReadStatus st = s.read(d, e);
+      const bc::ReadStatus st = s.get(d, e);
       EXPECT_TRUE(st == bc::ReadStatus::corrupt || st == bc::ReadStatus::foreign)
           << "byte " << byte << " bit " << bit;
     }
   }
   for (std::size_t len = 0; len < good.size(); ++len) {
     bctest::write_file(path, good.substr(0, len));
-    EXPECT_EQ(s.read(d, e), bc::ReadStatus::corrupt) << "truncated to " << len;
+    EXPECT_EQ(s.get(d, e), bc::ReadStatus::corrupt) << "truncated to " << len;
   }
   bctest::write_file(path, good + "x");
-  EXPECT_EQ(s.read(d, e), bc::ReadStatus::corrupt) << "trailing byte";
+  EXPECT_EQ(s.get(d, e), bc::ReadStatus::corrupt) << "trailing byte";
   bctest::write_file(path, good);
-  ASSERT_EQ(s.read(d, e), bc::ReadStatus::found);
+  ASSERT_EQ(s.get(d, e), bc::ReadStatus::found);
   EXPECT_EQ(*e.value, value);
 }
 
@@ -291,7 +291,7 @@ TEST(EntryFormat, EachHeaderFieldIsChecked) {
     bc::format::encode_header(h, reinterpret_cast<unsigned char*>(bad.data()));
     bctest::write_file(path, bad);
     bc::Entry e;
-    EXPECT_EQ(s.read(d, e), c.want) << c.field;
+    EXPECT_EQ(s.get(d, e), c.want) << c.field;
   }
   // Version, header size and flags are not writable through EntryHeader: patch bytes and
   // fix the header checksum by hand.
@@ -302,7 +302,7 @@ TEST(EntryFormat, EachHeaderFieldIsChecked) {
     for (int i = 0; i < 4; ++i) bad[124 + i] = static_cast<char>((crc >> (8 * i)) & 0xff);
     bctest::write_file(path, bad);
     bc::Entry e;
-    EXPECT_EQ(s.read(d, e), bc::ReadStatus::foreign) << "offset " << off;
+    EXPECT_EQ(s.get(d, e), bc::ReadStatus::foreign) << "offset " << off;
   }
 }
 
@@ -319,9 +319,9 @@ TEST(EntryFormat, SymlinkAtEntryPathIsNotFollowed) {
   ASSERT_EQ(::unlink(pb.c_str()), 0);
   ASSERT_EQ(::symlink(s.entry_path(a).c_str(), pb.c_str()), 0);
   bc::Entry e;
-  EXPECT_EQ(s.read(b, e), bc::ReadStatus::foreign);
+  EXPECT_EQ(s.get(b, e), bc::ReadStatus::foreign);
   s.set(b, "B2");  // replaces the link itself, never writes through it
   EXPECT_EQ(bctest::read_file(s.entry_path(a)).substr(128), "A");  // no key bytes kept
-  ASSERT_TRUE(s.get(b, e));
+  ASSERT_EQ(s.get(b, e), bc::ReadStatus::found);
   EXPECT_EQ(*e.value, "B2");
 }

@@ -28,7 +28,7 @@ void set(bc::Store& s, const std::string& k, const std::string& v) {
 }
 
 bool has(bc::Store& s, const std::string& k) {
-  s.unload(s.digest(k));
+  s.unload_key(s.digest(k));
   return s.contains(s.digest(k));
 }
 
@@ -109,7 +109,8 @@ TEST(Limits, LruKeepsARecentlyReadEntryOverOlderStoredOnes) {
   bc::Store s(dir.path(), "raw", "raw", limited(limit, bc::Eviction::lru));
   for (int i = 0; i < 10; ++i) set(s, key_of(i), std::string(value, 'x'));
   bc::Entry e;
-  ASSERT_TRUE(s.get(s.digest(key_of(0)), e));  // the oldest stored, now the most recently used
+  ASSERT_EQ(s.get(s.digest(key_of(0)), e),
+            bc::ReadStatus::found);  // the oldest stored, now the most recently used
   for (int i = 10; i < 14; ++i) set(s, key_of(i), std::string(value, 'y'));
   EXPECT_TRUE(has(s, key_of(0)));
   EXPECT_FALSE(has(s, key_of(1)));  // the least recently used goes first
@@ -127,7 +128,7 @@ TEST(Limits, LruKeepsARecentlyReadEntryOverOlderStoredOnes) {
   TempDir other;
   bc::Store t(other.path(), "raw", "raw", limited(limit));
   for (int i = 0; i < 10; ++i) set(t, key_of(i), std::string(value, 'x'));
-  ASSERT_TRUE(t.get(t.digest(key_of(0)), e));
+  ASSERT_EQ(t.get(t.digest(key_of(0)), e), bc::ReadStatus::found);
   for (int i = 10; i < 14; ++i) set(t, key_of(i), std::string(value, 'y'));
   EXPECT_FALSE(has(t, key_of(0)));
 }
@@ -142,7 +143,7 @@ TEST(Limits, LruRefreshesTheAccessTimeNotTheEntryVersion) {
   struct stat before;
   ASSERT_EQ(::stat(path.c_str(), &before), 0);
   bc::Entry e;
-  ASSERT_TRUE(s.get(s.digest("k"), e));  // a memory hit
+  ASSERT_EQ(s.get(s.digest("k"), e), bc::ReadStatus::found);  // a memory hit
   struct stat after;
   ASSERT_EQ(::stat(path.c_str(), &after), 0);
   EXPECT_GT(after.st_atim.tv_sec, 1000);
@@ -207,10 +208,10 @@ TEST(Stats, CountsHitsMissesWritesAndExpired) {
   set(s, "a", "1");
   set(s, "b", "2");
   bc::Entry e;
-  EXPECT_TRUE(s.get(s.digest("a"), e));  // memory hit
+  EXPECT_EQ(s.get(s.digest("a"), e), bc::ReadStatus::found);  // memory hit
   s.unload_all();
-  EXPECT_TRUE(s.get(s.digest("a"), e));   // file hit
-  EXPECT_FALSE(s.get(s.digest("z"), e));  // miss
+  EXPECT_EQ(s.get(s.digest("a"), e), bc::ReadStatus::found);  // file hit
+  EXPECT_NE(s.get(s.digest("z"), e), bc::ReadStatus::found);  // miss
   bool hit = true;
   s.get_or_compute(
       bc::KeyRef(s.digest("c"), "c"), [] { return std::string("3"); }, &hit);
@@ -220,7 +221,7 @@ TEST(Stats, CountsHitsMissesWritesAndExpired) {
   EXPECT_TRUE(hit);
   s.set_ex(bc::KeyRef(s.digest("old"), "old"), "x", 1);  // expires 1 us after being set
   std::this_thread::sleep_for(2ms);
-  EXPECT_FALSE(s.get(s.digest("old"), e));  // found expired and deleted: a miss
+  EXPECT_NE(s.get(s.digest("old"), e), bc::ReadStatus::found);  // found expired and deleted: a miss
   const bc::Stats st = s.stats();
   EXPECT_EQ(st.hits, 3u);
   EXPECT_EQ(st.misses, 3u);  // z, c's compute, old
@@ -250,9 +251,9 @@ TEST(Stats, PersistedAtCloseAndSharedByEveryStoreOfTheBucket) {
     bc::Store b(dir.path(), "raw", "raw");
     set(a, "k", "v");
     bc::Entry e;
-    for (int i = 0; i < 5; ++i) EXPECT_TRUE(a.get(a.digest("k"), e));
-    for (int i = 0; i < 7; ++i) EXPECT_TRUE(b.get(b.digest("k"), e));
-    EXPECT_FALSE(b.get(b.digest("nope"), e));
+    for (int i = 0; i < 5; ++i) EXPECT_EQ(a.get(a.digest("k"), e), bc::ReadStatus::found);
+    for (int i = 0; i < 7; ++i) EXPECT_EQ(b.get(b.digest("k"), e), bc::ReadStatus::found);
+    EXPECT_NE(b.get(b.digest("nope"), e), bc::ReadStatus::found);
   }
   bc::Store c(dir.path(), "raw", "raw");
   bc::Stats st = c.stats();

@@ -32,7 +32,7 @@ bc::Options lifetime_of(std::chrono::microseconds l) {
 
 std::string get_string(bc::Store& s, const std::string& k) {
   bc::Entry e;
-  if (!s.get(s.digest(k), e)) return "<miss>";
+  if (s.get(s.digest(k), e) != bc::ReadStatus::found) return "<miss>";
   return *e.value;
 }
 
@@ -150,20 +150,20 @@ TEST(Management, TouchSetsNewExpiryAndDropsMemoryCopy) {
   EXPECT_FALSE(s.touch(d, 1000));  // no entry
   set(s, "k", "v");
   bc::Entry e;
-  ASSERT_TRUE(s.get(d, e));
+  ASSERT_EQ(s.get(d, e), bc::ReadStatus::found);
   const std::int64_t first = e.expires_us;
   EXPECT_TRUE(s.touch(d, std::chrono::microseconds(2h).count()));
-  ASSERT_TRUE(s.get(d, e));
+  ASSERT_EQ(s.get(d, e), bc::ReadStatus::found);
   EXPECT_GT(e.expires_us, first);  // memory did not keep the old expiry
   EXPECT_NE(header_of(s, "k").flags & bc::format::kExplicitLifetime, 0u);
   EXPECT_EQ(header_of(s, "k").flags & bc::format::kKeyOmitted, 0u);
   EXPECT_TRUE(s.touch(d, 0));
-  ASSERT_TRUE(s.get(d, e));
+  ASSERT_EQ(s.get(d, e), bc::ReadStatus::found);
   EXPECT_EQ(e.expires_us, 0);
   EXPECT_EQ(*e.value, "v");
   EXPECT_TRUE(s.touch(d, 10000));
   std::this_thread::sleep_for(30ms);
-  EXPECT_FALSE(s.get(d, e));
+  EXPECT_NE(s.get(d, e), bc::ReadStatus::found);
   EXPECT_FALSE(s.touch(d, 1000));  // expired: not usable
 }
 

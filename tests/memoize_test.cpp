@@ -299,7 +299,7 @@ TEST(MemoizeKey, KeyIsNamePlusCanonicalArgumentsAndValueGoesThroughTheBackend) {
   // The entry is the bucket's entry for that canonical key, value in the backend's format.
   bc::Entry e;
   const bc::Digest d = b.store().digest(R"({"args":["x",2,[1.5,2]],"name":"join"})");
-  ASSERT_TRUE(b.store().get(d, e));
+  ASSERT_EQ(b.store().get(d, e), bc::ReadStatus::found);
   EXPECT_EQ(*e.value, R"("x22")");
 
   // The same function under another name, or other arguments, is another entry.
@@ -531,7 +531,7 @@ TEST(MemoizeOnHit, CallbackGetsArgumentsValueAndExpiryOnHitsOnly) {
   EXPECT_EQ(value, 5);
 }
 
-// ---- precache, cached, forget ----
+// ---- precache, cached, erase ----
 
 TEST(MemoizePrecache, StoresAValueWithoutCallingTheFunction) {
   TempDir dir;
@@ -546,7 +546,7 @@ TEST(MemoizePrecache, StoresAValueWithoutCallingTheFunction) {
   EXPECT_TRUE(f.cached(1, "a"));
   EXPECT_EQ(f(1, "a"), "precached");
   EXPECT_EQ(calls, 0);
-  EXPECT_TRUE(f.forget(1, "a"));
+  EXPECT_TRUE(f.erase(1, "a"));
   EXPECT_FALSE(f.cached(1, "a"));
   EXPECT_EQ(f(1, "a"), "a1");
   EXPECT_EQ(calls, 1);
@@ -557,7 +557,7 @@ TEST(MemoizePrecache, StoresAValueWithoutCallingTheFunction) {
   EXPECT_EQ(area(r, 3), -5);
   EXPECT_EQ(calls, 1);
   EXPECT_TRUE(area.cached(r, 3));
-  EXPECT_TRUE(area.forget(r, 3));
+  EXPECT_TRUE(area.erase(r, 3));
   EXPECT_EQ(area(r, 3), 3);
   EXPECT_EQ(calls, 2);
 }

@@ -85,7 +85,7 @@ TEST(Prune, LeavesEntriesOfALongerLifetimeToTheirWriter) {
   EXPECT_TRUE(exists(s.entry_path(s.digest("daily"))));
   bc::Store never(dir.path(), "raw", "raw");
   bc::Entry e;
-  EXPECT_TRUE(never.get(never.digest("forever"), e));
+  EXPECT_EQ(never.get(never.digest("forever"), e), bc::ReadStatus::found);
 }
 
 TEST(Prune, RemovesDamagedEntriesButLeavesOtherBackendsAndForeignFilesAlone) {

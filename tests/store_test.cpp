@@ -25,7 +25,7 @@ bc::Digest key_of(const bc::Store& s, const std::string& k) { return s.digest(k)
 
 std::string get_string(bc::Store& s, const std::string& k) {
   bc::Entry e;
-  if (!s.get(key_of(s, k), e)) return "<miss>";
+  if (s.get(key_of(s, k), e) != bc::ReadStatus::found) return "<miss>";
   return *e.value;
 }
 
@@ -71,7 +71,7 @@ TEST(Store, MissingKeyIsAMiss) {
   TempDir dir;
   bc::Store s(dir.path(), "raw", "raw");
   bc::Entry e;
-  EXPECT_EQ(s.read(key_of(s, "nope"), e), bc::ReadStatus::absent);
+  EXPECT_EQ(s.get(key_of(s, "nope"), e), bc::ReadStatus::absent);
   EXPECT_FALSE(s.contains(key_of(s, "nope")));
   EXPECT_FALSE(s.erase(key_of(s, "nope")));
 }
@@ -82,13 +82,13 @@ TEST(Store, ContainsEraseAndUnload) {
   const bc::Digest k = key_of(s, "k");
   s.set(k, "v");
   EXPECT_TRUE(s.contains(k));
-  EXPECT_TRUE(s.unload(k));
-  EXPECT_FALSE(s.unload(k));   // no longer loaded
-  EXPECT_TRUE(s.contains(k));  // the file stays
+  EXPECT_TRUE(s.unload_key(k));
+  EXPECT_FALSE(s.unload_key(k));  // no longer loaded
+  EXPECT_TRUE(s.contains(k));     // the file stays
   EXPECT_TRUE(s.erase(k));
   EXPECT_FALSE(s.contains(k));
   bc::Entry e;
-  EXPECT_FALSE(s.get(k, e));
+  EXPECT_NE(s.get(k, e), bc::ReadStatus::found);
 }
 
 TEST(Store, CreatesDirectoryAndParentsOwnerOnly) {
@@ -145,12 +145,12 @@ TEST(Store, LifetimeSetsExpiry) {
   bc::Store s(dir.path(), "raw", "raw", o);
   s.set(key_of(s, "k"), "v");
   bc::Entry e;
-  ASSERT_TRUE(s.get(key_of(s, "k"), e));
+  ASSERT_EQ(s.get(key_of(s, "k"), e), bc::ReadStatus::found);
   EXPECT_EQ(e.expires_us - e.created_us, std::int64_t{2} * 3600 * 1000000);
 
   bc::Store forever(dir.sub("forever"), "raw", "raw");
   forever.set(key_of(forever, "k"), "v");
-  ASSERT_TRUE(forever.get(key_of(forever, "k"), e));
+  ASSERT_EQ(forever.get(key_of(forever, "k"), e), bc::ReadStatus::found);
   EXPECT_EQ(e.expires_us, 0);
 }
 
@@ -165,7 +165,7 @@ TEST(Store, ExpiredEntryIsAMissAndIsDeletedWhenRead) {
   const std::string path = s.entry_path(k);
   rewrite_header(path, [](bc::format::EntryHeader& h) { h.expires_us = h.created_us - 1; });
   bc::Entry e;
-  EXPECT_EQ(s.read(k, e), bc::ReadStatus::expired);
+  EXPECT_EQ(s.get(k, e), bc::ReadStatus::expired);
   EXPECT_NE(::access(path.c_str(), F_OK), 0);
 }
 
@@ -194,7 +194,7 @@ TEST(Store, ExpiryIsCheckedInTheMemoryLayerToo) {
   s.set(k, "v");
   std::this_thread::sleep_for(std::chrono::milliseconds(2));  // past a 1 us lifetime
   bc::Entry e;
-  EXPECT_FALSE(s.get(k, e));
+  EXPECT_NE(s.get(k, e), bc::ReadStatus::found);
 }
 
 TEST(Store, LifetimeChangeRule) {
@@ -242,10 +242,10 @@ TEST(Store, OtherBackendsAndKeymakersAreSeparate) {
   EXPECT_NE(raw.digest("k"), json.digest("k"));
   EXPECT_NE(raw.digest("k"), jkey.digest("k"));
   bc::Entry e;
-  EXPECT_FALSE(json.get(json.digest("k"), e));
-  EXPECT_FALSE(jkey.get(jkey.digest("k"), e));
+  EXPECT_NE(json.get(json.digest("k"), e), bc::ReadStatus::found);
+  EXPECT_NE(jkey.get(jkey.digest("k"), e), bc::ReadStatus::found);
   // Even at the same path, another backend's entry is foreign.
-  EXPECT_EQ(json.read(raw.digest("k"), e), bc::ReadStatus::foreign);
+  EXPECT_EQ(json.get(raw.digest("k"), e), bc::ReadStatus::foreign);
 }
 
 TEST(Store, FileCopiedToAnotherKeysNameIsForeign) {
@@ -257,7 +257,7 @@ TEST(Store, FileCopiedToAnotherKeysNameIsForeign) {
   s.set(key_of(s, "b"), "value of b");
   bctest::write_file(s.entry_path(key_of(s, "b")), bctest::read_file(s.entry_path(key_of(s, "a"))));
   bc::Entry e;
-  EXPECT_EQ(s.read(key_of(s, "b"), e), bc::ReadStatus::foreign);
+  EXPECT_EQ(s.get(key_of(s, "b"), e), bc::ReadStatus::foreign);
   EXPECT_EQ(get_string(s, "a"), "value of a");
 }
 
@@ -268,7 +268,7 @@ TEST(Store, MemoryLayerServesUntilUnloaded) {
   s.set(k, "v");
   ASSERT_EQ(::unlink(s.entry_path(k).c_str()), 0);  // behind the store's back
   EXPECT_EQ(get_string(s, "k"), "v");               // memory layer
-  s.unload(k);
+  s.unload_key(k);
   EXPECT_EQ(get_string(s, "k"), "<miss>");
 }
 
@@ -315,7 +315,7 @@ TEST(Store, RecentlyReadEntriesSurviveEviction) {
   for (int i = 0; i < 20; ++i) {
     s.set(key_of(s, "cold" + std::to_string(i)), std::string(100, 'c'));
     bc::Entry e;
-    ASSERT_TRUE(s.get(key_of(s, "hot"), e));  // keeps "hot" most recently used
+    ASSERT_EQ(s.get(key_of(s, "hot"), e), bc::ReadStatus::found);  // keeps "hot" most recently used
   }
   ::unlink(s.entry_path(key_of(s, "hot")).c_str());
   EXPECT_EQ(get_string(s, "hot"), std::string(100, 'h'));
@@ -345,7 +345,7 @@ TEST(Store, OtherProcessWritesVisibleAfterUnloadOrWithCheckFile) {
   writer.set(k, "new");
   EXPECT_EQ(get_string(a, "k"), "old");  // served from a's memory layer
   EXPECT_EQ(get_string(c, "k"), "new");  // check_file notices the replaced file
-  a.unload(k);
+  a.unload_key(k);
   EXPECT_EQ(get_string(a, "k"), "new");
   writer.erase(k);
   EXPECT_EQ(get_string(c, "k"), "<miss>");
@@ -409,11 +409,13 @@ TEST(Store, FourThreadsShareOneStore) {
             break;
           case 2: {
             bc::Entry e;
-            if (s.get(s.digest(key), e) && e.value->rfind(key + ":", 0) != 0) ++wrong;
+            if (s.get(s.digest(key), e) == bc::ReadStatus::found &&
+                e.value->rfind(key + ":", 0) != 0)
+              ++wrong;
             break;
           }
           case 3:
-            s.unload(s.digest(key));
+            s.unload_key(s.digest(key));
             break;
           default:
             if (i % 50 == 0) {

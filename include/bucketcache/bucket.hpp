@@ -76,7 +76,7 @@ class BucketOperations {
   std::optional<V> try_get(const K& key, std::int64_t& expires_us) {
     Entry e;
     const Digest d = digest(key);
-    if (!self().storage().get(d, e)) return std::nullopt;
+    if (self().storage().get(d, e) != ReadStatus::found) return std::nullopt;
     expires_us = e.expires_us;
     return load_value<V>(d, *e.value);
   }
@@ -96,7 +96,7 @@ class BucketOperations {
   // Drops the key from the memory layer; the file stays. Returns whether it was loaded.
   template <class K>
   bool unload_key(const K& key) {
-    return self().storage().unload(digest(key));
+    return self().storage().unload_key(digest(key));
   }
 
   // ---- Cache management (docs/cache-management.md). On a deferred bucket or scope these
@@ -186,7 +186,7 @@ class BucketOperations {
   std::optional<V> try_get_within(const K& key, std::chrono::microseconds max_age) {
     Entry e;
     const Digest d = digest(key);
-    if (!self().storage().get(d, e)) return std::nullopt;
+    if (self().storage().get(d, e) != ReadStatus::found) return std::nullopt;
     const auto now = std::chrono::duration_cast<std::chrono::microseconds>(
         std::chrono::system_clock::now().time_since_epoch());
     if (older_than(e.created_us, max_age.count(), now.count())) return std::nullopt;
@@ -329,7 +329,7 @@ class BucketOperations {
     if (hit != nullptr) *hit = false;
     if (expires_us != nullptr) {
       Entry again;
-      *expires_us = self().storage().get(d, again) ? again.expires_us : 0;
+      *expires_us = self().storage().get(d, again) == ReadStatus::found ? again.expires_us : 0;
     }
     return fresh;
   }

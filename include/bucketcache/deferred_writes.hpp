@@ -30,15 +30,14 @@ class BUCKETCACHE_API DeferredWrites {
   // Keeps the value in memory until sync(); its expiry is fixed now (now + lifetime).
   void set(const KeyRef& key, std::string_view value);
   // Pending value first, then the target store.
-  ReadStatus read(const Digest& key, Entry& out);
-  bool get(const Digest& key, Entry& out);
+  ReadStatus get(const Digest& key, Entry& out);
   bool contains(const Digest& key);
   // Drops a pending write of key and erases it from the target. Waits for a sync() in
   // progress, so the erased value cannot land afterwards.
   bool erase(const Digest& key);
   // Syncs (all pending writes) first, then unloads key from the target's memory layer,
   // as BucketCache's DeferredWriteBucket does. Throws what sync() throws.
-  bool unload(const Digest& key);
+  bool unload_key(const Digest& key);
   // Read-through like Store::get_or_compute, but the computed value becomes a pending
   // write. Threads of this process compute a key once (the others wait up to the target's
   // Options::lock_wait, then compute themselves); other processes cannot see pending

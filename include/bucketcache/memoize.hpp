@@ -262,7 +262,7 @@ class MemoCore {
         if (on_hit_) {
           Entry e;
           const std::int64_t expires_us =
-              bucket_->store().get(bucket_->digest(key), e) ? e.expires_us : 0;
+              bucket_->store().get(bucket_->digest(key), e) == ReadStatus::found ? e.expires_us : 0;
           on_hit_(CachedCallInfo<R>{arguments_text(key), *v, expiry_time(expires_us), name_});
         }
         return std::move(*v);
@@ -344,7 +344,7 @@ class MemoizedFunction<BucketT, F, Ignore, Traits, std::tuple<A...>> {
     return core_.bucket().contains(key(args...));
   }
   // Removes the cached result for these arguments; returns whether there was one.
-  bool forget(const std::decay_t<A>&... args) const { return core_.bucket().erase(key(args...)); }
+  bool erase(const std::decay_t<A>&... args) const { return core_.bucket().erase(key(args...)); }
   // cb(const CachedCallInfo<result_type>&) is called on every cache hit (not when
   // computing), before the value is returned. Set it before sharing the object between
   // threads; an exception from cb propagates to the caller.
@@ -417,7 +417,7 @@ class MemoizedMethod<BucketT, M, Ignore, Traits, std::tuple<A...>> {
   bool cached(const object_type& self, const std::decay_t<A>&... args) const {
     return core_.bucket().contains(key(self, args...));
   }
-  bool forget(const object_type& self, const std::decay_t<A>&... args) const {
+  bool erase(const object_type& self, const std::decay_t<A>&... args) const {
     return core_.bucket().erase(key(self, args...));
   }
   MemoizedMethod& on_hit(typename MemoCore<BucketT, result_type>::HitCallback cb) {

@@ -224,10 +224,9 @@ class BUCKETCACHE_API Store {
   // The entry keeps key.bytes when given (Options::store_keys permitting).
   void set(const KeyRef& key, std::string_view value);
 
-  // Memory layer first, then the file. Throws IoError for errors other than "absent".
-  ReadStatus read(const Digest& key, Entry& out);
-  // read() with every status but found mapped to "nothing".
-  bool get(const Digest& key, Entry& out);
+  // Memory layer first, then the file; fills out when it returns ReadStatus::found. Throws
+  // IoError for errors other than "absent".
+  ReadStatus get(const Digest& key, Entry& out);
 
   // Like set(), with explicit times (microseconds since the epoch; expires 0 = never).
   // Used to land deferred writes with the expiry they were given when set.
@@ -305,7 +304,7 @@ class BUCKETCACHE_API Store {
   // Removes the entry from disk, then from memory. Returns whether a file was removed.
   bool erase(const Digest& key);
   // Drops the key from the memory layer only; the file stays. Returns whether it was loaded.
-  bool unload(const Digest& key);
+  bool unload_key(const Digest& key);
   // Empties the memory layer.
   void unload_all();
 

@@ -114,13 +114,9 @@ void DeferredWrites::set(const KeyRef& key, std::string_view value) {
              expiry_after(created, impl_->target.option(OptionKey::lifetime_us)));
 }
 
-ReadStatus DeferredWrites::read(const Digest& key, Entry& out) {
+ReadStatus DeferredWrites::get(const Digest& key, Entry& out) {
   if (impl_->find(key, out)) return ReadStatus::found;
-  return impl_->target.read(key, out);
-}
-
-bool DeferredWrites::get(const Digest& key, Entry& out) {
-  return read(key, out) == ReadStatus::found;
+  return impl_->target.get(key, out);
 }
 
 bool DeferredWrites::contains(const Digest& key) {
@@ -145,16 +141,16 @@ bool DeferredWrites::erase(const Digest& key) {
   return impl_->target.erase(key) || was_pending;
 }
 
-bool DeferredWrites::unload(const Digest& key) {
+bool DeferredWrites::unload_key(const Digest& key) {
   sync();
-  return impl_->target.unload(key);
+  return impl_->target.unload_key(key);
 }
 
 Entry DeferredWrites::get_or_compute(const KeyRef& ref, const std::function<std::string()>& compute,
                                      bool* hit) {
   const Digest& key = ref.digest;
   Entry e;
-  if (read(key, e) == ReadStatus::found) {
+  if (get(key, e) == ReadStatus::found) {
     if (hit != nullptr) *hit = true;
     return e;
   }
@@ -181,7 +177,7 @@ Entry DeferredWrites::get_or_compute(const KeyRef& ref, const std::function<std:
       }
     }
     // Leading now, or the flight we waited for ended: the value may be there already.
-    if (read(key, e) == ReadStatus::found) {
+    if (get(key, e) == ReadStatus::found) {
       if (hit != nullptr) *hit = true;
       return e;  // the guard ends our flight, if we lead one
     }

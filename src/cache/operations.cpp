@@ -23,10 +23,10 @@ class DirectOperations final : public Operations {
  public:
   explicit DirectOperations(Store& s) : s_(s) {}
   void set(const Key& key, std::string_view value) override { s_.set(key.ref(), value); }
-  ReadStatus read(const Digest& key, Entry& out) override { return s_.read(key, out); }
+  ReadStatus get(const Digest& key, Entry& out) override { return s_.get(key, out); }
   bool contains(const Digest& key) override { return s_.contains(key); }
   bool erase(const Digest& key) override { return s_.erase(key); }
-  void unload(const Digest& key) override { s_.unload(key); }
+  void unload_key(const Digest& key) override { s_.unload_key(key); }
   Entry get_or_compute(const Key& key, const std::function<std::string()>& compute,
                        bool* hit) override {
     return s_.get_or_compute(key.ref(), compute, hit);
@@ -51,13 +51,13 @@ class DeferredOperations final : public Operations {
   void set(const Key& key, std::string_view value) override {
     if (!disabled()) d_.set(key.ref(), value);
   }
-  ReadStatus read(const Digest& key, Entry& out) override {
-    return disabled() ? ReadStatus::absent : d_.read(key, out);
+  ReadStatus get(const Digest& key, Entry& out) override {
+    return disabled() ? ReadStatus::absent : d_.get(key, out);
   }
   bool disabled() const { return d_.target().option(OptionKey::disabled) != 0; }
   bool contains(const Digest& key) override { return d_.contains(key); }
   bool erase(const Digest& key) override { return d_.erase(key); }
-  void unload(const Digest& key) override { d_.unload(key); }
+  void unload_key(const Digest& key) override { d_.unload_key(key); }
   Entry get_or_compute(const Key& key, const std::function<std::string()>& compute,
                        bool* hit) override {
     return d_.get_or_compute(key.ref(), compute, hit);
@@ -81,7 +81,7 @@ class DeferredOperations final : public Operations {
     }
     if (!call.refresh) {
       Entry e;
-      if (d_.read(key.digest, e) == ReadStatus::found &&
+      if (d_.get(key.digest, e) == ReadStatus::found &&
           !older_than(e.created_us, call.max_age_us, now_us())) {
         if (hit != nullptr) *hit = true;
         return e;

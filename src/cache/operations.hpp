@@ -32,10 +32,10 @@ class Operations {
  public:
   virtual ~Operations() = default;
   virtual void set(const Key& key, std::string_view value) = 0;
-  virtual ReadStatus read(const Digest& key, Entry& out) = 0;
+  virtual ReadStatus get(const Digest& key, Entry& out) = 0;
   virtual bool contains(const Digest& key) = 0;
   virtual bool erase(const Digest& key) = 0;
-  virtual void unload(const Digest& key) = 0;
+  virtual void unload_key(const Digest& key) = 0;
   virtual Entry get_or_compute(const Key& key, const std::function<std::string()>& compute,
                                bool* hit) = 0;
   // With per-call options (Store::get_or_compute's ComputeCall). A deferred bucket honours

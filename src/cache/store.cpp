@@ -901,7 +901,7 @@ void Store::set_entry(const KeyRef& key, std::string_view value, std::int64_t cr
   impl_->write(key, value, created, expires, 0);
 }
 
-ReadStatus Store::read(const Digest& key, Entry& out) {
+ReadStatus Store::get(const Digest& key, Entry& out) {
   if (impl_->options.disabled) return ReadStatus::absent;
   const ReadStatus status = impl_->read_entry(key, out);
   impl_->count(status == ReadStatus::found ? impl_->pending.hits : impl_->pending.misses);
@@ -940,8 +940,6 @@ ReadStatus Store::Impl::read_entry(const Digest& key, Entry& out) {
   out.expires_us = cv.expires_us;
   return ReadStatus::found;
 }
-
-bool Store::get(const Digest& key, Entry& out) { return read(key, out) == ReadStatus::found; }
 
 Entry Store::get_or_compute(const KeyRef& key, const std::function<std::string()>& compute,
                             bool* hit) {
@@ -1244,7 +1242,7 @@ bool Store::erase(const Digest& key) {
   return removed;
 }
 
-bool Store::unload(const Digest& key) { return impl_->memory.erase(key); }
+bool Store::unload_key(const Digest& key) { return impl_->memory.erase(key); }
 
 void Store::unload_all() { impl_->memory.clear(); }
 

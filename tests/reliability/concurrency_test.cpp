@@ -114,7 +114,7 @@ int process_main(const std::string& bucket, int process, std::uint64_t seed, dou
           s.set(d, reltest::make_value(k, gen, pick_length(rng)));
         } else if (op < 62) {
           bc::Entry e;
-          const bc::ReadStatus st = s.read(d, e);
+          const bc::ReadStatus st = s.get(d, e);
           if (st == bc::ReadStatus::found) {
             ++c.found;
             check(k, *e.value, "read");
@@ -130,7 +130,7 @@ int process_main(const std::string& bucket, int process, std::uint64_t seed, dou
         } else if (op < 83) {
           s.erase(d);
         } else if (op < 90) {
-          s.unload(d);
+          s.unload_key(d);
         } else if (op < 95) {
           s.contains(d);
         } else if (op < 98) {
@@ -192,7 +192,7 @@ void run_shared_directory(double seconds) {
   bc::Store s(bucket, "raw", "raw", o);
   for (std::uint32_t k = 0; k < kKeys; ++k) {
     bc::Entry e;
-    const bc::ReadStatus rs = s.read(s.digest(key_name(k)), e);
+    const bc::ReadStatus rs = s.get(s.digest(key_name(k)), e);
     EXPECT_TRUE(rs == bc::ReadStatus::found || rs == bc::ReadStatus::absent) << k;
     if (rs == bc::ReadStatus::found) {
       EXPECT_EQ(reltest::check_value(k, *e.value), "") << k;

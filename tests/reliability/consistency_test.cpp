@@ -58,12 +58,12 @@ void run_share(const std::string& root, const std::vector<std::string>& own,
       for (long seq = 1; running(); ++seq) {
         if (rng.below(8) == 0) {
           s.erase(d);
-          if (s.get(d, e)) ++v.resurrected;
+          if (s.get(d, e) == bc::ReadStatus::found) ++v.resurrected;
           continue;
         }
         const std::string value = key + ":" + std::to_string(seq);
         s.set(d, value);
-        if (!s.get(d, e) || *e.value != value) ++v.stale_own_read;
+        if (s.get(d, e) != bc::ReadStatus::found || *e.value != value) ++v.stale_own_read;
       }
     });
   }
@@ -74,7 +74,7 @@ void run_share(const std::string& root, const std::vector<std::string>& own,
       bc::Entry e;
       while (running()) {
         const std::string& key = all[rng.below(all.size())];
-        if (!s.get(s.digest(key), e)) continue;
+        if (s.get(s.digest(key), e) != bc::ReadStatus::found) continue;
         const long seq = sequence_of(key, *e.value);
         if (seq < 0) {
           ++v.malformed;
@@ -91,7 +91,7 @@ void run_share(const std::string& root, const std::vector<std::string>& own,
   }
   threads.emplace_back([&] {
     reltest::Rng rng(seed + 200);
-    while (running()) s.unload(s.digest(all[rng.below(all.size())]));
+    while (running()) s.unload_key(s.digest(all[rng.below(all.size())]));
   });
   threads.emplace_back([&] {
     while (running()) {

@@ -42,7 +42,7 @@ TEST(Correctness, DeferredReadsSeeTheLatestSyncedSetWhileOthersUnload) {
   std::thread other([&] {
     bc::Entry e;
     while (!stop.load()) {
-      store.unload(k);
+      store.unload_key(k);
       store.get(k, e);
     }
   });
@@ -52,8 +52,8 @@ TEST(Correctness, DeferredReadsSeeTheLatestSyncedSetWhileOthersUnload) {
     deferred.set(k, want);
     if (i % 2 == 0) deferred.sync();
     bc::Entry e;
-    if (!deferred.get(k, e) || *e.value != want) ++wrong;
-    if (i % 2 == 0 && (!store.get(k, e) || *e.value != want)) ++wrong;
+    if (deferred.get(k, e) != bc::ReadStatus::found || *e.value != want) ++wrong;
+    if (i % 2 == 0 && (store.get(k, e) != bc::ReadStatus::found || *e.value != want)) ++wrong;
   }
   stop = true;
   other.join();
@@ -108,7 +108,7 @@ TEST(Correctness, AKeyThatAlwaysExistsIsNeverMissed) {
       long local = 0;
       bc::Entry e;
       for (int i = 0; i < 3000; ++i) {
-        if (!s.get(s.digest("k"), e)) ++local;
+        if (s.get(s.digest("k"), e) != bc::ReadStatus::found) ++local;
       }
       std::lock_guard<std::mutex> lock(mu);
       misses += local;
@@ -146,7 +146,7 @@ TEST(Correctness, ShortLifetimeBucketsKeepOtherProgramsEntries) {
     bc::Store reader(root, "raw", "raw", hour);
     bc::Entry e;
     for (int i = 0; i < 20; ++i) {
-      EXPECT_EQ(reader.read(reader.digest(std::to_string(i)), e), bc::ReadStatus::longer_lifetime);
+      EXPECT_EQ(reader.get(reader.digest(std::to_string(i)), e), bc::ReadStatus::longer_lifetime);
       EXPECT_FALSE(reader.contains(reader.digest(std::to_string(i))));
     }
     EXPECT_EQ(reader.prune_directory().files, 0u);
@@ -157,7 +157,8 @@ TEST(Correctness, ShortLifetimeBucketsKeepOtherProgramsEntries) {
   EXPECT_EQ(count_entries(root), 20u);
   writer.unload_all();
   bc::Entry e;
-  for (int i = 0; i < 20; ++i) EXPECT_TRUE(writer.get(writer.digest(std::to_string(i)), e));
+  for (int i = 0; i < 20; ++i)
+    EXPECT_EQ(writer.get(writer.digest(std::to_string(i)), e), bc::ReadStatus::found);
 }
 
 // Readers deleting an expired entry never delete the fresh entry that replaces it.
@@ -177,7 +178,7 @@ TEST(Correctness, DeletingAnExpiredEntryNeverRemovesItsFreshReplacement) {
       bc::Entry e;
       while (!stop.load()) {
         const int i = current.load();
-        if (i >= 0) s.read(keys[static_cast<std::size_t>(i)], e);
+        if (i >= 0) s.get(keys[static_cast<std::size_t>(i)], e);
       }
     });
   }
@@ -192,7 +193,7 @@ TEST(Correctness, DeletingAnExpiredEntryNeverRemovesItsFreshReplacement) {
   long missing = 0;
   bc::Entry e;
   for (const bc::Digest& k : keys) {
-    if (!s.get(k, e) || *e.value != "fresh") ++missing;
+    if (s.get(k, e) != bc::ReadStatus::found || *e.value != "fresh") ++missing;
   }
   EXPECT_EQ(missing, 0);
 }
@@ -245,7 +246,7 @@ TEST(Correctness, TimeArithmeticSaturates) {
   s.set(s.digest("k"), "v");
   s.unload_all();
   bc::Entry e;
-  ASSERT_TRUE(s.get(s.digest("k"), e));
+  ASSERT_EQ(s.get(s.digest("k"), e), bc::ReadStatus::found);
   EXPECT_EQ(e.expires_us, INT64_MAX);
 }
 

@@ -48,7 +48,7 @@ TEST(Corruption, EveryBitFlipAndTruncationOfAMultiKibEntryIsAMiss) {
       const char bad = static_cast<char>(good[byte] ^ (1 << bit));
       ASSERT_EQ(::pwrite(fd, &bad, 1, off), 1);
       bc::Entry e;
-      const bc::ReadStatus st = s.read(d, e);
+      const bc::ReadStatus st = s.get(d, e);
       // A flipped byte is caught by the header checksum or the value checksum: corrupt.
       ASSERT_EQ(st, bc::ReadStatus::corrupt) << "byte " << byte << " bit " << bit;
       ASSERT_EQ(e.value, nullptr);
@@ -59,7 +59,7 @@ TEST(Corruption, EveryBitFlipAndTruncationOfAMultiKibEntryIsAMiss) {
   for (std::size_t len = good.size(); len-- > 0;) {
     ASSERT_EQ(::ftruncate(fd, static_cast<off_t>(len)), 0);
     bc::Entry e;
-    ASSERT_EQ(s.read(d, e), bc::ReadStatus::corrupt) << "truncated to " << len;
+    ASSERT_EQ(s.get(d, e), bc::ReadStatus::corrupt) << "truncated to " << len;
     // contains() reads the header and the file size only: a short file is not an entry.
     ASSERT_FALSE(s.contains(d)) << "truncated to " << len;
     ++misses;
@@ -68,14 +68,14 @@ TEST(Corruption, EveryBitFlipAndTruncationOfAMultiKibEntryIsAMiss) {
   for (const std::string& extra : {std::string("x"), std::string(4096, '\0')}) {
     write_bytes(path, good + extra);
     bc::Entry e;
-    EXPECT_EQ(s.read(d, e), bc::ReadStatus::corrupt) << "with " << extra.size() << " extra bytes";
+    EXPECT_EQ(s.get(d, e), bc::ReadStatus::corrupt) << "with " << extra.size() << " extra bytes";
   }
   EXPECT_EQ(misses, static_cast<long>(good.size() * 9));
 
   // The damaged file is left in place; the next set replaces it and reads are right again.
   s.set(d, value);
   bc::Entry e;
-  ASSERT_EQ(s.read(d, e), bc::ReadStatus::found);
+  ASSERT_EQ(s.get(d, e), bc::ReadStatus::found);
   EXPECT_EQ(reltest::check_value(1, *e.value), "");
 }
 
@@ -95,8 +95,8 @@ TEST(Corruption, SwappedEntryFilesAreMisses) {
   write_bytes(s.entry_path(a), fb);
   write_bytes(s.entry_path(b), fa);
   bc::Entry e;
-  EXPECT_EQ(s.read(a, e), bc::ReadStatus::foreign);
-  EXPECT_EQ(s.read(b, e), bc::ReadStatus::foreign);
+  EXPECT_EQ(s.get(a, e), bc::ReadStatus::foreign);
+  EXPECT_EQ(s.get(b, e), bc::ReadStatus::foreign);
   EXPECT_FALSE(s.contains(a));
 }
 

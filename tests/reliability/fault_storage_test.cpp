@@ -27,7 +27,7 @@ struct Faulty {
 
 std::string value_of(bc::Store& s, const bc::Digest& d) {
   bc::Entry e;
-  return s.get(d, e) ? *e.value : "<miss>";
+  return s.get(d, e) == bc::ReadStatus::found ? *e.value : "<miss>";
 }
 
 TEST(FaultStorage, AFullDiskFailsTheSetAndKeepsThePreviousValue) {
@@ -59,7 +59,7 @@ TEST(FaultStorage, AnIoErrorOnReadIsAnErrorNotAMiss) {
   s.set(d, "v");
   f.faults->read_errno = EIO;
   bc::Entry e;
-  EXPECT_THROW(s.read(d, e), bc::IoError);
+  EXPECT_THROW(s.get(d, e), bc::IoError);
   bool computed = false;
   EXPECT_THROW(s.get_or_compute(d,
                                 [&] {
@@ -83,7 +83,7 @@ TEST(FaultStorage, ATornWriteIsAMissAndGetOrComputeReplacesIt) {
   s.set(bc::KeyRef(d, "k"), "a value that will be cut short");
   f.faults->tear_writes = false;
   bc::Entry e;
-  EXPECT_EQ(s.read(d, e), bc::ReadStatus::corrupt);
+  EXPECT_EQ(s.get(d, e), bc::ReadStatus::corrupt);
   bool hit = true;
   EXPECT_EQ(*s.get_or_compute(
                   d, [] { return std::string("fresh"); }, &hit)

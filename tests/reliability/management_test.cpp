@@ -89,7 +89,7 @@ TEST(Management, ProcessesAddingOneKeyExactlyOneSucceeds) {
   bc::Store s(dir.sub("bucket"), "raw", "raw");
   for (const auto& [key, p] : winner) {
     bc::Entry e;
-    ASSERT_TRUE(s.get(s.digest(key), e)) << key;
+    ASSERT_EQ(s.get(s.digest(key), e), bc::ReadStatus::found) << key;
     EXPECT_EQ(*e.value, std::to_string(p)) << key;
   }
 }

@@ -75,11 +75,13 @@ void check_failed_overwrite(bc::Store& s, const std::string& bucket, std::size_t
   // The previous value: from this store (its memory layer keeps the old value) and from
   // the file, through a fresh store without a memory layer.
   bc::Entry e;
-  if (!s.get(d, e) || *e.value != old_value) r.line("FAIL: old value lost from this store");
+  if (s.get(d, e) != bc::ReadStatus::found || *e.value != old_value)
+    r.line("FAIL: old value lost from this store");
   bc::Options o;
   o.memory_limit_bytes = 0;
   bc::Store fresh(bucket, "raw", "raw", o);
-  if (!fresh.get(d, e) || *e.value != old_value) r.line("FAIL: old value lost on disk");
+  if (fresh.get(d, e) != bc::ReadStatus::found || *e.value != old_value)
+    r.line("FAIL: old value lost on disk");
   const std::vector<std::string> left = reltest::leftovers(bucket);
   if (!left.empty()) r.line("FAIL: temp file left behind: " + left.front());
 }
@@ -125,7 +127,8 @@ TEST(WriteFailure, FileSizeLimitFailsTheSetAndKeepsThePreviousValue) {
           r.line(std::string("FAIL: a small set under the limit: ") + e.what());
         }
         bc::Entry got;
-        if (!s.get(s.digest("small"), got)) r.line("FAIL: small value not readable");
+        if (s.get(s.digest("small"), got) != bc::ReadStatus::found)
+          r.line("FAIL: small value not readable");
       },
       &code);
   std::printf("%s", text.c_str());
@@ -168,7 +171,8 @@ TEST(WriteFailure, FullFileSystemFailsTheSetAndKeepsThePreviousValue) {
         o.memory_limit_bytes = 0;
         bc::Store fresh(bucket, "raw", "raw", o);
         bc::Entry got;
-        if (!fresh.get(d, got) || *got.value != reltest::make_value(1, 1, 1000)) {
+        if (fresh.get(d, got) != bc::ReadStatus::found ||
+            *got.value != reltest::make_value(1, 1, 1000)) {
           r.line("FAIL: old value lost after filling the disk");
         }
         // Freeing space makes writes work again.
@@ -223,7 +227,8 @@ TEST(WriteFailure, NoInodesLeftFailsTheSetCleanly) {
         o.memory_limit_bytes = 0;
         bc::Store fresh(bucket, "raw", "raw", o);
         bc::Entry got;
-        if (!fresh.get(d, got) || *got.value != old_value) r.line("FAIL: old value lost");
+        if (fresh.get(d, got) != bc::ReadStatus::found || *got.value != old_value)
+          r.line("FAIL: old value lost");
       },
       &code);
   std::printf("%s", text.c_str());

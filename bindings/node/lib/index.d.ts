@@ -87,7 +87,7 @@ export interface MemoizedMembers<A extends unknown[]> {
   /** The canonical key text of a call. */
   key(...args: A): string;
   /** Deletes the cached result of a call; true if there was one. */
-  forget(...args: A): boolean;
+  delete(...args: A): boolean;
 }
 
 export class Bucket<V = any> {

@@ -697,7 +697,7 @@ function makeMemoized(bucket, fn, options, what) {
     memoized.key = function (...args) {
       return canonicalText(keyBytes(this, args));
     };
-    memoized.forget = function (...args) {
+    memoized.delete = function (...args) {
       return bucket.delete(jsonKey(keyBytes(this, args)));
     };
     return memoized;

@@ -35,8 +35,8 @@ test('the key is the C++ memoize key: {"args": [...], "name": ...}', () => {
   assert.equal(fib.key(80), '{"args":[80],"name":"slow_fib"}');
   fib(80);
   assert.equal(b.get({ name: 'slow_fib', args: [80] }), 80);
-  assert.equal(fib.forget(80), true);
-  assert.equal(fib.forget(80), false);
+  assert.equal(fib.delete(80), true);
+  assert.equal(fib.delete(80), false);
   assert.equal(b.has({ name: 'slow_fib', args: [80] }), false);
   b.close();
 });

@@ -386,13 +386,20 @@ class Bucket:
 
     def __delitem__(self, key):
         """Deletes key's entry (memory and file); KeyError if it has none."""
+        if not self.delete(key):
+            raise self._miss(_lib.BC_ENOTFOUND, key)
+
+    def delete(self, key):
+        """Deletes key's entry (memory and file); returns whether there was one (diskcache's
+        ``delete``; ``del bucket[key]`` is the same operation, raising KeyError instead)."""
         k = self._key(key)
         h = self._handle  # held until the call returns (see _open)
         code = _lib.lib.bc_delete(h.get(), k, len(k))
         if code == _lib.BC_ENOTFOUND:
-            raise self._miss(code, key)
+            return False
         _lib.check(code, 'delete')
         self._note_written(k)
+        return True
 
     # ---- Cache management (docs/cache-management.md; diskcache's and cachier's names) ----
 

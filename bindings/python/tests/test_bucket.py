@@ -288,6 +288,13 @@ def test_delete_missing_key_is_a_key_error(bucket):
         del bucket['nothing']
 
 
+def test_delete_method_returns_whether_there_was_an_entry(bucket):
+    bucket['k'] = 1
+    assert bucket.delete('k') is True
+    assert 'k' not in bucket
+    assert bucket.delete('k') is False  # no KeyError: diskcache's delete
+
+
 def test_overwrite(bucket):
     bucket['k'] = 1
     bucket['k'] = 2
