@@ -95,63 +95,36 @@ RedisCluster::~RedisCluster() {
 }
 
 void RedisCluster::start(Node& n) {
-  std::vector<std::string> args = {"redis-server",
-                                   "--port",
-                                   std::to_string(n.port),
-                                   "--bind",
-                                   "127.0.0.1",
-                                   "--cluster-enabled",
-                                   "yes",
-                                   "--cluster-port",
-                                   std::to_string(n.bus_port),
-                                   "--cluster-config-file",
-                                   n.dir + "/nodes.conf",
-                                   "--cluster-node-timeout",
-                                   "1000",
-                                   "--cluster-require-full-coverage",
-                                   "no",
-                                   "--save",
-                                   "",
-                                   "--appendonly",
-                                   "no",
-                                   "--dir",
-                                   n.dir,
-                                   "--logfile",
-                                   n.dir + "/redis.log",
-                                   "--daemonize",
-                                   "no"};
-  const pid_t pid = ::fork();
-  if (pid < 0) throw std::runtime_error("fork failed");
-  if (pid == 0) {
-    std::vector<char*> argv;
-    for (std::string& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    ::execvp("redis-server", argv.data());
-    ::_exit(127);
-  }
-  n.pid = pid;
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (std::chrono::steady_clock::now() < deadline) {
-    int status = 0;
-    if (::waitpid(pid, &status, WNOHANG) == pid) {
-      n.pid = -1;
-      throw std::runtime_error("redis-server (cluster node) exited at start; log: " + n.dir +
-                               "/redis.log");
-    }
-    if (ask(n.port, {"PING"}) == "PONG") return;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  throw std::runtime_error("cluster node did not answer PING within 10 s");
+  const std::vector<std::string> args = {"--port",
+                                         std::to_string(n.port),
+                                         "--bind",
+                                         "127.0.0.1",
+                                         "--cluster-enabled",
+                                         "yes",
+                                         "--cluster-port",
+                                         std::to_string(n.bus_port),
+                                         "--cluster-config-file",
+                                         n.dir + "/nodes.conf",
+                                         "--cluster-node-timeout",
+                                         "1000",
+                                         "--cluster-require-full-coverage",
+                                         "no",
+                                         "--save",
+                                         "",
+                                         "--appendonly",
+                                         "no",
+                                         "--dir",
+                                         n.dir,
+                                         "--logfile",
+                                         n.dir + "/redis.log",
+                                         "--daemonize",
+                                         "no"};
+  n.pid = start_redis_server(args, n.port, n.dir + "/redis.log");
 }
 
 void RedisCluster::kill(int port) {
   for (Node& n : nodes_) {
-    if (n.port != port || n.pid <= 0) continue;
-    ::kill(n.pid, SIGKILL);
-    int status = 0;
-    while (::waitpid(n.pid, &status, 0) < 0 && errno == EINTR) {
-    }
-    n.pid = -1;
+    if (n.port == port) kill_and_reap(n.pid);
   }
 }
 

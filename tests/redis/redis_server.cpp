@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstring>
 #include <stdexcept>
@@ -83,50 +84,58 @@ std::string RedisServer::url(const std::string& credentials) const {
          "127.0.0.1:" + std::to_string(port_);
 }
 
-void RedisServer::start() {
-  const std::string port = std::to_string(port_);
-  const std::string log = dir_ + "/redis.log";
-  std::vector<std::string> args = {"redis-server", "--port", port, "--bind", "127.0.0.1", "--save",
-                                   "", "--appendonly", "no", "--dir", dir_, "--logfile", log,
-                                   "--daemonize", "no",
-                                   // An ACL user for the AUTH tests; the default user stays open.
-                                   "--user", "alice", "on", ">secret", "~*", "&*", "+@all"};
-  const pid_t pid = ::fork();
+pid_t start_redis_server(const std::vector<std::string>& args, int port, const std::string& log) {
+  std::vector<std::string> argv_strings = {"redis-server"};
+  argv_strings.insert(argv_strings.end(), args.begin(), args.end());
+  pid_t pid = ::fork();
   if (pid < 0) throw std::runtime_error("fork failed");
   if (pid == 0) {
     std::vector<char*> argv;
-    for (std::string& a : args) argv.push_back(a.data());
+    for (std::string& a : argv_strings) argv.push_back(a.data());
     argv.push_back(nullptr);
     ::execvp("redis-server", argv.data());
     ::_exit(127);
   }
-  pid_ = pid;
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
   while (std::chrono::steady_clock::now() < deadline) {
     int status = 0;
-    if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-      pid_ = -1;
+    if (::waitpid(pid, &status, WNOHANG) == pid) {
       throw std::runtime_error(
           "redis-server exited at start (exit status " + std::to_string(WEXITSTATUS(status)) +
           (WEXITSTATUS(status) == 127 ? ": not installed? run scripts/install-deps.sh" : "") +
           "); log: " + log);
     }
-    if (answers_ping(port_)) return;
+    if (answers_ping(port)) return pid;
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
-  kill();
-  throw std::runtime_error("redis-server did not answer PING within 10 s on port " + port);
+  kill_and_reap(pid);
+  throw std::runtime_error("redis-server did not answer PING within 10 s on port " +
+                           std::to_string(port) + "; log: " + log);
+}
+
+void kill_and_reap(pid_t& pid) {
+  if (pid <= 0) return;
+  ::kill(pid, SIGCONT);
+  ::kill(pid, SIGKILL);
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  pid = -1;
+}
+
+void RedisServer::start() {
+  const std::string log = dir_ + "/redis.log";
+  pid_ = start_redis_server(
+      {"--port", std::to_string(port_), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+       "--dir", dir_, "--logfile", log, "--daemonize", "no",
+       // An ACL user for the AUTH tests; the default user stays open.
+       "--user", "alice", "on", ">secret", "~*", "&*", "+@all"},
+      port_, log);
 }
 
 void RedisServer::kill() {
-  if (pid_ <= 0) return;
-  if (paused_) ::kill(pid_, SIGCONT);
   paused_ = false;
-  ::kill(pid_, SIGKILL);
-  int status = 0;
-  while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
-  }
-  pid_ = -1;
+  kill_and_reap(pid_);
 }
 
 void RedisServer::restart() {

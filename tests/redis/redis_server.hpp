@@ -6,11 +6,20 @@
 #include <sys/types.h>
 
 #include <string>
+#include <vector>
 
 namespace bctest {
 
 // A port of 127.0.0.1 free right now (another program may take it before it is used).
 int free_port();
+
+// Runs `redis-server args...` (args without the program name; they must bind 127.0.0.1
+// only and log to `log`) and waits until it answers PING on `port`; returns its pid.
+// Throws std::runtime_error, with the log's path, if it exits or is silent for 10 s (then
+// it is killed).
+pid_t start_redis_server(const std::vector<std::string>& args, int port, const std::string& log);
+// SIGKILLs *pid (resuming it first if stopped) and reaps it; sets *pid to -1. No-op if <= 0.
+void kill_and_reap(pid_t& pid);
 
 class RedisServer {
  public:
