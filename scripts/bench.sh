@@ -14,6 +14,7 @@
 #                                 or /var/tmp) - put it on the file system you care about
 #   BUCKETCACHE_BENCH_RESULTS=DIR where results.{md,png,json} go (default: bench/)
 #   BUCKETCACHE_JOBS=N            build parallelism (default 2)
+#   BUCKETCACHE_BENCH_SKIP_REDIS=1 skip the Redis rows (scripts/bench-redis.sh, run last)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -61,3 +62,9 @@ trap 'rm -rf "$data"' EXIT
   --results-dir "${BUCKETCACHE_BENCH_RESULTS:-bench}" \
   ${BUCKETCACHE_BENCH_ROUNDS:+--rounds "$BUCKETCACHE_BENCH_ROUNDS"} \
   $([ "${BUCKETCACHE_BENCH_QUICK:-0}" = 1 ] && echo --quick)
+
+# The Redis store against raw hiredis GET/SET on its own loopback servers (docs/redis.md,
+# "Performance"); BUCKETCACHE_BENCH_SKIP_REDIS=1 leaves it out.
+if [ "${BUCKETCACHE_BENCH_SKIP_REDIS:-0}" != 1 ]; then
+  bash scripts/bench-redis.sh
+fi
