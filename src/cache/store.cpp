@@ -3,8 +3,6 @@
 // deletion of expired entries.
 #include "bucketcache/store.hpp"
 
-#include <time.h>
-
 #include <algorithm>
 #include <array>
 #include <atomic>
@@ -131,14 +129,6 @@ std::unique_ptr<storage::Storage> file_storage(std::string path, const Options& 
   return std::make_unique<storage::FileStorage>(std::move(path), fo);
 }
 
-// A monotonic clock in milliseconds read without a system call (the vDSO's coarse clock,
-// a few ms of resolution): cheap enough for every hit.
-std::int64_t coarse_ms() noexcept {
-  struct timespec ts;
-  ::clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-  return static_cast<std::int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
-}
-
 // Pending statistics are persisted at most this often from the operation path (and at close).
 constexpr std::int64_t kFlushIntervalMs = 1000;
 // "lru": an entry's access time is refreshed at most this often per process (per slot).
@@ -172,7 +162,7 @@ struct Store::Impl {
         bucket_name(hex_id(backend_id) + "-" + hex_id(keymaker_id)),
         counting(std::getenv("BUCKETCACHE_NO_STATS") == nullptr ||
                  std::string(std::getenv("BUCKETCACHE_NO_STATS")) != "1"),
-        next_flush_ms(coarse_ms() + kFlushIntervalMs) {
+        next_flush_ms(coarse_monotonic_ms() + kFlushIntervalMs) {
     if (options.size_limit_bytes > 0 && options.eviction == Eviction::lru) {
       use_slots = std::make_unique<std::array<std::atomic<std::int64_t>, kUseSlots>>();
       for (auto& slot : *use_slots) slot.store(0, std::memory_order_relaxed);
@@ -320,7 +310,7 @@ struct Store::Impl {
   void count(std::atomic<std::uint64_t>& counter, std::uint64_t n = 1) {
     if (!counting) return;
     counter.fetch_add(n, std::memory_order_relaxed);
-    if (coarse_ms() >= next_flush_ms.load(std::memory_order_relaxed)) flush_due();
+    if (coarse_monotonic_ms() >= next_flush_ms.load(std::memory_order_relaxed)) flush_due();
   }
 
   bool pending_any() const {
@@ -335,7 +325,7 @@ struct Store::Impl {
   void flush_due() noexcept {
     std::unique_lock<std::mutex> lock(flush_mu, std::try_to_lock);
     if (!lock.owns_lock()) return;
-    const std::int64_t now = coarse_ms();
+    const std::int64_t now = coarse_monotonic_ms();
     if (now < next_flush_ms.load(std::memory_order_relaxed)) return;
     next_flush_ms.store(now + kFlushIntervalMs, std::memory_order_relaxed);
     if (!persist) return;
@@ -393,7 +383,7 @@ struct Store::Impl {
   // per slot (keys share kUseSlots slots by digest: approximate by design).
   void note_use(const Digest& key) {
     std::atomic<std::int64_t>& slot = (*use_slots)[DigestHash{}(key) % kUseSlots];
-    const std::int64_t now = coarse_ms();
+    const std::int64_t now = coarse_monotonic_ms();
     std::int64_t last = slot.load(std::memory_order_relaxed);
     if (last != 0 && now - last < kUseRefreshMs) return;
     if (!slot.compare_exchange_strong(last, now, std::memory_order_relaxed)) return;

@@ -15,6 +15,10 @@ inline namespace v1 {
 // Microseconds since the Unix epoch (system clock).
 std::int64_t now_us();
 
+// A monotonic clock in milliseconds read without a system call (the vDSO's coarse clock, a
+// few milliseconds of resolution): cheap enough for every hit. For intervals, not entry times.
+std::int64_t coarse_monotonic_ms() noexcept;
+
 // a + b for b >= 0, saturated at INT64_MAX.
 constexpr std::int64_t saturating_add(std::int64_t a, std::int64_t b) {
   return b > std::numeric_limits<std::int64_t>::max() - a ? std::numeric_limits<std::int64_t>::max()
