@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "bucketcache/bucketcache.h"
+#include "capi_util.hpp"
 #include "redis_server.hpp"
 
 namespace {
@@ -33,40 +34,19 @@ namespace {
 using bctest::RedisCluster;
 using Clock = std::chrono::steady_clock;
 
-struct BucketCloser {
-  void operator()(bc_bucket* b) const { bc_bucket_close(b); }
-};
-using Bucket = std::unique_ptr<bc_bucket, BucketCloser>;
+using Bucket = capitest::Handle;
+using capitest::set;
+using capitest::value_of;
 
 int open_bucket(const std::string& url, const std::string& name, Bucket& b,
                 std::int64_t timeout_ms = 2000, bool deferred = false, std::int64_t memory = -1) {
-  bc_options* o = nullptr;
-  EXPECT_EQ(bc_options_new(&o), BC_OK);
-  EXPECT_EQ(bc_options_set_str(o, BC_OPT_STORE, url.c_str()), BC_OK) << bc_last_error_message();
-  EXPECT_EQ(bc_options_set_int(o, BC_OPT_TIMEOUT_MS, timeout_ms), BC_OK);
-  EXPECT_EQ(bc_options_set_int(o, BC_OPT_DEFERRED, deferred ? 1 : 0), BC_OK);
-  if (memory >= 0) {
-    EXPECT_EQ(bc_options_set_int(o, BC_OPT_MEMORY_LIMIT_BYTES, memory), BC_OK);
-  }
+  capitest::Options o({{BC_OPT_TIMEOUT_MS, timeout_ms}, {BC_OPT_DEFERRED, deferred ? 1 : 0}},
+                      {{BC_OPT_STORE, url}});
+  if (memory >= 0) o.ints.emplace_back(BC_OPT_MEMORY_LIMIT_BYTES, memory);
   bc_bucket* raw = nullptr;
-  const int rc = bc_bucket_open(&raw, name.c_str(), o);
-  bc_options_free(o);
+  const int rc = capitest::try_open(name, o, &raw);
   b.reset(raw);
   return rc;
-}
-
-int set(const Bucket& b, const std::string& k, const std::string& v) {
-  return bc_set(b.get(), k.data(), k.size(), v.data(), v.size());
-}
-
-std::string get(const Bucket& b, const std::string& k, int* code = nullptr) {
-  bc_buf out{nullptr, 0};
-  const int rc = bc_get(b.get(), k.data(), k.size(), &out);
-  if (code != nullptr) *code = rc;
-  if (rc != BC_OK) return "<" + std::to_string(rc) + ">";
-  std::string v(static_cast<const char*>(out.data), out.size);
-  bc_buf_dispose(&out);
-  return v;
 }
 
 // DBSIZE of one node (-1 if it does not answer).
@@ -153,7 +133,7 @@ TEST_F(ClusterStore, EveryOperationSpreadsOverAllMasters) {
   Bucket fresh = open(false, 0);  // no memory layer: every read goes to the cluster
   for (int i = 0; i < kKeys; ++i) {
     const std::string k = "k" + std::to_string(i);
-    ASSERT_EQ(get(fresh, k), "v" + std::to_string(i));
+    ASSERT_EQ(value_of(fresh, k), "v" + std::to_string(i));
     ASSERT_EQ(bc_contains(fresh.get(), k.data(), k.size()), 1);
   }
   for (int i = 0; i < kKeys; i += 2) {
@@ -162,7 +142,7 @@ TEST_F(ClusterStore, EveryOperationSpreadsOverAllMasters) {
   }
   for (int i = 0; i < kKeys; ++i) {
     const std::string k = "k" + std::to_string(i);
-    EXPECT_EQ(get(fresh, k), i % 2 == 0 ? "<-1>" : "v" + std::to_string(i));
+    EXPECT_EQ(value_of(fresh, k), i % 2 == 0 ? "<miss>" : "v" + std::to_string(i));
   }
   // Iteration and clear cover every master.
   int count = 0;
@@ -173,7 +153,7 @@ TEST_F(ClusterStore, EveryOperationSpreadsOverAllMasters) {
   std::uint64_t removed = 0;
   ASSERT_EQ(bc_clear(fresh.get(), &removed), BC_OK) << bc_last_error_message();
   EXPECT_EQ(removed, static_cast<std::uint64_t>(kKeys / 2));
-  EXPECT_EQ(get(fresh, "k1"), "<-1>");
+  EXPECT_EQ(value_of(fresh, "k1"), "<miss>");
 }
 
 TEST_F(ClusterStore, ExpiryAddIncrTouch) {
@@ -181,17 +161,17 @@ TEST_F(ClusterStore, ExpiryAddIncrTouch) {
   ASSERT_EQ(bc_set_ex(b.get(), "short", 5, "1", 1, 50000), BC_OK);
   ASSERT_EQ(bc_set_ex(b.get(), "long", 4, "2", 1, 0), BC_OK);
   std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  EXPECT_EQ(get(b, "short"), "<-1>");
-  EXPECT_EQ(get(b, "long"), "2");
+  EXPECT_EQ(value_of(b, "short"), "<miss>");
+  EXPECT_EQ(value_of(b, "long"), "2");
   EXPECT_EQ(bc_add(b.get(), "a", 1, "first", 5, -1), BC_OK);
   EXPECT_EQ(bc_add(b.get(), "a", 1, "second", 6, -1), BC_EEXISTS);
-  EXPECT_EQ(get(b, "a"), "first");
+  EXPECT_EQ(value_of(b, "a"), "first");
   std::int64_t n = 0;
   for (int i = 0; i < 20; ++i) ASSERT_EQ(bc_incr(b.get(), "n", 1, 1, 0, &n), BC_OK);
   EXPECT_EQ(n, 20);
   EXPECT_EQ(bc_touch(b.get(), "a", 1, 50000), BC_OK);
   std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  EXPECT_EQ(get(b, "a"), "<-1>");
+  EXPECT_EQ(value_of(b, "a"), "<miss>");
 }
 
 TEST_F(ClusterStore, GetOrComputeSingleFlightAcrossProcesses) {
@@ -236,9 +216,10 @@ TEST_F(ClusterStore, DeferredWritesGoOutOnSync) {
   for (int i = 0; i < 100; ++i)
     ASSERT_EQ(set(b, "d" + std::to_string(i), std::to_string(i)), BC_OK);
   Bucket other = open(false, 0);
-  EXPECT_EQ(get(other, "d7"), "<-1>");
+  EXPECT_EQ(value_of(other, "d7"), "<miss>");
   ASSERT_EQ(bc_sync(b.get()), BC_OK) << bc_last_error_message();
-  for (int i = 0; i < 100; ++i) ASSERT_EQ(get(other, "d" + std::to_string(i)), std::to_string(i));
+  for (int i = 0; i < 100; ++i)
+    ASSERT_EQ(value_of(other, "d" + std::to_string(i)), std::to_string(i));
 }
 
 TEST_F(ClusterStore, BadUrlsAndNonClusterServer) {
@@ -290,7 +271,7 @@ TEST_F(ClusterStore, FrozenMasterTimesOut) {
   int ok = 0, timed_out = 0;
   for (int i = 0; i < 30; ++i) {
     int code = 0;
-    get(b, "z" + std::to_string(i), &code);
+    value_of(b, "z" + std::to_string(i), &code);
     if (code == BC_OK) {
       ++ok;
     } else {
@@ -304,7 +285,7 @@ TEST_F(ClusterStore, FrozenMasterTimesOut) {
   cluster_->resume(frozen);
   EXPECT_GT(ok, 0);
   EXPECT_GT(timed_out, 0);
-  for (int i = 0; i < 30; ++i) EXPECT_EQ(get(b, "z" + std::to_string(i)), "v");
+  for (int i = 0; i < 30; ++i) EXPECT_EQ(value_of(b, "z" + std::to_string(i)), "v");
 }
 
 // The command-line tool takes a redis-cluster:// URL like a redis:// one.
@@ -325,7 +306,7 @@ TEST_F(ClusterStore, CliListsAndClears) {
   EXPECT_GE(lines, 40) << first;  // every entry of the bucket, from every master
   EXPECT_EQ(std::system((cli + "clear " + where + " --yes >/dev/null 2>&1").c_str()), 0);
   Bucket fresh = open(false, 0);
-  EXPECT_EQ(get(fresh, "cli7"), "<-1>");
+  EXPECT_EQ(value_of(fresh, "cli7"), "<miss>");
 }
 
 // Moves `slots` slots from one master to another with redis-cli while 4 threads write
@@ -356,7 +337,7 @@ TEST(ClusterReshard, ValuesStayCurrentWhileSlotsMove) {
           const std::string value = key + "@" + std::to_string(round);
           int rc = set(b, key, value);
           int grc = BC_OK;
-          const std::string got = rc == BC_OK ? get(b, key, &grc) : std::string();
+          const std::string got = rc == BC_OK ? value_of(b, key, &grc) : std::string();
           if (rc != BC_OK || grc != BC_OK) {
             std::lock_guard<std::mutex> hold(error_mutex);
             if (errors++ == 0) first_error = bc_last_error_message();
@@ -397,7 +378,7 @@ TEST(ClusterReshard, ValuesStayCurrentWhileSlotsMove) {
   for (int t = 0; t < 4; ++t) {
     for (int k = 0; k < 50; ++k) {
       int code = 0;
-      get(after, "t" + std::to_string(t) + "-" + std::to_string(k), &code);
+      value_of(after, "t" + std::to_string(t) + "-" + std::to_string(k), &code);
       if (code == BC_OK) ++found;
     }
   }
@@ -439,7 +420,7 @@ TEST(ClusterFailover, MasterKilledWithAndWithoutReplica) {
     int ok = 0;
     for (int i = 0; i < kKeys; ++i) {
       int code = 0;
-      const std::string v = get(b, key(i), &code);
+      const std::string v = value_of(b, key(i), &code);
       if (code == BC_OK) {
         ASSERT_EQ(v, "v" + std::to_string(i));
         ++ok;
@@ -471,7 +452,7 @@ TEST(ClusterFailover, MasterKilledWithAndWithoutReplica) {
   int ok = 0, eio = 0;
   for (int i = 0; i < kKeys; ++i) {
     int code = 0;
-    const std::string v = get(b, key(i), &code);
+    const std::string v = value_of(b, key(i), &code);
     if (code == BC_OK) {
       EXPECT_EQ(v, "w" + std::to_string(i));
       ++ok;
@@ -495,7 +476,7 @@ TEST(ClusterDown, EveryNodeKilledIsAClearError) {
   const std::string url = cluster.url();
   for (int p : cluster.master_ports()) cluster.kill(p);
   int code = 0;
-  get(b, "k", &code);
+  value_of(b, "k", &code);
   EXPECT_EQ(code, BC_EIO);
   EXPECT_NE(std::string(bc_last_error_message()).find("127.0.0.1:"), std::string::npos)
       << bc_last_error_message();
@@ -542,7 +523,7 @@ TEST(StressCluster, ReshardBackAndForthUnderLoad) {
           const std::string value = key + "@" + std::to_string(round);
           int grc = BC_OK;
           const int rc = set(b, key, value);
-          const std::string got = rc == BC_OK ? get(b, key, &grc) : std::string();
+          const std::string got = rc == BC_OK ? value_of(b, key, &grc) : std::string();
           const int irc = k % 10 == 0 ? bc_incr(b.get(), "counter", 7, 1, 0, nullptr) : BC_OK;
           if (irc == BC_OK && k % 10 == 0) ++increments;
           if (rc != BC_OK || grc != BC_OK || irc != BC_OK) {
@@ -575,5 +556,5 @@ TEST(StressCluster, ReshardBackAndForthUnderLoad) {
   EXPECT_EQ(errors.load(), 0) << first_error;
   Bucket b;
   ASSERT_EQ(open_bucket(cluster.url(), "stress", b, 2000, false, 0), BC_OK);
-  EXPECT_EQ(get(b, "counter"), std::to_string(increments.load()));
+  EXPECT_EQ(value_of(b, "counter"), std::to_string(increments.load()));
 }

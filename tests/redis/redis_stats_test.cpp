@@ -8,33 +8,21 @@
 #include <string>
 
 #include "bucketcache/bucketcache.h"
+#include "capi_util.hpp"
 #include "redis_server.hpp"
 
 namespace {
 
-struct Closer {
-  void operator()(bc_bucket* b) const { bc_bucket_close(b); }
-};
-using Handle = std::unique_ptr<bc_bucket, Closer>;
+using capitest::Handle;
+using capitest::stat_of;
 
 int open_on(const std::string& url, const std::string& name, std::int64_t limit, Handle& out) {
-  bc_options* o = nullptr;
-  EXPECT_EQ(bc_options_new(&o), BC_OK);
-  EXPECT_EQ(bc_options_set_str(o, BC_OPT_STORE, url.c_str()), BC_OK);
-  if (limit > 0) {
-    EXPECT_EQ(bc_options_set_int(o, BC_OPT_SIZE_LIMIT_BYTES, limit), BC_OK);
-  }
+  capitest::Options o({}, {{BC_OPT_STORE, url}});
+  if (limit > 0) o.ints.emplace_back(BC_OPT_SIZE_LIMIT_BYTES, limit);
   bc_bucket* b = nullptr;
-  const int rc = bc_bucket_open(&b, name.c_str(), o);
-  bc_options_free(o);
+  const int rc = capitest::try_open(name, o, &b);
   out.reset(b);
   return rc;
-}
-
-std::uint64_t stat_of(const Handle& b, int which) {
-  std::uint64_t v = ~std::uint64_t{0};
-  EXPECT_EQ(bc_stat(b.get(), which, &v), BC_OK) << bc_last_error_message();
-  return v;
 }
 
 int get(const Handle& b, const std::string& k) {

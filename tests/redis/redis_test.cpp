@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "bucketcache/bucketcache.h"
+#include "capi_util.hpp"
 #include "redis_server.hpp"
 
 namespace {
@@ -38,49 +39,24 @@ struct Opt {
   int64_t near_ttl_ms = 0;  // BC_OPT_NEAR_CACHE_TTL_MS, if > 0
 };
 
-struct BucketCloser {
-  void operator()(bc_bucket* b) const { bc_bucket_close(b); }
-};
-using Bucket = std::unique_ptr<bc_bucket, BucketCloser>;
+using Bucket = capitest::Handle;
+using capitest::set;
+using capitest::value_of;
 
 // Opens `name` on `url`; returns the code and fills b on success.
 int open_bucket(const std::string& url, const std::string& name, const Opt& opt, Bucket& b) {
-  bc_options* o = nullptr;
-  EXPECT_EQ(bc_options_new(&o), BC_OK);
-  EXPECT_EQ(bc_options_set_str(o, BC_OPT_STORE, url.c_str()), BC_OK) << bc_last_error_message();
-  EXPECT_EQ(bc_options_set_int(o, BC_OPT_TIMEOUT_MS, opt.timeout_ms), BC_OK);
-  EXPECT_EQ(bc_options_set_int(o, BC_OPT_LIFETIME_US, opt.lifetime_us), BC_OK);
-  if (opt.memory >= 0) {
-    EXPECT_EQ(bc_options_set_int(o, BC_OPT_MEMORY_LIMIT_BYTES, opt.memory), BC_OK);
-  }
-  EXPECT_EQ(bc_options_set_int(o, BC_OPT_DEFERRED, opt.deferred ? 1 : 0), BC_OK);
-  EXPECT_EQ(bc_options_set_int(o, BC_OPT_CHECK_FILE, opt.check_file ? 1 : 0), BC_OK);
-  if (!opt.near_dir.empty()) {
-    EXPECT_EQ(bc_options_set_str(o, BC_OPT_NEAR_CACHE_DIR, opt.near_dir.c_str()), BC_OK);
-  }
-  if (opt.near_ttl_ms > 0) {
-    EXPECT_EQ(bc_options_set_int(o, BC_OPT_NEAR_CACHE_TTL_MS, opt.near_ttl_ms), BC_OK);
-  }
+  capitest::Options o({{BC_OPT_TIMEOUT_MS, opt.timeout_ms},
+                       {BC_OPT_LIFETIME_US, opt.lifetime_us},
+                       {BC_OPT_DEFERRED, opt.deferred ? 1 : 0},
+                       {BC_OPT_CHECK_FILE, opt.check_file ? 1 : 0}},
+                      {{BC_OPT_STORE, url}});
+  if (opt.memory >= 0) o.ints.emplace_back(BC_OPT_MEMORY_LIMIT_BYTES, opt.memory);
+  if (!opt.near_dir.empty()) o.strs.emplace_back(BC_OPT_NEAR_CACHE_DIR, opt.near_dir);
+  if (opt.near_ttl_ms > 0) o.ints.emplace_back(BC_OPT_NEAR_CACHE_TTL_MS, opt.near_ttl_ms);
   bc_bucket* raw = nullptr;
-  const int rc = bc_bucket_open(&raw, name.c_str(), o);
-  bc_options_free(o);
+  const int rc = capitest::try_open(name, o, &raw);
   b.reset(raw);
   return rc;
-}
-
-int set(const Bucket& b, const std::string& k, const std::string& v) {
-  return bc_set(b.get(), k.data(), k.size(), v.data(), v.size());
-}
-
-// The value, or the error code as "<code>".
-std::string get(const Bucket& b, const std::string& k, int* code = nullptr) {
-  bc_buf out{nullptr, 0};
-  const int rc = bc_get(b.get(), k.data(), k.size(), &out);
-  if (code != nullptr) *code = rc;
-  if (rc != BC_OK) return "<" + std::to_string(rc) + ">";
-  std::string v(static_cast<const char*>(out.data), out.size);
-  bc_buf_dispose(&out);
-  return v;
 }
 
 // A plain hiredis client, to look at what the store left on the server.
@@ -154,10 +130,10 @@ TEST_F(RedisStore, SetGetContainsDeleteUnload) {
   Bucket b = open();
   ASSERT_TRUE(b);
   int code = 0;
-  EXPECT_EQ(get(b, "k", &code), "<-1>");
+  EXPECT_EQ(value_of(b, "k", &code), "<miss>");
   EXPECT_EQ(bc_contains(b.get(), "k", 1), 0);
   ASSERT_EQ(set(b, "k", "value one"), BC_OK) << bc_last_error_message();
-  EXPECT_EQ(get(b, "k"), "value one");
+  EXPECT_EQ(value_of(b, "k"), "value one");
   EXPECT_EQ(bc_contains(b.get(), "k", 1), 1);
 
   // The server holds the entry bytes of the file format under bc:<bucket>:<digest>.
@@ -173,16 +149,16 @@ TEST_F(RedisStore, SetGetContainsDeleteUnload) {
 
   // unload drops the memory copy; the server still has it.
   EXPECT_EQ(bc_unload_key(b.get(), "k", 1), BC_OK);
-  EXPECT_EQ(get(b, "k"), "value one");
+  EXPECT_EQ(value_of(b, "k"), "value one");
   // Another handle (another process, in effect) reads it.
   Bucket other = open();
-  EXPECT_EQ(get(other, "k"), "value one");
+  EXPECT_EQ(value_of(other, "k"), "value one");
 
   ASSERT_EQ(set(b, "k", "value two"), BC_OK);
-  EXPECT_EQ(get(b, "k"), "value two");
+  EXPECT_EQ(value_of(b, "k"), "value two");
   EXPECT_EQ(bc_delete(b.get(), "k", 1), BC_OK);
   EXPECT_EQ(bc_delete(b.get(), "k", 1), BC_ENOTFOUND);
-  EXPECT_EQ(get(b, "k"), "<-1>");
+  EXPECT_EQ(value_of(b, "k"), "<miss>");
   EXPECT_EQ(bc_contains(b.get(), "k", 1), 0);
   EXPECT_TRUE(raw.keys(bucket_).empty());
 }
@@ -196,14 +172,14 @@ TEST_F(RedisStore, BucketsAreSeparateNamespaces) {
   ASSERT_EQ(set(a, "k", "in a"), BC_OK);
   ASSERT_EQ(set(ab, "k", "in a:b"), BC_OK);
   ASSERT_EQ(set(glob, "k", "in a*"), BC_OK);
-  EXPECT_EQ(get(a, "k"), "in a");
-  EXPECT_EQ(get(ab, "k"), "in a:b");
-  EXPECT_EQ(get(glob, "k"), "in a*");
+  EXPECT_EQ(value_of(a, "k"), "in a");
+  EXPECT_EQ(value_of(ab, "k"), "in a:b");
+  EXPECT_EQ(value_of(glob, "k"), "in a*");
   // Prune of one bucket never looks at the others' keys.
   bc_prune_info info{1, 1};
   ASSERT_EQ(bc_prune_directory(a.get(), &info), BC_OK) << bc_last_error_message();
   EXPECT_EQ(info.files, 0u);
-  EXPECT_EQ(get(ab, "k"), "in a:b");
+  EXPECT_EQ(value_of(ab, "k"), "in a:b");
 }
 
 TEST_F(RedisStore, ExpiryIsNativeAndInTheHeader) {
@@ -220,9 +196,9 @@ TEST_F(RedisStore, ExpiryIsNativeAndInTheHeader) {
   int64_t expires = 0;
   EXPECT_EQ(bc_get_expiry(b.get(), "k", 1, &expires), BC_OK);
   EXPECT_GT(expires, 0);
-  EXPECT_EQ(get(b, "k"), "short-lived");
+  EXPECT_EQ(value_of(b, "k"), "short-lived");
   std::this_thread::sleep_for(std::chrono::milliseconds(500));
-  EXPECT_EQ(get(b, "k"), "<-1>");                       // the memory copy expired too
+  EXPECT_EQ(value_of(b, "k"), "<miss>");                // the memory copy expired too
   EXPECT_EQ(raw.cmd({"EXISTS", keys[0]})->integer, 0);  // the server dropped it
 }
 
@@ -235,11 +211,11 @@ TEST_F(RedisStore, LifetimeRuleKeepsLongerLivedEntries) {
   Bucket reader = open(short_lived);
   ASSERT_EQ(set(writer, "k", "v"), BC_OK);
   int code = 0;
-  get(reader, "k", &code);
+  value_of(reader, "k", &code);
   EXPECT_EQ(code, BC_ENOTFOUND);
   EXPECT_NE(std::string(bc_last_error_message()).find("longer"), std::string::npos)
       << bc_last_error_message();
-  EXPECT_EQ(get(writer, "k"), "v");  // not deleted by the short-lived bucket
+  EXPECT_EQ(value_of(writer, "k"), "v");  // not deleted by the short-lived bucket
   bc_prune_info info{};
   ASSERT_EQ(bc_prune_directory(reader.get(), &info), BC_OK);
   EXPECT_EQ(info.files, 0u);
@@ -280,7 +256,7 @@ TEST_F(RedisStore, GetOrComputeSingleFlightAcrossProcesses) {
       Opt opt;
       opt.memory = 0;
       if (open_bucket(url(), bucket_, opt, b) != BC_OK) ::_exit(10);
-      if (get(b, "warm") != "up") ::_exit(11);
+      if (value_of(b, "warm") != "up") ::_exit(11);
       bc_buf out{nullptr, 0};
       int hit = -1;
       const int rc = bc_get_or_compute(b.get(), "key", 3, slow_compute, &ctx, &out, &hit);
@@ -302,8 +278,8 @@ TEST_F(RedisStore, GetOrComputeSingleFlightAcrossProcesses) {
   EXPECT_EQ(st.st_size, 1) << "computed more than once";
   ::unlink(ctx.marker.c_str());
   ::rmdir(dir);
-  EXPECT_EQ(get(parent, "warm"), "up");  // the parent's connections still work
-  EXPECT_EQ(get(parent, "key"), "computed once");
+  EXPECT_EQ(value_of(parent, "warm"), "up");  // the parent's connections still work
+  EXPECT_EQ(value_of(parent, "key"), "computed once");
   // The lock is released (deleted), not left to expire.
   Raw raw(server_->port());
   for (const std::string& k : raw.keys(bucket_)) {
@@ -406,11 +382,11 @@ TEST_F(RedisStore, DeferredWritesGoOutOnSync) {
   EXPECT_EQ(pending, 3u);
   Raw raw(server_->port());
   EXPECT_TRUE(raw.keys(bucket_).empty());
-  EXPECT_EQ(get(b, "k1"), "v");  // read from the pending set
+  EXPECT_EQ(value_of(b, "k1"), "v");  // read from the pending set
   ASSERT_EQ(bc_sync(b.get()), BC_OK) << bc_last_error_message();
   EXPECT_EQ(raw.keys(bucket_).size(), 3u);
   Bucket other = open();
-  EXPECT_EQ(get(other, "k2"), "v");
+  EXPECT_EQ(value_of(other, "k2"), "v");
 }
 
 // bc_sync sends its entries as one pipeline: the server reads them in a few read events
@@ -438,7 +414,7 @@ TEST_F(RedisStore, DeferredSyncIsPipelined) {
   EXPECT_LT(used, kEntries / 4);
   Bucket other = open();
   for (int i = 0; i < kEntries; ++i) {
-    ASSERT_EQ(get(other, "p" + std::to_string(i)), "value " + std::to_string(i));
+    ASSERT_EQ(value_of(other, "p" + std::to_string(i)), "value " + std::to_string(i));
   }
   size_t pending = 1;
   ASSERT_EQ(bc_pending_count(b.get(), &pending), BC_OK);
@@ -462,7 +438,7 @@ TEST_F(RedisStore, FailedPipelinedSyncKeepsEntriesPending) {
   server_->restart();
   ASSERT_EQ(bc_sync(b.get()), BC_OK) << bc_last_error_message();
   Bucket other = open();
-  for (int i = 0; i < 20; ++i) ASSERT_EQ(get(other, "q" + std::to_string(i)), "v");
+  for (int i = 0; i < 20; ++i) ASSERT_EQ(value_of(other, "q" + std::to_string(i)), "v");
 }
 
 TEST_F(RedisStore, PruneHasNothingToDoButRemovesDamagedEntries) {
@@ -482,15 +458,15 @@ TEST_F(RedisStore, PruneHasNothingToDoButRemovesDamagedEntries) {
   ASSERT_EQ(bc_prune_directory(b.get(), &info), BC_OK);
   EXPECT_EQ(info.files, 0u);
   EXPECT_EQ(info.bytes, 0u);
-  EXPECT_EQ(get(b, "a"), "1");
-  EXPECT_EQ(get(b, "b"), "2");
+  EXPECT_EQ(value_of(b, "a"), "1");
+  EXPECT_EQ(value_of(b, "b"), "2");
 }
 
 TEST_F(RedisStore, AuthWithAclUser) {
   Bucket b;
   ASSERT_EQ(open_bucket(url("alice:secret"), bucket_, Opt(), b), BC_OK) << bc_last_error_message();
   ASSERT_EQ(set(b, "k", "v"), BC_OK);
-  EXPECT_EQ(get(b, "k"), "v");
+  EXPECT_EQ(value_of(b, "k"), "v");
 }
 
 TEST_F(RedisStore, WrongPasswordIsAClearErrorAtOpen) {
@@ -544,16 +520,16 @@ TEST_F(RedisStore, ServerKilledThenRestarted) {
   server_->kill();
   const auto start = Clock::now();
   int code = 0;
-  get(b, "k", &code);
+  value_of(b, "k", &code);
   EXPECT_EQ(code, BC_EIO);
   EXPECT_NE(std::string(bc_last_error_message()).find("127.0.0.1:"), std::string::npos)
       << bc_last_error_message();
   EXPECT_EQ(set(b, "k", "w"), BC_EIO);
   EXPECT_LT(Clock::now() - start, std::chrono::seconds(2));
   server_->restart();  // same port, empty (no persistence)
-  EXPECT_EQ(get(b, "k"), "<-1>");
+  EXPECT_EQ(value_of(b, "k"), "<miss>");
   ASSERT_EQ(set(b, "k", "after restart"), BC_OK) << bc_last_error_message();
-  EXPECT_EQ(get(b, "k"), "after restart");
+  EXPECT_EQ(value_of(b, "k"), "after restart");
 }
 
 TEST_F(RedisStore, FrozenServerTimesOut) {
@@ -566,7 +542,7 @@ TEST_F(RedisStore, FrozenServerTimesOut) {
   for (int i = 0; i < 2; ++i) {  // the established connection, then a new one
     const auto start = Clock::now();
     int code = 0;
-    get(b, "k", &code);
+    value_of(b, "k", &code);
     const auto took = Clock::now() - start;
     EXPECT_EQ(code, BC_EIO);
     EXPECT_NE(std::string(bc_last_error_message()).find("timed out"), std::string::npos)
@@ -575,7 +551,7 @@ TEST_F(RedisStore, FrozenServerTimesOut) {
     EXPECT_LT(took, std::chrono::milliseconds(1500));
   }
   server_->resume();
-  EXPECT_EQ(get(b, "k"), "v");
+  EXPECT_EQ(value_of(b, "k"), "v");
 }
 
 TEST_F(RedisStore, ManyThreadsOnOneHandle) {
@@ -587,7 +563,7 @@ TEST_F(RedisStore, ManyThreadsOnOneHandle) {
       for (int i = 0; i < 100; ++i) {
         const std::string k = "t" + std::to_string(t) + "-" + std::to_string(i % 10);
         const std::string v = std::to_string(i);
-        if (set(b, k, v) != BC_OK || get(b, k) != v) failures++;
+        if (set(b, k, v) != BC_OK || value_of(b, k) != v) failures++;
       }
     });
   }
@@ -628,9 +604,9 @@ TEST_F(RedisStore, ReadYourWritesConsistency) {
         break;
     }
     const auto it = model.find(k);
-    const std::string want = it == model.end() ? "<-1>" : it->second;
-    ASSERT_EQ(get(a, k), want) << "op " << i;
-    ASSERT_EQ(get(c, k), want) << "op " << i;
+    const std::string want = it == model.end() ? "<miss>" : it->second;
+    ASSERT_EQ(value_of(a, k), want) << "op " << i;
+    ASSERT_EQ(value_of(c, k), want) << "op " << i;
     ASSERT_EQ(bc_contains(a.get(), k.data(), k.size()), it == model.end() ? 0 : 1) << "op " << i;
   }
 }
@@ -660,28 +636,28 @@ TEST_F(RedisStore, CacheManagementOperations) {
   ASSERT_EQ(bc_get_expiry(b.get(), "never", 5, &expires), BC_OK);
   EXPECT_EQ(expires, 0);
   std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  EXPECT_EQ(get(b, "own"), "<-1>");
+  EXPECT_EQ(value_of(b, "own"), "<miss>");
   // add
   EXPECT_EQ(bc_add(b.get(), "a", 1, "first", 5, -1), BC_OK);
   EXPECT_EQ(bc_add(b.get(), "a", 1, "second", 6, -1), BC_EEXISTS);
-  EXPECT_EQ(get(b, "a"), "first");
+  EXPECT_EQ(value_of(b, "a"), "first");
   // touch
   EXPECT_EQ(bc_touch(b.get(), "missing", 7, 0), BC_ENOTFOUND);
   EXPECT_EQ(bc_touch(b.get(), "a", 1, 50000), BC_OK);
   std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  EXPECT_EQ(get(b, "a"), "<-1>");
+  EXPECT_EQ(value_of(b, "a"), "<miss>");
   // incr
   std::int64_t n = 0;
   EXPECT_EQ(bc_incr(b.get(), "n", 1, 5, 10, &n), BC_OK);
   EXPECT_EQ(n, 15);
   EXPECT_EQ(bc_incr(b.get(), "n", 1, -1, 0, &n), BC_OK);
   EXPECT_EQ(n, 14);
-  EXPECT_EQ(get(b, "n"), "14");
+  EXPECT_EQ(value_of(b, "n"), "14");
   // get_ex with max age: a miss, not deleted
   std::this_thread::sleep_for(std::chrono::milliseconds(20));
   bc_buf out{nullptr, 0};
   EXPECT_EQ(bc_get_ex(b.get(), "n", 1, 5000, &out, nullptr), BC_ENOTFOUND);
-  EXPECT_EQ(get(b, "n"), "14");
+  EXPECT_EQ(value_of(b, "n"), "14");
   // foreach and clear: this bucket only
   Bucket other;
   ASSERT_EQ(open_bucket(url(), bucket_ + "-other", Opt(), other), BC_OK);
@@ -692,8 +668,8 @@ TEST_F(RedisStore, CacheManagementOperations) {
   std::uint64_t removed = 0;
   ASSERT_EQ(bc_clear(b.get(), &removed), BC_OK);
   EXPECT_EQ(removed, 2u);
-  EXPECT_EQ(get(b, "never"), "<-1>");
-  EXPECT_EQ(get(other, "o"), "x");
+  EXPECT_EQ(value_of(b, "never"), "<miss>");
+  EXPECT_EQ(value_of(other, "o"), "x");
 }
 
 TEST_F(RedisStore, AddAndIncrAreAtomicAcrossProcesses) {
@@ -752,7 +728,7 @@ TEST_F(RedisStore, AddAndIncrAreAtomicAcrossProcesses) {
   EXPECT_EQ(wins.size(), static_cast<std::size_t>(kKeys));
   for (const auto& [key, n] : wins) EXPECT_EQ(n, 1) << key;
   Bucket b = open();
-  EXPECT_EQ(get(b, "counter"), std::to_string(kProcesses * kIncrements));
+  EXPECT_EQ(value_of(b, "counter"), std::to_string(kProcesses * kIncrements));
 }
 
 // ---- Near-cache (BC_OPT_NEAR_CACHE_DIR, docs/redis.md) ----
@@ -810,35 +786,35 @@ TEST_F(NearCache, ReadsFillWritesGoThroughDeleteRemovesBoth) {
   Bucket plain = open_plain();
   // A write goes to the server and the near-cache.
   ASSERT_EQ(set(near, "w", "written"), BC_OK);
-  EXPECT_EQ(get(plain, "w"), "written");
+  EXPECT_EQ(value_of(plain, "w"), "written");
   EXPECT_EQ(count_files(dir_ + "/a"), 1);
   // A read fills it.
   ASSERT_EQ(set(plain, "r", "remote"), BC_OK);
-  EXPECT_EQ(get(near, "r"), "remote");
+  EXPECT_EQ(value_of(near, "r"), "remote");
   EXPECT_EQ(count_files(dir_ + "/a"), 2);
   // Within the bound, another writer's value is not seen yet (served locally).
   ASSERT_EQ(set(plain, "r", "newer"), BC_OK);
-  EXPECT_EQ(get(near, "r"), "remote");
+  EXPECT_EQ(value_of(near, "r"), "remote");
   // A delete removes both copies.
   ASSERT_EQ(bc_delete(near.get(), "w", 1), BC_OK);
-  EXPECT_EQ(get(plain, "w"), "<-1>");
-  EXPECT_EQ(get(near, "w"), "<-1>");
+  EXPECT_EQ(value_of(plain, "w"), "<miss>");
+  EXPECT_EQ(value_of(near, "w"), "<miss>");
   EXPECT_EQ(count_files(dir_ + "/a"), 1);
   // Expiry is honoured (the local copy keeps the entry's header).
   // 1 s: read back before it expires even on a loaded machine.
   ASSERT_EQ(bc_set_ex(near.get(), "e", 1, "x", 1, 1000000), BC_OK);
-  EXPECT_EQ(get(near, "e"), "x");
+  EXPECT_EQ(value_of(near, "e"), "x");
   std::this_thread::sleep_for(std::chrono::milliseconds(1100));
-  EXPECT_EQ(get(near, "e"), "<-1>");
+  EXPECT_EQ(value_of(near, "e"), "<miss>");
   // The server down: what the near-cache holds is still served; the rest is BC_EIO.
   server_->kill();
-  EXPECT_EQ(get(near, "r"), "remote");
+  EXPECT_EQ(value_of(near, "r"), "remote");
   int code = 0;
-  get(near, "absent", &code);
+  value_of(near, "absent", &code);
   EXPECT_EQ(code, BC_EIO);
   EXPECT_EQ(set(near, "r", "x"), BC_EIO);
   // A failed write drops the local copy (the server's entry is unknown now).
-  get(near, "r", &code);
+  value_of(near, "r", &code);
   EXPECT_EQ(code, BC_EIO);
 }
 
@@ -846,20 +822,20 @@ TEST_F(NearCache, StalenessIsBoundedByTheTtl) {
   Bucket near = open_near("b", 50);
   Bucket plain = open_plain();
   ASSERT_EQ(set(plain, "k", "v1"), BC_OK);
-  EXPECT_EQ(get(near, "k"), "v1");
+  EXPECT_EQ(value_of(near, "k"), "v1");
   ASSERT_EQ(set(plain, "k", "v2"), BC_OK);
   std::this_thread::sleep_for(std::chrono::milliseconds(120));  // past the 50 ms bound
-  EXPECT_EQ(get(near, "k"), "v2");
+  EXPECT_EQ(value_of(near, "k"), "v2");
   ASSERT_EQ(bc_delete(plain.get(), "k", 1), BC_OK);
   std::this_thread::sleep_for(std::chrono::milliseconds(120));
-  EXPECT_EQ(get(near, "k"), "<-1>");
+  EXPECT_EQ(value_of(near, "k"), "<miss>");
   EXPECT_EQ(count_files(dir_ + "/b"), 0);  // the server's miss removed the local copy
   // clear() empties the near-cache too, at once.
   ASSERT_EQ(set(near, "c", "1"), BC_OK);
   std::uint64_t removed = 0;
   ASSERT_EQ(bc_clear(near.get(), &removed), BC_OK);
   EXPECT_EQ(removed, 1u);
-  EXPECT_EQ(get(near, "c"), "<-1>");
+  EXPECT_EQ(value_of(near, "c"), "<miss>");
   EXPECT_EQ(count_files(dir_ + "/b"), 0);
 }
 

@@ -15,38 +15,20 @@
 #include <vector>
 
 #include "bucketcache/bucketcache.h"
+#include "capi_util.hpp"
 #include "rel_util.hpp"
 
 namespace {
 
-bc_bucket* open_bucket(const std::string& path, std::vector<std::pair<int, std::int64_t>> ints) {
-  bc_options* o = nullptr;
-  EXPECT_EQ(bc_options_new(&o), BC_OK);
-  for (const auto& [opt, v] : ints) EXPECT_EQ(bc_options_set_int(o, opt, v), BC_OK) << opt;
-  bc_bucket* b = nullptr;
-  EXPECT_EQ(bc_bucket_open(&b, path.c_str(), o), BC_OK) << bc_last_error_message();
-  bc_options_free(o);
-  return b;
-}
-
-int get(bc_bucket* b, const std::string& k, std::string* value) {
-  bc_buf out{nullptr, 0};
-  const int rc = bc_get(b, k.data(), k.size(), &out);
-  value->clear();
-  if (rc == BC_OK) value->assign(static_cast<const char*>(out.data), out.size);
-  bc_buf_dispose(&out);
-  return rc;
-}
-
-int set(bc_bucket* b, const std::string& k, const std::string& v) {
-  return bc_set(b, k.data(), k.size(), v.data(), v.size());
-}
+using capitest::get;
+using capitest::open_bucket;
+using capitest::set;
 
 // One thread sets then gets (and deletes then gets) a key while two others unload it and
 // read it on the same handle: the writer's own reads must see its last write, always.
 TEST(CapiCorrectness, ReadYourWritesWhileOtherThreadsUnloadAndRead) {
   reltest::ScratchDir dir;
-  bc_bucket* b = open_bucket(dir.sub("b"), {});
+  bc_bucket* b = open_bucket(dir.sub("b"));
   const std::string k = "key";
   std::atomic<bool> stop{false};
   std::vector<std::thread> others;
@@ -80,7 +62,7 @@ TEST(CapiCorrectness, ReadYourWritesWhileOtherThreadsUnloadAndRead) {
 // Same through bc_get_or_compute: after a set, the writer's get_or_compute is a hit on it.
 TEST(CapiCorrectness, GetOrComputeSeesTheLatestSet) {
   reltest::ScratchDir dir;
-  bc_bucket* b = open_bucket(dir.sub("b"), {});
+  bc_bucket* b = open_bucket(dir.sub("b"));
   const std::string k = "key";
   std::atomic<bool> stop{false};
   std::thread other([&] {
@@ -134,7 +116,7 @@ std::string entry_path_of(const std::string& root, bc_bucket* b, const std::stri
 TEST(CapiCorrectness, AFifoAtAnEntryOrLockPathIsAMissAtOnce) {
   reltest::ScratchDir dir;
   const std::string root = dir.sub("b");
-  bc_bucket* b = open_bucket(root, {{BC_OPT_MEMORY_LIMIT_BYTES, 0}});
+  bc_bucket* b = open_bucket(root, {{{BC_OPT_MEMORY_LIMIT_BYTES, 0}}});
   const std::string k = "fifo";
   const std::string path = entry_path_of(root, b, k);
   ASSERT_FALSE(path.empty());
@@ -176,7 +158,7 @@ TEST(CapiCorrectness, AFifoAtAnEntryOrLockPathIsAMissAtOnce) {
 TEST(CapiCorrectness, AnEntryWithAppendedBytesIsCorruptAndReplaced) {
   reltest::ScratchDir dir;
   const std::string root = dir.sub("b");
-  bc_bucket* b = open_bucket(root, {{BC_OPT_MEMORY_LIMIT_BYTES, 0}});
+  bc_bucket* b = open_bucket(root, {{{BC_OPT_MEMORY_LIMIT_BYTES, 0}}});
   const std::string k = "big";
   const std::string path = entry_path_of(root, b, k);
   ASSERT_FALSE(path.empty());
@@ -206,7 +188,7 @@ TEST(CapiCorrectness, AnEntryWithAppendedBytesIsCorruptAndReplaced) {
 TEST(CapiCorrectness, AJunkGigabyteFileCostsNoMemory) {
   reltest::ScratchDir dir;
   const std::string root = dir.sub("b");
-  bc_bucket* b = open_bucket(root, {{BC_OPT_MEMORY_LIMIT_BYTES, 0}});
+  bc_bucket* b = open_bucket(root, {{{BC_OPT_MEMORY_LIMIT_BYTES, 0}}});
   const std::string k = "junk";
   const std::string path = entry_path_of(root, b, k);
   ASSERT_FALSE(path.empty());
@@ -229,9 +211,9 @@ TEST(CapiCorrectness, AJunkGigabyteFileCostsNoMemory) {
 
 TEST(CapiCorrectness, HugeLifetimeAndLockWaitSaturate) {
   reltest::ScratchDir dir;
-  bc_bucket* b = open_bucket(dir.sub("b"), {{BC_OPT_LIFETIME_US, INT64_MAX},
-                                            {BC_OPT_LOCK_WAIT_MS, INT64_MAX},
-                                            {BC_OPT_MEMORY_LIMIT_BYTES, 0}});
+  bc_bucket* b = open_bucket(dir.sub("b"), {{{BC_OPT_LIFETIME_US, INT64_MAX},
+                                             {BC_OPT_LOCK_WAIT_MS, INT64_MAX},
+                                             {BC_OPT_MEMORY_LIMIT_BYTES, 0}}});
   ASSERT_EQ(set(b, "k", "v"), BC_OK);
   std::string v;
   EXPECT_EQ(get(b, "k", &v), BC_OK) << bc_last_error_message();
@@ -272,7 +254,7 @@ TEST(CapiCorrectness, EveryErrorCodeHasAName) {
 
 TEST(CapiCorrectness, AComputeAskingForItsOwnKeyFailsAtOnce) {
   reltest::ScratchDir dir;
-  bc_bucket* b = open_bucket(dir.sub("b"), {{BC_OPT_LOCK_WAIT_MS, 60000}});
+  bc_bucket* b = open_bucket(dir.sub("b"), {{{BC_OPT_LOCK_WAIT_MS, 60000}}});
   struct Ctx {
     bc_bucket* b;
     int inner_rc = 0;

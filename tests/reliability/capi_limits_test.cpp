@@ -8,11 +8,15 @@
 #include <vector>
 
 #include "bucketcache/bucketcache.h"
+#include "capi_util.hpp"
 #include "rel_util.hpp"
 
 using reltest::ScratchDir;
 
 namespace {
+
+using capitest::set;
+using capitest::stat_of;
 
 bc_bucket* open_limited(const std::string& path, std::int64_t limit, const char* eviction) {
   bc_options* o = nullptr;
@@ -27,16 +31,6 @@ bc_bucket* open_limited(const std::string& path, std::int64_t limit, const char*
   EXPECT_EQ(bc_bucket_open(&b, path.c_str(), o), BC_OK) << bc_last_error_message();
   bc_options_free(o);
   return b;
-}
-
-std::uint64_t stat_of(bc_bucket* b, int which) {
-  std::uint64_t v = ~std::uint64_t{0};
-  EXPECT_EQ(bc_stat(b, which, &v), BC_OK) << bc_last_error_message();
-  return v;
-}
-
-int set(bc_bucket* b, const std::string& k, const std::string& v) {
-  return bc_set(b, k.data(), k.size(), v.data(), v.size());
 }
 
 int get(bc_bucket* b, const std::string& k) {

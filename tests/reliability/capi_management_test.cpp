@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "bucketcache/bucketcache.h"
+#include "capi_util.hpp"
 #include "rel_util.hpp"
 
 using reltest::ScratchDir;
@@ -22,47 +23,17 @@ using namespace std::chrono_literals;
 
 namespace {
 
+using capitest::get;
+using capitest::open_bucket;
+using capitest::set;
+using capitest::value_of;
+
 int increments_per_process() {
   const char* env = std::getenv("BUCKETCACHE_INCR_PER_PROCESS");
   const int n = env != nullptr ? std::atoi(env) : 0;
   return n > 0 ? n : 2500;
 }
 
-struct Opts {
-  std::vector<std::pair<int, std::int64_t>> ints;
-  std::vector<std::pair<int, std::string>> strs;
-};
-
-bc_bucket* open_bucket(const std::string& path, const Opts& opts = {}) {
-  bc_options* o = nullptr;
-  EXPECT_EQ(bc_options_new(&o), BC_OK);
-  for (const auto& [opt, v] : opts.ints) EXPECT_EQ(bc_options_set_int(o, opt, v), BC_OK) << opt;
-  for (const auto& [opt, v] : opts.strs) {
-    EXPECT_EQ(bc_options_set_str(o, opt, v.c_str()), BC_OK) << opt;
-  }
-  bc_bucket* b = nullptr;
-  EXPECT_EQ(bc_bucket_open(&b, path.c_str(), o), BC_OK) << bc_last_error_message();
-  bc_options_free(o);
-  return b;
-}
-
-int get(bc_bucket* b, const std::string& k, std::string* value) {
-  bc_buf out{nullptr, 0};
-  const int rc = bc_get(b, k.data(), k.size(), &out);
-  value->clear();
-  if (rc == BC_OK) value->assign(static_cast<const char*>(out.data), out.size);
-  bc_buf_dispose(&out);
-  return rc;
-}
-
-std::string get(bc_bucket* b, const std::string& k) {
-  std::string v;
-  return get(b, k, &v) == BC_OK ? v : "<miss>";
-}
-
-int set(bc_bucket* b, const std::string& k, const std::string& v) {
-  return bc_set(b, k.data(), k.size(), v.data(), v.size());
-}
 int set_ex(bc_bucket* b, const std::string& k, const std::string& v, std::int64_t l) {
   return bc_set_ex(b, k.data(), k.size(), v.data(), v.size(), l);
 }
@@ -106,10 +77,10 @@ TEST(CapiManagement, SetExLifetimes) {
   bc_bucket_close(w);
   std::this_thread::sleep_for(30ms);
   bc_bucket* r = open_bucket(dir.path(), {{{BC_OPT_LIFETIME_US, 60LL * 1000000}}, {}});
-  EXPECT_EQ(get(r, "own"), "1");          // its own lifetime: honoured
-  EXPECT_EQ(get(r, "never"), "2");        // ditto
-  EXPECT_EQ(get(r, "bucket"), "<miss>");  // the lifetime rule applies
-  EXPECT_EQ(get(r, "short"), "<miss>");   // expired
+  EXPECT_EQ(value_of(r, "own"), "1");          // its own lifetime: honoured
+  EXPECT_EQ(value_of(r, "never"), "2");        // ditto
+  EXPECT_EQ(value_of(r, "bucket"), "<miss>");  // the lifetime rule applies
+  EXPECT_EQ(value_of(r, "short"), "<miss>");   // expired
   bc_bucket_close(r);
 }
 
@@ -118,7 +89,7 @@ TEST(CapiManagement, AddTouchGetEx) {
   bc_bucket* b = open_bucket(dir.path());
   EXPECT_EQ(add(b, "k", "first"), BC_OK);
   EXPECT_EQ(add(b, "k", "second"), BC_EEXISTS);
-  EXPECT_EQ(get(b, "k"), "first");
+  EXPECT_EQ(value_of(b, "k"), "first");
   EXPECT_EQ(bc_touch(b, "nope", 4, 0), BC_ENOTFOUND);
   EXPECT_EQ(bc_touch(b, "k", 1, kHour), BC_OK);
   bc_buf out{nullptr, 0};
@@ -130,12 +101,12 @@ TEST(CapiManagement, AddTouchGetEx) {
   std::this_thread::sleep_for(20ms);
   EXPECT_EQ(bc_get_ex(b, "k", 1, 5000, &out, nullptr), BC_ENOTFOUND);  // older than 5 ms
   EXPECT_EQ(out.data, nullptr);
-  EXPECT_EQ(get(b, "k"), "first");  // not deleted
+  EXPECT_EQ(value_of(b, "k"), "first");  // not deleted
   EXPECT_EQ(bc_touch(b, "k", 1, 1000), BC_OK);
   std::this_thread::sleep_for(10ms);
-  EXPECT_EQ(get(b, "k"), "<miss>");  // the new expiry applies (memory dropped)
+  EXPECT_EQ(value_of(b, "k"), "<miss>");  // the new expiry applies (memory dropped)
   EXPECT_EQ(add(b, "k", "again"), BC_OK);
-  EXPECT_EQ(get(b, "k"), "again");
+  EXPECT_EQ(value_of(b, "k"), "again");
   bc_bucket_close(b);
 }
 
@@ -164,10 +135,10 @@ TEST(CapiManagement, IncrFormats) {
   bc_bucket* raw = open_bucket(dir.sub("raw"));
   ASSERT_EQ(set(raw, "text", "12a"), BC_OK);
   EXPECT_EQ(incr(raw, "text", 1, 0, &v), BC_EINVAL);
-  EXPECT_EQ(get(raw, "text"), "12a");
+  EXPECT_EQ(value_of(raw, "text"), "12a");
   ASSERT_EQ(set(raw, "max", "9223372036854775807"), BC_OK);
   EXPECT_EQ(incr(raw, "max", 1, 0, &v), BC_EINVAL);
-  EXPECT_EQ(get(raw, "max"), "9223372036854775807");
+  EXPECT_EQ(value_of(raw, "max"), "9223372036854775807");
   EXPECT_EQ(incr(raw, "max", -1, 0, &v), BC_OK);
   EXPECT_EQ(v, 9223372036854775806);
   bc_bucket_close(raw);
@@ -203,16 +174,16 @@ TEST(CapiManagement, ClearAndForeach) {
   EXPECT_EQ(stop.calls, 1);
   EXPECT_EQ(bc_foreach(rawkeys, nullptr, nullptr), BC_EINVAL);
 
-  EXPECT_EQ(get(rawkeys, "a"), "12345");  // in memory now
+  EXPECT_EQ(value_of(rawkeys, "a"), "12345");  // in memory now
   std::uint64_t removed = 0;
   ASSERT_EQ(bc_clear(rawkeys, &removed), BC_OK);
-  EXPECT_EQ(removed, 3u);                  // a, b and the expired c
-  EXPECT_EQ(get(rawkeys, "a"), "<miss>");  // memory emptied too
+  EXPECT_EQ(removed, 3u);                       // a, b and the expired c
+  EXPECT_EQ(value_of(rawkeys, "a"), "<miss>");  // memory emptied too
   Seen after;
   ASSERT_EQ(bc_foreach(rawkeys, collect, &after), BC_OK);
   EXPECT_EQ(after.calls, 0);
-  EXPECT_EQ(get(jsonkeys, "{\"a\":[1],\"z\":1}"), "v");  // other key format stays
-  EXPECT_EQ(get(jsonvals, "j"), "[1]");                  // other backend stays
+  EXPECT_EQ(value_of(jsonkeys, "{\"a\":[1],\"z\":1}"), "v");  // other key format stays
+  EXPECT_EQ(value_of(jsonvals, "j"), "[1]");                  // other backend stays
   EXPECT_EQ(bc_clear(jsonvals, nullptr), BC_OK);
   bc_bucket_close(rawkeys);
   bc_bucket_close(jsonkeys);
@@ -292,7 +263,7 @@ TEST(CapiManagement, ProcessesAddingOneKeyExactlyOneSucceeds) {
   }
   ASSERT_EQ(winner.size(), static_cast<std::size_t>(kKeys));
   bc_bucket* b = open_bucket(dir.sub("bucket"));
-  for (const auto& [key, p] : winner) EXPECT_EQ(get(b, key), std::to_string(p)) << key;
+  for (const auto& [key, p] : winner) EXPECT_EQ(value_of(b, key), std::to_string(p)) << key;
   bc_bucket_close(b);
 }
 
@@ -327,7 +298,7 @@ TEST(CapiManagement, ProcessesIncrementingOneKeyLoseNothing) {
     EXPECT_TRUE(st.exited && st.code == 0) << st.describe();
   }
   bc_bucket* b = open_bucket(dir.sub("bucket"));
-  EXPECT_EQ(get(b, "counter"), std::to_string(kProcesses * kIncrements));
+  EXPECT_EQ(value_of(b, "counter"), std::to_string(kProcesses * kIncrements));
   bc_bucket_close(b);
 }
 

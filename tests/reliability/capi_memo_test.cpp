@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "bucketcache/bucketcache.h"
+#include "capi_util.hpp"
 #include "rel_util.hpp"
 
 using reltest::ScratchDir;
@@ -28,18 +29,10 @@ using namespace std::chrono_literals;
 
 namespace {
 
-constexpr std::int64_t kHourUs = 3600LL * 1000 * 1000;
+using capitest::open_bucket;
+using capitest::value_of;
 
-bc_bucket* open_bucket(const std::string& path,
-                       const std::vector<std::pair<int, std::int64_t>>& ints = {}) {
-  bc_options* o = nullptr;
-  EXPECT_EQ(bc_options_new(&o), BC_OK);
-  for (const auto& [opt, v] : ints) EXPECT_EQ(bc_options_set_int(o, opt, v), BC_OK) << opt;
-  bc_bucket* b = nullptr;
-  EXPECT_EQ(bc_bucket_open(&b, path.c_str(), o), BC_OK) << bc_last_error_message();
-  bc_options_free(o);
-  return b;
-}
+constexpr std::int64_t kHourUs = 3600LL * 1000 * 1000;
 
 // A compute callback returning `value` and counting its calls; fails when `fail` is set.
 struct Counted {
@@ -73,15 +66,6 @@ Result call_ex(bc_bucket* b, const std::string& key, bc_compute_fn fn, void* use
   if (r.rc == BC_OK) r.value.assign(static_cast<const char*>(out.data), out.size);
   bc_buf_dispose(&out);
   return r;
-}
-
-std::string get(bc_bucket* b, const std::string& k) {
-  bc_buf out{nullptr, 0};
-  const int rc = bc_get(b, k.data(), k.size(), &out);
-  std::string v =
-      rc == BC_OK ? std::string(static_cast<const char*>(out.data), out.size) : "<miss>";
-  bc_buf_dispose(&out);
-  return v;
 }
 
 // An entry already expired (its own lifetime of 1 us), so within a stale window.
@@ -139,7 +123,7 @@ TEST(CapiMemo, RefreshComputesAndOverwrites) {
   EXPECT_EQ(r.value, "two");
   EXPECT_EQ(r.hit, 0);
   EXPECT_EQ(two.calls.load(), 1);
-  EXPECT_EQ(get(b, "k"), "two");
+  EXPECT_EQ(value_of(b, "k"), "two");
   bc_bucket_close(b);
 }
 
@@ -150,12 +134,12 @@ TEST(CapiMemo, SkipCacheNeitherReadsNorWrites) {
   Result r = call_ex(b, "absent", counted_fn, &one, 0, BC_CALL_SKIP_CACHE);
   EXPECT_EQ(r.value, "one");
   EXPECT_EQ(r.hit, 0);
-  EXPECT_EQ(get(b, "absent"), "<miss>");
+  EXPECT_EQ(value_of(b, "absent"), "<miss>");
   ASSERT_EQ(bc_set(b, "k", 1, "cached", 6), BC_OK);
   r = call_ex(b, "k", counted_fn, &two, 0, BC_CALL_SKIP_CACHE);
   EXPECT_EQ(r.value, "two");
   EXPECT_EQ(r.hit, 0);
-  EXPECT_EQ(get(b, "k"), "cached");
+  EXPECT_EQ(value_of(b, "k"), "cached");
   bc_bucket_close(b);
 }
 
@@ -174,22 +158,22 @@ TEST(CapiMemo, MaxAgeRecomputesOlderEntries) {
   EXPECT_EQ(r.value, "fresh");
   EXPECT_EQ(r.hit, 0);
   EXPECT_EQ(r.expires_us, 0);  // the bucket's lifetime: never
-  EXPECT_EQ(get(b, "k"), "fresh");
+  EXPECT_EQ(value_of(b, "k"), "fresh");
   EXPECT_EQ(fresh.calls.load(), 1);
   bc_bucket_close(b);
 }
 
 TEST(CapiMemo, ExOnADeferredBucket) {
   ScratchDir dir;
-  bc_bucket* b = open_bucket(dir.sub("b"), {{BC_OPT_DEFERRED, 1}});
+  bc_bucket* b = open_bucket(dir.sub("b"), {{{BC_OPT_DEFERRED, 1}}});
   Counted one{"one"}, two{"two"};
   EXPECT_EQ(call_ex(b, "k", counted_fn, &one).value, "one");
   EXPECT_EQ(call_ex(b, "k", counted_fn, &two, 0, BC_CALL_REFRESH).value, "two");
   EXPECT_EQ(call_ex(b, "k", counted_fn, &one, 0, BC_CALL_SKIP_CACHE).value, "one");
-  EXPECT_EQ(get(b, "k"), "two");
+  EXPECT_EQ(value_of(b, "k"), "two");
   std::this_thread::sleep_for(5ms);
   EXPECT_EQ(call_ex(b, "k", counted_fn, &one, 1000).value, "one");
-  EXPECT_EQ(get(b, "k"), "one");
+  EXPECT_EQ(value_of(b, "k"), "one");
   bc_bucket_close(b);
 }
 
@@ -200,8 +184,8 @@ TEST(CapiMemo, DisabledMissesAndStoresNothing) {
     ASSERT_EQ(bc_set(b, "k", 1, "stored", 6), BC_OK);
     bc_bucket_close(b);
   }
-  bc_bucket* b = open_bucket(dir.sub("b"), {{BC_OPT_DISABLED, 1}});
-  EXPECT_EQ(get(b, "k"), "<miss>");
+  bc_bucket* b = open_bucket(dir.sub("b"), {{{BC_OPT_DISABLED, 1}}});
+  EXPECT_EQ(value_of(b, "k"), "<miss>");
   EXPECT_EQ(bc_contains(b, "k", 1), 0);
   ASSERT_EQ(bc_set(b, "n", 1, "new", 3), BC_OK);
   Counted c{"computed"};
@@ -214,8 +198,8 @@ TEST(CapiMemo, DisabledMissesAndStoresNothing) {
   bc_bucket_close(b);
   // Enabled again: the stored entry is untouched, nothing new was stored.
   b = open_bucket(dir.sub("b"));
-  EXPECT_EQ(get(b, "k"), "stored");
-  EXPECT_EQ(get(b, "n"), "<miss>");
+  EXPECT_EQ(value_of(b, "k"), "stored");
+  EXPECT_EQ(value_of(b, "n"), "<miss>");
   bc_bucket_close(b);
 }
 
@@ -226,33 +210,33 @@ TEST(CapiMemo, DisableEnvironmentVariableAppliesAtOpen) {
   bc_bucket* b = open_bucket(dir.sub("b"));
   ASSERT_EQ(unsetenv("BUCKETCACHE_DISABLE"), 0);
   ASSERT_EQ(bc_set(b, "k", 1, "v", 1), BC_OK);
-  EXPECT_EQ(get(b, "k"), "<miss>");
-  EXPECT_EQ(get(before, "k"), "<miss>");  // nothing was stored
+  EXPECT_EQ(value_of(b, "k"), "<miss>");
+  EXPECT_EQ(value_of(before, "k"), "<miss>");  // nothing was stored
   ASSERT_EQ(bc_set(before, "k", 1, "v", 1), BC_OK);
-  EXPECT_EQ(get(before, "k"), "v");  // opened before: not disabled
-  EXPECT_EQ(get(b, "k"), "<miss>");
+  EXPECT_EQ(value_of(before, "k"), "v");  // opened before: not disabled
+  EXPECT_EQ(value_of(b, "k"), "<miss>");
   bc_bucket_close(b);
   bc_bucket_close(before);
 }
 
 TEST(CapiMemo, EntrySizeLimitReturnsButDoesNotStore) {
   ScratchDir dir;
-  bc_bucket* b = open_bucket(dir.sub("b"), {{BC_OPT_ENTRY_SIZE_LIMIT_BYTES, 4}});
+  bc_bucket* b = open_bucket(dir.sub("b"), {{{BC_OPT_ENTRY_SIZE_LIMIT_BYTES, 4}}});
   Counted big{"12345"}, small{"1234"};
   Result r = call_ex(b, "big", counted_fn, &big);
   EXPECT_EQ(r.rc, BC_OK);
   EXPECT_EQ(r.value, "12345");
-  EXPECT_EQ(get(b, "big"), "<miss>");
+  EXPECT_EQ(value_of(b, "big"), "<miss>");
   EXPECT_EQ(call_ex(b, "small", counted_fn, &small).value, "1234");
-  EXPECT_EQ(get(b, "small"), "1234");
+  EXPECT_EQ(value_of(b, "small"), "1234");
   // bc_set is not bound by it.
   ASSERT_EQ(bc_set(b, "set", 3, "123456", 6), BC_OK);
-  EXPECT_EQ(get(b, "set"), "123456");
+  EXPECT_EQ(value_of(b, "set"), "123456");
   bc_bucket_close(b);
   // Deferred buckets too.
-  b = open_bucket(dir.sub("d"), {{BC_OPT_ENTRY_SIZE_LIMIT_BYTES, 4}, {BC_OPT_DEFERRED, 1}});
+  b = open_bucket(dir.sub("d"), {{{BC_OPT_ENTRY_SIZE_LIMIT_BYTES, 4}, {BC_OPT_DEFERRED, 1}}});
   EXPECT_EQ(call_ex(b, "big", counted_fn, &big).value, "12345");
-  EXPECT_EQ(get(b, "big"), "<miss>");
+  EXPECT_EQ(value_of(b, "big"), "<miss>");
   bc_bucket_close(b);
 }
 
@@ -315,9 +299,9 @@ Result until_value(bc_bucket* b, const std::string& key, bc_compute_fn fn, void*
 TEST(CapiMemo, StaleValueServedWhileOneRefreshRuns) {
   ScratchDir dir;
   bc_bucket* b =
-      open_bucket(dir.sub("b"), {{BC_OPT_STALE_TTL_US, kHourUs}, {BC_OPT_LIFETIME_US, kHourUs}});
+      open_bucket(dir.sub("b"), {{{BC_OPT_STALE_TTL_US, kHourUs}, {BC_OPT_LIFETIME_US, kHourUs}}});
   set_expired(b, "k", "old");
-  EXPECT_EQ(get(b, "k"), "<miss>");  // bc_get does not serve stale values...
+  EXPECT_EQ(value_of(b, "k"), "<miss>");  // bc_get does not serve stale values...
   Gate g;
   // ...bc_get_or_compute does, at once, while the compute is still blocked.
   Result r = call_ex(b, "k", gate_fn, &g);
@@ -341,7 +325,7 @@ TEST(CapiMemo, StaleValueServedWhileOneRefreshRuns) {
   r = until_value(b, "k", gate_fn, &g, "new");
   EXPECT_EQ(r.value, "new");
   EXPECT_EQ(r.hit, 1);
-  EXPECT_EQ(get(b, "k"), "new");  // fresh: the bucket's lifetime from the refresh
+  EXPECT_EQ(value_of(b, "k"), "new");  // fresh: the bucket's lifetime from the refresh
   {
     const std::lock_guard<std::mutex> lock(g.mu);
     EXPECT_EQ(g.entered, 1);
@@ -351,7 +335,7 @@ TEST(CapiMemo, StaleValueServedWhileOneRefreshRuns) {
 
 TEST(CapiMemo, StaleWindowPassedComputesOnTheCallingThread) {
   ScratchDir dir;
-  bc_bucket* b = open_bucket(dir.sub("b"), {{BC_OPT_STALE_TTL_US, 1}});
+  bc_bucket* b = open_bucket(dir.sub("b"), {{{BC_OPT_STALE_TTL_US, 1}}});
   set_expired(b, "k", "old");
   Counted c{"computed"};
   const Result r = call_ex(b, "k", counted_fn, &c);
@@ -362,9 +346,9 @@ TEST(CapiMemo, StaleWindowPassedComputesOnTheCallingThread) {
 
 TEST(CapiMemo, StaleEntryIsKeptByReadsInTheWindowAndPrunedAfter) {
   ScratchDir dir;
-  bc_bucket* b = open_bucket(dir.sub("b"), {{BC_OPT_STALE_TTL_US, kHourUs}});
+  bc_bucket* b = open_bucket(dir.sub("b"), {{{BC_OPT_STALE_TTL_US, kHourUs}}});
   set_expired(b, "k", "old");
-  EXPECT_EQ(get(b, "k"), "<miss>");
+  EXPECT_EQ(value_of(b, "k"), "<miss>");
   Counted c{"new"};
   c.fail = true;  // the refresh fails: the stale value is served again
   EXPECT_EQ(call_ex(b, "k", counted_fn, &c).value, "old");
@@ -393,7 +377,7 @@ TEST(CapiMemo, FailedRefreshKeepsTheStaleValueAndIsLogged) {
                 },
                 nullptr),
             BC_OK);
-  bc_bucket* b = open_bucket(dir.sub("b"), {{BC_OPT_STALE_TTL_US, kHourUs}});
+  bc_bucket* b = open_bucket(dir.sub("b"), {{{BC_OPT_STALE_TTL_US, kHourUs}}});
   set_expired(b, "k", "old");
   Counted c{"new"};
   c.fail = true;
@@ -420,7 +404,7 @@ TEST(CapiMemo, CloseDuringARefreshDoesNotHang) {
   ScratchDir dir;
   // lock_wait bounds how long close waits for a running refresh.
   bc_bucket* b =
-      open_bucket(dir.sub("b"), {{BC_OPT_STALE_TTL_US, kHourUs}, {BC_OPT_LOCK_WAIT_MS, 20}});
+      open_bucket(dir.sub("b"), {{{BC_OPT_STALE_TTL_US, kHourUs}, {BC_OPT_LOCK_WAIT_MS, 20}}});
   set_expired(b, "k", "old");
   static Gate g;  // outlives the abandoned refresh's thread
   EXPECT_EQ(call_ex(b, "k", gate_fn, &g).value, "old");
@@ -430,7 +414,7 @@ TEST(CapiMemo, CloseDuringARefreshDoesNotHang) {
   g.wait_returned(1);
   // The abandoned result is dropped; the entry is still the stale one, and the key is not
   // locked: a new bucket refreshes it.
-  b = open_bucket(dir.sub("b"), {{BC_OPT_STALE_TTL_US, kHourUs}});
+  b = open_bucket(dir.sub("b"), {{{BC_OPT_STALE_TTL_US, kHourUs}}});
   Counted c{"again"};
   EXPECT_EQ(until_value(b, "k", counted_fn, &c, "again").value, "again");
   bc_bucket_close(b);
@@ -438,7 +422,7 @@ TEST(CapiMemo, CloseDuringARefreshDoesNotHang) {
 
 TEST(CapiMemo, CloseWaitsForARefreshThatEnds) {
   ScratchDir dir;
-  bc_bucket* b = open_bucket(dir.sub("b"), {{BC_OPT_STALE_TTL_US, kHourUs}});
+  bc_bucket* b = open_bucket(dir.sub("b"), {{{BC_OPT_STALE_TTL_US, kHourUs}}});
   set_expired(b, "k", "old");
   Gate g;
   EXPECT_EQ(call_ex(b, "k", gate_fn, &g).value, "old");
@@ -450,7 +434,7 @@ TEST(CapiMemo, CloseWaitsForARefreshThatEnds) {
   bc_bucket_close(b);  // waits (lock_wait is 60 s) for the refresh, which stores its value
   releaser.join();
   b = open_bucket(dir.sub("b"));
-  EXPECT_EQ(get(b, "k"), "new");
+  EXPECT_EQ(value_of(b, "k"), "new");
   bc_bucket_close(b);
 }
 
@@ -492,7 +476,7 @@ TEST(CapiMemo, StaleWhileRevalidateAcrossProcessesComputesOnce) {
   for (int p = 0; p < 2; ++p) {
     pids.push_back(reltest::spawn([&, p] {
       bc_bucket* b =
-          open_bucket(path, {{BC_OPT_STALE_TTL_US, kHourUs}, {BC_OPT_LIFETIME_US, kHourUs}});
+          open_bucket(path, {{{BC_OPT_STALE_TTL_US, kHourUs}, {BC_OPT_LIFETIME_US, kHourUs}}});
       CrossCompute c{dir.path()};
       const Result first = call_ex(b, "k", cross_fn, &c);
       if (first.rc != BC_OK || first.value != "old" || first.hit != 1) return 10;
@@ -523,7 +507,7 @@ TEST(CapiPop, GetAndDelete) {
   ASSERT_EQ(bc_pop(b, "k", 1, &out), BC_OK);
   EXPECT_EQ(std::string(static_cast<const char*>(out.data), out.size), "v");
   bc_buf_dispose(&out);
-  EXPECT_EQ(get(b, "k"), "<miss>");
+  EXPECT_EQ(value_of(b, "k"), "<miss>");
   EXPECT_EQ(bc_pop(b, "k", 1, &out), BC_ENOTFOUND);
   EXPECT_EQ(out.data, nullptr);
   EXPECT_EQ(bc_pop(nullptr, "k", 1, &out), BC_EINVAL);
@@ -534,12 +518,12 @@ TEST(CapiPop, GetAndDelete) {
   EXPECT_EQ(bc_pop(b, "e", 1, &out), BC_ENOTFOUND);
   bc_bucket_close(b);
   // Deferred: the pending write is written first, then popped.
-  b = open_bucket(dir.sub("d"), {{BC_OPT_DEFERRED, 1}});
+  b = open_bucket(dir.sub("d"), {{{BC_OPT_DEFERRED, 1}}});
   ASSERT_EQ(bc_set(b, "k", 1, "p", 1), BC_OK);
   ASSERT_EQ(bc_pop(b, "k", 1, &out), BC_OK);
   EXPECT_EQ(std::string(static_cast<const char*>(out.data), out.size), "p");
   bc_buf_dispose(&out);
-  EXPECT_EQ(get(b, "k"), "<miss>");
+  EXPECT_EQ(value_of(b, "k"), "<miss>");
   bc_bucket_close(b);
 }
 

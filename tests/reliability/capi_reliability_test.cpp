@@ -13,9 +13,13 @@
 #include <vector>
 
 #include "bucketcache/bucketcache.h"
+#include "capi_util.hpp"
 #include "rel_util.hpp"
 
 namespace {
+
+using capitest::get;
+using capitest::set;
 
 constexpr int kSkipped = 77;
 
@@ -34,21 +38,6 @@ struct Bucket {
   Bucket(const Bucket&) = delete;
   Bucket& operator=(const Bucket&) = delete;
 };
-
-int set(bc_bucket* b, const std::string& k, const std::string& v) {
-  return bc_set(b, k.data(), k.size(), v.data(), v.size());
-}
-
-// BC_OK and the value, or the error code and "".
-int get(bc_bucket* b, const std::string& k, std::string* value) {
-  bc_buf out{nullptr, 0};
-  const int rc = bc_get(b, k.data(), k.size(), &out);
-  value->clear();
-  if (rc == BC_OK) value->assign(static_cast<const char*>(out.data), out.size);
-  if (rc != BC_OK && (out.data != nullptr || out.size != 0)) value->assign("OUT NOT CLEARED");
-  bc_buf_dispose(&out);
-  return rc;
-}
 
 std::vector<std::string> entry_files(const std::string& root) {
   std::vector<std::string> out;
