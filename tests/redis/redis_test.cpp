@@ -10,11 +10,13 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <random>
 #include <string>
 #include <thread>
@@ -370,6 +372,94 @@ TEST_F(RedisStore, LongComputeKeepsItsLockAndADeadHoldersLockExpires) {
   bc_buf_dispose(&out);
   ::unlink(ctx.marker.c_str());
   ::rmdir(dir);
+}
+
+// Threads of this process now (/proc/self/status), -1 if unreadable.
+int thread_count() {
+  FILE* f = std::fopen("/proc/self/status", "r");
+  if (f == nullptr) return -1;
+  char line[256];
+  int n = -1;
+  while (std::fgets(line, sizeof line, f) != nullptr) {
+    if (std::sscanf(line, "Threads: %d", &n) == 1) break;
+  }
+  std::fclose(f);
+  return n;
+}
+
+// Computes that wait until released, each counting itself as running.
+struct HeldComputes {
+  std::mutex mu;
+  std::condition_variable cv;
+  int running = 0;
+  bool release = false;
+};
+
+int held_compute(void* user, const void*, size_t, bc_buf* out) {
+  auto* h = static_cast<HeldComputes*>(user);
+  std::unique_lock<std::mutex> lock(h->mu);
+  ++h->running;
+  h->cv.notify_all();
+  h->cv.wait(lock, [h] { return h->release; });
+  static const char kValue[] = "held";
+  out->data = const_cast<char*>(kValue);
+  out->size = 4;
+  return 0;
+}
+
+// Locks held at once by the threads of one process are all kept alive past their TTL by
+// one keeper thread of the store (not a thread per lock).
+TEST_F(RedisStore, OneKeeperThreadKeepsEveryHeldLockAlive) {
+  ::setenv("BUCKETCACHE_REDIS_LOCK_TTL_MS", "240", 1);
+  Opt opt;
+  opt.memory = 0;
+  Bucket b = open(opt);
+  ::unsetenv("BUCKETCACHE_REDIS_LOCK_TTL_MS");
+  ASSERT_TRUE(b);
+  const int before = thread_count();
+  ASSERT_GT(before, 0);
+
+  constexpr int kHolders = 6;
+  HeldComputes held;
+  std::vector<std::thread> threads;
+  std::atomic<int> ok{0};
+  for (int i = 0; i < kHolders; ++i) {
+    threads.emplace_back([&, i] {
+      const std::string key = "held" + std::to_string(i);
+      bc_buf out{nullptr, 0};
+      if (bc_get_or_compute(b.get(), key.data(), key.size(), held_compute, &held, &out, nullptr) ==
+              BC_OK &&
+          std::string(static_cast<const char*>(out.data), out.size) == "held") {
+        ok.fetch_add(1);
+      }
+      bc_buf_dispose(&out);
+    });
+  }
+  {
+    std::unique_lock<std::mutex> lock(held.mu);
+    ASSERT_TRUE(
+        held.cv.wait_for(lock, std::chrono::seconds(30), [&] { return held.running == kHolders; }));
+  }
+  // Every compute holds its key's lock: the holder threads plus one keeper, not one more
+  // thread per lock.
+  const int during = thread_count();
+  // Three TTLs later every lock is still there (extended, not expired).
+  std::this_thread::sleep_for(std::chrono::milliseconds(720));
+  Raw raw(server_->port());
+  int locks = 0;
+  for (const std::string& k : raw.keys(bucket_)) locks += k.find(":lock") != std::string::npos;
+  {
+    std::lock_guard<std::mutex> lock(held.mu);
+    held.release = true;
+  }
+  held.cv.notify_all();
+  for (std::thread& t : threads) t.join();
+  EXPECT_EQ(during - before, kHolders + 1) << "threads before " << before << ", during " << during;
+  EXPECT_EQ(locks, kHolders);
+  EXPECT_EQ(ok.load(), kHolders);
+  for (const std::string& k : raw.keys(bucket_)) {
+    EXPECT_EQ(k.find(":lock"), std::string::npos) << k << " left after the computes";
+  }
 }
 
 TEST_F(RedisStore, DeferredWritesGoOutOnSync) {

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <map>
 #include <mutex>
 #include <random>
 #include <thread>
@@ -157,51 +158,123 @@ std::string random_token() {
 
 std::string_view str(const redisReply* r) { return std::string_view(r->str, r->len); }
 
-// A held lock. While it is held, a thread extends its expiry to the full lock TTL every
-// third of the TTL (compare-and-pexpire: only while the token still owns it), so a compute
-// longer than the TTL keeps its lock; a dead holder's lock expires after at most one TTL.
-class RedisKeyLock final : public KeyLock {
+}  // namespace
+
+// Keeps the held locks of one store alive: one thread, started by the first lock, extends
+// each held lock's expiry to the full TTL a third of the TTL after its last extension
+// (compare-and-pexpire: only while its token still owns it), so a compute longer than the
+// TTL keeps its lock, and a dead holder's lock expires after at most one TTL. A lock found
+// lost (expired and taken, or the server unreachable) is no longer extended.
+class LockKeeper {
  public:
-  RedisKeyLock(RedisStorage& store, std::string key, std::string token,
-               std::chrono::milliseconds ttl)
-      : store_(store), key_(std::move(key)), token_(std::move(token)) {
-    refresher_ = std::thread([this, ttl] { refresh_loop(ttl); });
-  }
-  ~RedisKeyLock() override {
+  LockKeeper(RedisStorage& store, std::chrono::milliseconds ttl) : store_(store), ttl_(ttl) {}
+  ~LockKeeper() {
     {
       std::lock_guard<std::mutex> hold(mutex_);
       stop_ = true;
     }
     wake_.notify_all();
-    refresher_.join();
+    if (thread_.joinable()) thread_.join();
+  }
+  LockKeeper(const LockKeeper&) = delete;
+  LockKeeper& operator=(const LockKeeper&) = delete;
+
+  // Registers a held lock; its id for remove(). Throws if the thread cannot start.
+  std::uint64_t add(const std::string& key, const std::string& token) {
+    std::lock_guard<std::mutex> hold(mutex_);
+    if (!thread_.joinable()) thread_ = std::thread([this] { run(); });
+    const std::uint64_t id = next_id_++;
+    held_.emplace(id, Held{key, token, std::chrono::steady_clock::now() + ttl_ / 3});
+    wake_.notify_all();
+    return id;
+  }
+
+  // Unregisters a lock; when it returns, no extension of it is running or will run.
+  void remove(std::uint64_t id) noexcept {
+    std::unique_lock<std::mutex> hold(mutex_);
+    extended_.wait(hold, [&] { return extending_ != id; });
+    held_.erase(id);
+  }
+
+ private:
+  struct Held {
+    std::string key;
+    std::string token;
+    std::chrono::steady_clock::time_point due;
+  };
+
+  void run() {
+    std::unique_lock<std::mutex> hold(mutex_);
+    while (!stop_) {
+      auto next = held_.end();
+      for (auto it = held_.begin(); it != held_.end(); ++it) {
+        if (next == held_.end() || it->second.due < next->second.due) next = it;
+      }
+      if (next == held_.end()) {
+        wake_.wait(hold);
+        continue;
+      }
+      if (std::chrono::steady_clock::now() < next->second.due) {
+        wake_.wait_until(hold, next->second.due);
+        continue;  // woken early (a lock added or removed, or stop): look again
+      }
+      const std::uint64_t id = next->first;
+      const Held h = next->second;
+      extending_ = id;
+      hold.unlock();
+      const bool kept = store_.extend_lock(h.key, h.token);
+      hold.lock();
+      extending_ = 0;
+      extended_.notify_all();
+      const auto it = held_.find(id);
+      if (it == held_.end()) continue;
+      if (kept) {
+        it->second.due = std::chrono::steady_clock::now() + ttl_ / 3;
+      } else {
+        held_.erase(it);
+      }
+    }
+  }
+
+  RedisStorage& store_;
+  const std::chrono::milliseconds ttl_;
+  std::mutex mutex_;
+  std::condition_variable wake_;      // a lock added, or stop
+  std::condition_variable extended_;  // an extension finished
+  std::map<std::uint64_t, Held> held_;
+  std::uint64_t next_id_ = 1;
+  std::uint64_t extending_ = 0;  // the id being extended now (0: none)
+  bool stop_ = false;
+  std::thread thread_;
+};
+
+namespace {
+
+// A held lock: registered with the store's LockKeeper while held, released by
+// compare-and-delete when dropped.
+class RedisKeyLock final : public KeyLock {
+ public:
+  RedisKeyLock(RedisStorage& store, LockKeeper& keeper, std::string key, std::string token)
+      : store_(store),
+        keeper_(keeper),
+        key_(std::move(key)),
+        token_(std::move(token)),
+        id_(keeper.add(key_, token_)) {}
+  ~RedisKeyLock() override {
+    keeper_.remove(id_);
     store_.unlock(key_, token_);
   }
   RedisKeyLock(const RedisKeyLock&) = delete;
   RedisKeyLock& operator=(const RedisKeyLock&) = delete;
 
  private:
-  void refresh_loop(std::chrono::milliseconds ttl) {
-    std::unique_lock<std::mutex> hold(mutex_);
-    while (!wake_.wait_for(hold, ttl / 3, [this] { return stop_; })) {
-      hold.unlock();
-      const bool kept = store_.extend_lock(key_, token_);
-      hold.lock();
-      if (!kept) return;  // lost (expired and taken, or the server unreachable)
-    }
-  }
-
   RedisStorage& store_;
+  LockKeeper& keeper_;
   std::string key_;
   std::string token_;
-  std::mutex mutex_;
-  std::condition_variable wake_;
-  bool stop_ = false;
-  std::thread refresher_;
+  std::uint64_t id_;
 };
 
-}  // namespace
-
-namespace {
 std::unique_ptr<RedisRouter> make_router(const std::string& url,
                                          std::chrono::milliseconds timeout) {
   if (url.rfind("redis-cluster://", 0) == 0) return std::make_unique<ClusterRouter>(url, timeout);
@@ -222,7 +295,10 @@ RedisStorage::RedisStorage(const std::string& url, std::string bucket, RedisStor
   prefix_ = "bc:" + bucket + ":";
   description_ = router_->redacted() + " bucket " + bucket;
   router_->for_each_master([](RedisPool& pool) { pool.lease()->run({"PING"}); });
+  keeper_ = std::make_unique<LockKeeper>(*this, options_.lock_ttl);
 }
+
+RedisStorage::~RedisStorage() = default;
 
 Found RedisStorage::read(const Digest& key, StoredEntry& out) {
   const std::string k = entry_key(key);
@@ -455,9 +531,9 @@ std::unique_ptr<KeyLock> RedisStorage::lock(const Digest& key,
       if (r->type == REDIS_REPLY_STATUS) {
         outcome = LockOutcome::held;
         try {
-          return std::make_unique<RedisKeyLock>(*this, k, token, options_.lock_ttl);
+          return std::make_unique<RedisKeyLock>(*this, *keeper_, k, token);
         } catch (...) {
-          unlock(k, token);  // no refresher thread: release now rather than at expiry
+          unlock(k, token);  // not kept alive: release now rather than at expiry
           throw;
         }
       }

@@ -27,11 +27,15 @@ struct RedisStorageOptions {
   std::chrono::milliseconds lock_ttl{30000};
 };
 
+class LockKeeper;
+
 class RedisStorage final : public Storage {
  public:
   // Connects to `url` (redis://... or redis-cluster://...) to check it (and its credentials) now.
   // Throws InvalidArgument (bad URL or bucket name) or IoError (unreachable, AUTH refused).
   RedisStorage(const std::string& url, std::string bucket, RedisStorageOptions options);
+  // Stops keeping locks alive (every lock must have been dropped), then disconnects.
+  ~RedisStorage() override;
 
   const std::string& describe() const override { return description_; }
   std::string locate(const Digest& key) const override { return entry_key(key); }
@@ -58,7 +62,7 @@ class RedisStorage final : public Storage {
   Counters merge_counters(const std::string& name, const Counters& delta, bool reset) override;
 
   // Sets the lock's expiry to the full lock TTL again if `token` still owns it; false if
-  // it does not or the server cannot be reached (RedisKeyLock's refresher).
+  // it does not or the server cannot be reached (LockKeeper).
   bool extend_lock(const std::string& lock_key, const std::string& token) noexcept;
   // Releases a lock if `token` still owns it (RedisKeyLock's destructor).
   void unlock(const std::string& lock_key, const std::string& token) noexcept;
@@ -72,6 +76,7 @@ class RedisStorage final : public Storage {
   std::unique_ptr<RedisRouter> router_;
   std::string prefix_;  // "bc:<bucket>:"
   std::string description_;
+  std::unique_ptr<LockKeeper> keeper_;  // declared last: stops before the router goes
 };
 
 }  // namespace storage
