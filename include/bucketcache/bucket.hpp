@@ -388,6 +388,15 @@ class Bucket : public BucketOperations<Bucket<Backend, KeyMaker>, Backend, KeyMa
       : store_(std::move(path), std::string(Backend::id), std::string(KeyMaker::id), options),
         config_(std::move(config)),
         keymaker_(std::move(keymaker)) {}
+  // Opens bucket `name` on a Redis server or cluster (docs/redis.md): the same operations,
+  // entries shared with every language using that server. Throws InvalidArgument (bad URL,
+  // name or options) or IoError (the server cannot be reached or refuses the credentials).
+  Bucket(const RemoteStore& where, std::string name, Options options = {}, Config config = {},
+         KeyMaker keymaker = {})
+      : store_(where, std::move(name), std::string(Backend::id), std::string(KeyMaker::id),
+               options),
+        config_(std::move(config)),
+        keymaker_(std::move(keymaker)) {}
 
   // Deletes this bucket's expired entries and stale temp files (docs/on-disk-format.md).
   PrunedFilesInfo prune_directory() { return store_.prune_directory(); }

@@ -129,6 +129,32 @@ inline std::vector<OptionValue> option_values(const Options& o) {
           {OptionKey::entry_size_limit_bytes, sat(o.entry_size_limit_bytes)}};
 }
 
+// Where a bucket lives when it is not a local directory: a Redis server or a Redis Cluster
+// (docs/redis.md). The bucket's name then names a key namespace on the server.
+struct RemoteStore {
+  // "redis://[user:password@]host:port[/db]" or "redis-cluster://host:port[,host:port...]"
+  std::string url;
+  // Connect and each command, 1 ms to 1 day (BC_OPT_TIMEOUT_MS).
+  std::chrono::milliseconds timeout{2000};
+  // A local file store in front of the server ("": none; BC_OPT_NEAR_CACHE_DIR).
+  std::string near_cache_dir;
+  // How long a near-cache copy is served before the server is asked again, 1 ms to 1 day
+  // (BC_OPT_NEAR_CACHE_TTL_MS).
+  std::chrono::milliseconds near_cache_ttl{5000};
+};
+
+// RemoteStore as it crosses the ABI: (key, text) pairs, keys the C API's BC_OPT_* numbers.
+struct TextOptionValue {
+  int key;
+  std::string value;
+};
+inline std::vector<TextOptionValue> remote_values(const RemoteStore& r) {
+  return {{11, r.url},                                      // BC_OPT_STORE
+          {12, r.near_cache_dir},                           // BC_OPT_NEAR_CACHE_DIR
+          {13, std::to_string(r.timeout.count())},          // BC_OPT_TIMEOUT_MS
+          {20, std::to_string(r.near_cache_ttl.count())}};  // BC_OPT_NEAR_CACHE_TTL_MS
+}
+
 // A bucket's statistics (Store::stats, bc_stat). hits..expired are totals of every process
 // using the bucket, as persisted by each at least once a second while it works and at
 // close, plus this process's own counts not yet persisted; entries and bytes are the
@@ -215,6 +241,17 @@ class BUCKETCACHE_API Store {
   // The same with options as pairs (what crosses the ABI).
   Store(std::string path, std::string backend_id, std::string keymaker_id,
         const std::vector<OptionValue>& options);
+  // Opens bucket `name` (not empty, no control characters) on a remote store
+  // (docs/redis.md); everything else as above. Throws InvalidArgument (bad URL, name or
+  // options; size_limit_bytes is refused: bound the server's memory with its maxmemory) or
+  // IoError (the server cannot be reached or refuses the credentials).
+  Store(const RemoteStore& where, std::string name, std::string backend_id, std::string keymaker_id,
+        const Options& options = {})
+      : Store(remote_values(where), std::move(name), std::move(backend_id), std::move(keymaker_id),
+              option_values(options)) {}
+  // The same with the location and options as pairs (what crosses the ABI).
+  Store(const std::vector<TextOptionValue>& where, std::string name, std::string backend_id,
+        std::string keymaker_id, const std::vector<OptionValue>& options);
   ~Store();
   Store(Store&&) noexcept;
   Store& operator=(Store&&) noexcept;

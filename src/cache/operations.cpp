@@ -123,6 +123,13 @@ Store open_store(const std::string& path, const std::string& backend, KeyFormat 
         "BC_OPT_NEAR_CACHE_DIR needs a remote store (BC_OPT_STORE redis:// or redis-cluster://)");
   }
   if (file) return Store(path, backend, key_format_id(key_format), options);
+  return open_remote(where, path, backend, key_format_id(key_format), options);
+}
+
+}  // namespace
+
+Store open_remote(const StoreLocation& where, std::string name, std::string backend_id,
+                  std::string keymaker_id, const Options& options) {
   if (options.size_limit_bytes > 0) {
     throw InvalidArgument(
         "BC_OPT_SIZE_LIMIT_BYTES is not supported on a Redis store: bound the server's memory "
@@ -141,7 +148,7 @@ Store open_store(const std::string& path, const std::string& backend, KeyFormat 
     ro.lock_ttl = std::chrono::milliseconds(ms);
   }
   std::unique_ptr<storage::Storage> remote =
-      std::make_unique<storage::RedisStorage>(where.store, path, ro);
+      std::make_unique<storage::RedisStorage>(where.store, std::move(name), ro);
   if (!where.near_cache_dir.empty()) {
     storage::FileStorageOptions fo;
     fo.directory_mode = options.directory_mode;
@@ -151,10 +158,9 @@ Store open_store(const std::string& path, const std::string& backend, KeyFormat 
         std::move(remote), std::make_unique<storage::FileStorage>(where.near_cache_dir, fo),
         where.near_cache_max_age);
   }
-  return StoreAccess::make(std::move(remote), backend, key_format_id(key_format), options);
+  return StoreAccess::make(std::move(remote), std::move(backend_id), std::move(keymaker_id),
+                           options);
 }
-
-}  // namespace
 
 void check_store(const std::string& store) {
   if (store.empty() || store == "file") return;

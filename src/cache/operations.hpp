@@ -65,6 +65,13 @@ struct StoreLocation {
 // Checks a BC_OPT_STORE value: throws InvalidArgument (bad URL or unknown store).
 void check_store(const std::string& store);
 
+// Opens bucket `name` on the remote store where.store (a redis:// or redis-cluster:// URL
+// that check_store accepted), with a file near-cache in front when where.near_cache_dir is
+// set. Throws InvalidArgument (a size limit: a Redis server bounds its memory itself, or a
+// bad name) or IoError (unreachable, credentials refused).
+Store open_remote(const StoreLocation& where, std::string name, std::string backend_id,
+                  std::string keymaker_id, const Options& options);
+
 // A bucket opened by path and options: its Store, its key format, and the operation set
 // of its mode.
 class BucketHandle {

@@ -19,6 +19,7 @@
 #include "bucketcache/error.hpp"
 #include "bucketcache/logging.hpp"
 #include "cache/memory_cache.hpp"
+#include "cache/operations.hpp"
 #include "cache/reentry_guard.hpp"
 #include "cache/store_access.hpp"
 #include "storage/file/file_storage.hpp"
@@ -878,6 +879,60 @@ Store::Store(std::string path, std::string backend_id, std::string keymaker_id,
                               std::move(backend_id), std::move(keymaker_id), options_from(list))) {}
 
 Store::~Store() = default;
+namespace {
+
+// A duration option in milliseconds given as text: 1 ms .. 1 day.
+std::chrono::milliseconds millis_option(const std::string& text, const char* what) {
+  std::size_t used = 0;
+  long long ms = 0;
+  try {
+    ms = std::stoll(text, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  if (used == 0 || used != text.size() || ms < 1 || ms > 24LL * 3600 * 1000) {
+    throw InvalidArgument(std::string(what) + " must be 1 ms .. 1 day, not '" + text + "'");
+  }
+  return std::chrono::milliseconds(ms);
+}
+
+cache::StoreLocation location_from(const std::vector<TextOptionValue>& list) {
+  cache::StoreLocation where;
+  where.store.clear();
+  for (const TextOptionValue& v : list) {
+    switch (v.key) {
+      case 11:
+        where.store = v.value;
+        break;
+      case 12:
+        where.near_cache_dir = v.value;
+        break;
+      case 13:
+        where.timeout = millis_option(v.value, "RemoteStore::timeout");
+        break;
+      case 20:
+        where.near_cache_max_age = millis_option(v.value, "RemoteStore::near_cache_ttl");
+        break;
+      default:
+        throw InvalidArgument("unknown remote store option " + std::to_string(v.key));
+    }
+  }
+  if (where.store.empty() || where.store == "file") {
+    throw InvalidArgument(
+        "RemoteStore::url must be a redis:// or redis-cluster:// URL (a directory is opened "
+        "by path)");
+  }
+  cache::check_store(where.store);
+  return where;
+}
+
+}  // namespace
+
+Store::Store(const std::vector<TextOptionValue>& where, std::string name, std::string backend_id,
+             std::string keymaker_id, const std::vector<OptionValue>& list)
+    : Store(cache::open_remote(location_from(where), std::move(name), std::move(backend_id),
+                               std::move(keymaker_id), checked(options_from(list)))) {}
+
 Store::Store(Store&&) noexcept = default;
 Store& Store::operator=(Store&&) noexcept = default;
 
