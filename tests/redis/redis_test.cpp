@@ -462,6 +462,51 @@ TEST_F(RedisStore, OneKeeperThreadKeepsEveryHeldLockAlive) {
   }
 }
 
+// A child forked after its parent's handle took a lock (so the parent's keeper thread
+// runs) keeps its own locks alive on the inherited handle, and closes it without hanging.
+TEST_F(RedisStore, AForkedChildKeepsItsLocksAliveOnAnInheritedHandle) {
+  ::setenv("BUCKETCACHE_REDIS_LOCK_TTL_MS", "240", 1);
+  Opt opt;
+  opt.memory = 0;
+  Bucket b = open(opt);
+  ::unsetenv("BUCKETCACHE_REDIS_LOCK_TTL_MS");
+  ASSERT_TRUE(b);
+  char dir[] = "/tmp/bc-redis-fork-lock-XXXXXX";
+  ASSERT_NE(::mkdtemp(dir), nullptr);
+  ComputeCtx ctx{std::string(dir) + "/computes"};
+  bc_buf out{nullptr, 0};
+  ASSERT_EQ(bc_get_or_compute(b.get(), "first", 5, slow_compute, &ctx, &out, nullptr), BC_OK);
+  bc_buf_dispose(&out);
+  ::unlink(ctx.marker.c_str());
+
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    ::alarm(60);
+    bc_buf v{nullptr, 0};
+    const int rc = bc_get_or_compute(b.get(), "second", 6, slow_compute, &ctx, &v, nullptr);
+    bc_buf_dispose(&v);
+    b.reset();  // closes the inherited handle: must not wait for the parent's thread
+    ::_exit(rc == BC_OK ? 0 : 12);
+  }
+  struct stat st;
+  while (::stat(ctx.marker.c_str(), &st) != 0) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  // The child's compute takes 500 ms; its lock (TTL 240 ms) must still be there after 400.
+  std::this_thread::sleep_for(std::chrono::milliseconds(400));
+  Raw raw(server_->port());
+  int locks = 0;
+  for (const std::string& k : raw.keys(bucket_)) locks += k.find(":lock") != std::string::npos;
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "child status " << status;
+  EXPECT_EQ(locks, 1) << "the child's lock was not kept alive";
+  EXPECT_EQ(value_of(b, "second"), "computed once");
+  ::unlink(ctx.marker.c_str());
+  ::rmdir(dir);
+}
+
 TEST_F(RedisStore, DeferredWritesGoOutOnSync) {
   Opt opt;
   opt.deferred = true;

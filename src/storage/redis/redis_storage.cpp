@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <cstdlib>
@@ -160,40 +161,41 @@ std::string_view str(const redisReply* r) { return std::string_view(r->str, r->l
 
 }  // namespace
 
-// Keeps the held locks of one store alive: one thread, started by the first lock, extends
-// each held lock's expiry to the full TTL a third of the TTL after its last extension
-// (compare-and-pexpire: only while its token still owns it), so a compute longer than the
-// TTL keeps its lock, and a dead holder's lock expires after at most one TTL. A lock found
-// lost (expired and taken, or the server unreachable) is no longer extended.
+// Keeps the held locks of one store alive: one thread per process, started by its first
+// lock, extends each held lock's expiry to the full TTL a third of the TTL after its last
+// extension (compare-and-pexpire: only while its token still owns it), so a compute longer
+// than the TTL keeps its lock, and a dead holder's lock expires after at most one TTL. A
+// lock found lost (expired and taken, or the server unreachable) is no longer extended.
+//
+// A forked child gets a keeper state of its own: it never touches its parent's mutex,
+// condition variables or thread (copied in whatever state the fork caught them).
 class LockKeeper {
  public:
+  // A registered lock, for remove().
+  struct Ticket {
+    const void* state = nullptr;
+    std::uint64_t id = 0;
+  };
+
   LockKeeper(RedisStorage& store, std::chrono::milliseconds ttl) : store_(store), ttl_(ttl) {}
   ~LockKeeper() {
-    {
-      std::lock_guard<std::mutex> hold(mutex_);
-      stop_ = true;
-    }
-    wake_.notify_all();
-    if (thread_.joinable()) thread_.join();
+    State* s = state_.load(std::memory_order_acquire);
+    // A forked child's copy of its parent's state is left untouched (and not freed).
+    if (s != nullptr && s->owner == ::getpid()) delete s;
   }
   LockKeeper(const LockKeeper&) = delete;
   LockKeeper& operator=(const LockKeeper&) = delete;
 
-  // Registers a held lock; its id for remove(). Throws if the thread cannot start.
-  std::uint64_t add(const std::string& key, const std::string& token) {
-    std::lock_guard<std::mutex> hold(mutex_);
-    if (!thread_.joinable()) thread_ = std::thread([this] { run(); });
-    const std::uint64_t id = next_id_++;
-    held_.emplace(id, Held{key, token, std::chrono::steady_clock::now() + ttl_ / 3});
-    wake_.notify_all();
-    return id;
+  // Registers a held lock. Throws if this process's thread cannot start.
+  Ticket add(const std::string& key, const std::string& token) {
+    State& s = mine();
+    return {&s, s.add(key, token)};
   }
 
   // Unregisters a lock; when it returns, no extension of it is running or will run.
-  void remove(std::uint64_t id) noexcept {
-    std::unique_lock<std::mutex> hold(mutex_);
-    extended_.wait(hold, [&] { return extending_ != id; });
-    held_.erase(id);
+  void remove(const Ticket& t) noexcept {
+    State* s = state_.load(std::memory_order_acquire);
+    if (s != nullptr && s == t.state && s->owner == ::getpid()) s->remove(t.id);
   }
 
  private:
@@ -203,49 +205,100 @@ class LockKeeper {
     std::chrono::steady_clock::time_point due;
   };
 
-  void run() {
-    std::unique_lock<std::mutex> hold(mutex_);
-    while (!stop_) {
-      auto next = held_.end();
-      for (auto it = held_.begin(); it != held_.end(); ++it) {
-        if (next == held_.end() || it->second.due < next->second.due) next = it;
+  // The keeper of one process.
+  class State {
+   public:
+    State(RedisStorage& store, std::chrono::milliseconds ttl, pid_t me)
+        : owner(me), store_(store), ttl_(ttl), thread_([this] { run(); }) {}
+    ~State() {
+      {
+        std::lock_guard<std::mutex> hold(mutex_);
+        stop_ = true;
       }
-      if (next == held_.end()) {
-        wake_.wait(hold);
-        continue;
-      }
-      if (std::chrono::steady_clock::now() < next->second.due) {
-        wake_.wait_until(hold, next->second.due);
-        continue;  // woken early (a lock added or removed, or stop): look again
-      }
-      const std::uint64_t id = next->first;
-      const Held h = next->second;
-      extending_ = id;
-      hold.unlock();
-      const bool kept = store_.extend_lock(h.key, h.token);
-      hold.lock();
-      extending_ = 0;
-      extended_.notify_all();
-      const auto it = held_.find(id);
-      if (it == held_.end()) continue;
-      if (kept) {
-        it->second.due = std::chrono::steady_clock::now() + ttl_ / 3;
-      } else {
-        held_.erase(it);
+      wake_.notify_all();
+      thread_.join();
+    }
+    State(const State&) = delete;
+    State& operator=(const State&) = delete;
+
+    std::uint64_t add(const std::string& key, const std::string& token) {
+      std::lock_guard<std::mutex> hold(mutex_);
+      const std::uint64_t id = next_id_++;
+      held_.emplace(id, Held{key, token, std::chrono::steady_clock::now() + ttl_ / 3});
+      wake_.notify_all();
+      return id;
+    }
+
+    void remove(std::uint64_t id) noexcept {
+      std::unique_lock<std::mutex> hold(mutex_);
+      extended_.wait(hold, [&] { return extending_ != id; });
+      held_.erase(id);
+    }
+
+    const pid_t owner;
+
+   private:
+    void run() {
+      std::unique_lock<std::mutex> hold(mutex_);
+      while (!stop_) {
+        auto next = held_.end();
+        for (auto it = held_.begin(); it != held_.end(); ++it) {
+          if (next == held_.end() || it->second.due < next->second.due) next = it;
+        }
+        if (next == held_.end()) {
+          wake_.wait(hold);
+          continue;
+        }
+        if (std::chrono::steady_clock::now() < next->second.due) {
+          wake_.wait_until(hold, next->second.due);
+          continue;  // woken early (a lock added or removed, or stop): look again
+        }
+        const std::uint64_t id = next->first;
+        const Held h = next->second;
+        extending_ = id;
+        hold.unlock();
+        const bool kept = store_.extend_lock(h.key, h.token);
+        hold.lock();
+        extending_ = 0;
+        extended_.notify_all();
+        const auto it = held_.find(id);
+        if (it == held_.end()) continue;
+        if (kept) {
+          it->second.due = std::chrono::steady_clock::now() + ttl_ / 3;
+        } else {
+          held_.erase(it);
+        }
       }
     }
+
+    RedisStorage& store_;
+    const std::chrono::milliseconds ttl_;
+    std::mutex mutex_;
+    std::condition_variable wake_;      // a lock added, or stop
+    std::condition_variable extended_;  // an extension finished
+    std::map<std::uint64_t, Held> held_;
+    std::uint64_t next_id_ = 1;
+    std::uint64_t extending_ = 0;  // the id being extended now (0: none)
+    bool stop_ = false;
+    std::thread thread_;  // last: starts once the members above exist
+  };
+
+  // This process's state, made by its first lock.
+  State& mine() {
+    const pid_t me = ::getpid();
+    State* s = state_.load(std::memory_order_acquire);
+    if (s != nullptr && s->owner == me) return *s;
+    auto fresh = std::make_unique<State>(store_, ttl_, me);
+    // On success the previous state (a parent's, in a forked child) is dropped untouched.
+    if (state_.compare_exchange_strong(s, fresh.get(), std::memory_order_acq_rel)) {
+      return *fresh.release();
+    }
+    return *s;  // another thread of this process made it first
   }
 
   RedisStorage& store_;
   const std::chrono::milliseconds ttl_;
-  std::mutex mutex_;
-  std::condition_variable wake_;      // a lock added, or stop
-  std::condition_variable extended_;  // an extension finished
-  std::map<std::uint64_t, Held> held_;
-  std::uint64_t next_id_ = 1;
-  std::uint64_t extending_ = 0;  // the id being extended now (0: none)
-  bool stop_ = false;
-  std::thread thread_;
+  std::atomic<State*> state_{nullptr};
 };
 
 namespace {
@@ -259,9 +312,9 @@ class RedisKeyLock final : public KeyLock {
         keeper_(keeper),
         key_(std::move(key)),
         token_(std::move(token)),
-        id_(keeper.add(key_, token_)) {}
+        ticket_(keeper.add(key_, token_)) {}
   ~RedisKeyLock() override {
-    keeper_.remove(id_);
+    keeper_.remove(ticket_);
     store_.unlock(key_, token_);
   }
   RedisKeyLock(const RedisKeyLock&) = delete;
@@ -272,7 +325,7 @@ class RedisKeyLock final : public KeyLock {
   LockKeeper& keeper_;
   std::string key_;
   std::string token_;
-  std::uint64_t id_;
+  LockKeeper::Ticket ticket_;
 };
 
 std::unique_ptr<RedisRouter> make_router(const std::string& url,
