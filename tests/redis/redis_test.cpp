@@ -462,6 +462,10 @@ TEST_F(RedisStore, OneKeeperThreadKeepsEveryHeldLockAlive) {
   }
 }
 
+// ThreadSanitizer does not support a child that starts threads after a fork of a process
+// with threads (it dies, or with die_after_fork=0 mistakes the new thread for an old one),
+// and this test is exactly that; the plain and ASan builds run it.
+#if !defined(__SANITIZE_THREAD__)
 // A child forked after its parent's handle took a lock (so the parent's keeper thread
 // runs) keeps its own locks alive on the inherited handle, and closes it without hanging.
 TEST_F(RedisStore, AForkedChildKeepsItsLocksAliveOnAnInheritedHandle) {
@@ -490,7 +494,11 @@ TEST_F(RedisStore, AForkedChildKeepsItsLocksAliveOnAnInheritedHandle) {
     ::_exit(rc == BC_OK ? 0 : 12);
   }
   struct stat st;
+  int status = 0;
   while (::stat(ctx.marker.c_str(), &st) != 0) {
+    if (::waitpid(child, &status, WNOHANG) == child) {
+      FAIL() << "the child ended before computing, status " << status;
+    }
     std::this_thread::sleep_for(std::chrono::milliseconds(2));
   }
   // The child's compute takes 500 ms; its lock (TTL 240 ms) must still be there after 400.
@@ -498,7 +506,6 @@ TEST_F(RedisStore, AForkedChildKeepsItsLocksAliveOnAnInheritedHandle) {
   Raw raw(server_->port());
   int locks = 0;
   for (const std::string& k : raw.keys(bucket_)) locks += k.find(":lock") != std::string::npos;
-  int status = 0;
   ASSERT_EQ(::waitpid(child, &status, 0), child);
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "child status " << status;
   EXPECT_EQ(locks, 1) << "the child's lock was not kept alive";
@@ -506,6 +513,7 @@ TEST_F(RedisStore, AForkedChildKeepsItsLocksAliveOnAnInheritedHandle) {
   ::unlink(ctx.marker.c_str());
   ::rmdir(dir);
 }
+#endif  // !__SANITIZE_THREAD__
 
 TEST_F(RedisStore, DeferredWritesGoOutOnSync) {
   Opt opt;
