@@ -728,7 +728,8 @@ class Bucket {
     check(rc);
     // Served stale (expired, within staleTtlMs): the library refreshes it in the background
     // and may call this compute again.
-    const stale = hit[0] === 1 && expires[0] !== 0 && Number(expires[0]) < Date.now() * 1000;
+    const expiresUs = Number(expires[0]);
+    const stale = hit[0] === 1 && expiresUs !== 0 && expiresUs < Date.now() * 1000;
     if (stale) keepRefresh(this, k, id, produce);
     return { value: this._decode(takeBuffer(out)), hit: hit[0] === 1, stale };
   }

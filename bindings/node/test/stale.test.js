@@ -71,6 +71,14 @@ test('serves the stale value at once, the refreshed one after the event loop ran
   b.close();
 });
 
+test('hits of usable entries keep nothing for a refresh', () => {
+  const { b } = staleBucket('stale-usable', { lifetime: 0 });
+  assert.equal(b.getOrCompute('k', () => 1), 1);
+  assert.equal(b.getOrCompute('k', () => 2), 1);
+  assert.equal(b._holder.refreshes.size, 0); // white box: no slot, no keep-alive timer
+  b.close();
+});
+
 test('without staleTtlMs an expired entry is recomputed on the calling thread', () => {
   const b = new Bucket(tempDir('stale-off'), { lifetime: { hours: 1 } });
   seedStale(b, 'k', 'old');
