@@ -11,6 +11,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <future>
 #include <mutex>
 #include <stdexcept>
@@ -506,3 +507,167 @@ TEST(DeferredMemoize, WaiterGivesUpAfterLockWait) {
 }
 
 }  // namespace
+
+// ---- Options::disabled, entry_size_limit_bytes and stale_ttl on typed deferred buckets:
+// as on a direct Bucket (docs/memoize.md).
+
+namespace {
+
+bc::Options hour_options() {
+  bc::Options o;
+  o.lifetime = std::chrono::hours(1);
+  return o;
+}
+
+}  // namespace
+
+TEST(DeferredOptions, DisabledKeepsNothingPendingAndComputesAlways) {
+  TempDir dir;
+  bc::Options o = hour_options();
+  o.disabled = true;
+  JsonDeferred d(dir.sub("b"), o);
+  d.set("k", 1);
+  EXPECT_EQ(d.pending_count(), 0u);
+  EXPECT_FALSE(d.try_get<int>("k").has_value());
+  int calls = 0;
+  auto f = bc::memoize(d, "f", std::function<int(int)>([&](int x) { return x + ++calls; }));
+  EXPECT_EQ(f(1), 2);
+  EXPECT_EQ(f(1), 3);  // computed again: nothing cached
+  bool hit = true;
+  EXPECT_EQ(d.get_or_compute<int>(
+                "g", [&] { return ++calls; }, &hit),
+            3);
+  EXPECT_FALSE(hit);
+  EXPECT_EQ(d.pending_count(), 0u);
+  d.sync();
+  EXPECT_EQ(d.size(), 0u);
+
+  // A deferred_write() scope on a disabled bucket: the same.
+  JsonBucket b(dir.sub("s"), o);
+  auto scope = bc::deferred_write(b);
+  scope.set("k", 1);
+  EXPECT_EQ(scope.get_or_compute<int>("g", [] { return 7; }), 7);
+  EXPECT_EQ(scope.pending_count(), 0u);
+}
+
+TEST(DeferredOptions, ResultOverTheEntrySizeLimitIsReturnedNotKeptPending) {
+  TempDir dir;
+  bc::Options o = hour_options();
+  o.entry_size_limit_bytes = 3;  // JSON bytes: 1234 is 4, 123 is 3
+  JsonDeferred d(dir.sub("b"), o);
+  int calls = 0;
+  auto f = bc::memoize(d, "f", std::function<int(int)>([&](int x) {
+                         ++calls;
+                         return x;
+                       }));
+  EXPECT_EQ(f(1234), 1234);
+  EXPECT_EQ(d.pending_count(), 0u);
+  EXPECT_EQ(f(1234), 1234);
+  EXPECT_EQ(calls, 2);  // not cached
+  EXPECT_EQ(f(123), 123);
+  EXPECT_EQ(d.pending_count(), 1u);
+  EXPECT_EQ(f(123), 123);
+  EXPECT_EQ(calls, 3);
+  d.sync();
+  EXPECT_EQ(d.size(), 1u);
+  // set() is not bound by it, as on a direct bucket.
+  d.set("big", 123456);
+  EXPECT_EQ(d.pending_count(), 1u);
+}
+
+TEST(DeferredOptions, PerCallOptionsOfTheCore) {
+  TempDir dir;
+  bc::Store s(dir.sub("b"), "json", "json", hour_options());
+  bc::DeferredWrites d(s);
+  const std::string kb = "\"k\"";
+  const bc::KeyRef k(s.digest(kb), kb);
+  bool hit = false;
+  EXPECT_EQ(*d.get_or_compute(
+                  k, [] { return std::string("1"); }, &hit)
+                 .value,
+            "1");
+  EXPECT_FALSE(hit);
+  bc::ComputeCall skip;
+  skip.skip_cache = true;
+  EXPECT_EQ(*d.get_or_compute(
+                  k, [] { return std::string("2"); }, skip, &hit)
+                 .value,
+            "2");
+  EXPECT_EQ(*d.get_or_compute(
+                  k, [] { return std::string("x"); }, &hit)
+                 .value,
+            "1");
+  EXPECT_TRUE(hit);
+  bc::ComputeCall refresh;
+  refresh.refresh = true;
+  EXPECT_EQ(*d.get_or_compute(
+                  k, [] { return std::string("3"); }, refresh, &hit)
+                 .value,
+            "3");
+  EXPECT_FALSE(hit);
+  std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  bc::ComputeCall young;
+  young.max_age_us = 3600LL * 1000 * 1000;
+  EXPECT_EQ(*d.get_or_compute(
+                  k, [] { return std::string("x"); }, young, &hit)
+                 .value,
+            "3");
+  EXPECT_TRUE(hit);
+  young.max_age_us = 1;
+  EXPECT_EQ(*d.get_or_compute(
+                  k, [] { return std::string("4"); }, young, &hit)
+                 .value,
+            "4");
+  EXPECT_FALSE(hit);
+  EXPECT_EQ(d.pending_count(), 1u);
+  d.sync();
+  bc::Entry e;
+  ASSERT_EQ(s.get(k.digest, e), bc::ReadStatus::found);
+  EXPECT_EQ(*e.value, "4");
+}
+
+TEST(DeferredOptions, ServesStaleAndRefreshesIntoTheStore) {
+  TempDir dir;
+  bc::Options o = hour_options();
+  o.stale_ttl = std::chrono::hours(1);
+  JsonDeferred d(dir.sub("b"), o);
+  std::atomic<int> calls{0};
+  std::mutex mu;
+  std::condition_variable cv;
+  bool released = false;
+  auto f = bc::memoize(d, "f", std::function<int(int)>([&](int x) {
+                         const int n = calls.fetch_add(1) + 1;
+                         if (n > 1) {
+                           std::unique_lock<std::mutex> lock(mu);
+                           // Bounded, so that a refresh on the calling thread fails the
+                           // test below instead of hanging it.
+                           cv.wait_for(lock, std::chrono::seconds(30), [&] { return released; });
+                         }
+                         return x * 100 + n;
+                       }));
+  EXPECT_EQ(f(1), 101);
+  d.sync();
+  // Expire the stored entry now (its own lifetime of 1 us): stale from here on.
+  const std::string key = f.canonical_key(1);
+  d.store().set_ex(bc::KeyRef(d.store().digest(key), key), "101", 1);
+  std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  bool hit = false;
+  EXPECT_EQ(d.get_or_compute_stale<int>(
+                1, [] { return -1; }, [] { return -2; }, &hit),
+            -1);  // another key (1, not the memoized call's): a miss, computed here
+  EXPECT_FALSE(hit);
+  EXPECT_EQ(f(1), 101);  // stale, at once: the refresh is blocked
+  EXPECT_EQ(f(1), 101);
+  {
+    const std::lock_guard<std::mutex> lock(mu);
+    released = true;
+  }
+  cv.notify_all();
+  while (f(1) != 102) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  EXPECT_EQ(calls.load(), 2);
+  // The refresh went into the store, not into the pending writes.
+  EXPECT_EQ(d.pending_count(), 1u);  // only the miss above
+  bc::Entry stored;
+  ASSERT_EQ(d.store().get(d.store().digest(key), stored), bc::ReadStatus::found);
+  EXPECT_EQ(*stored.value, "102");
+}

@@ -246,21 +246,19 @@ class BucketOperations {
 
   // get_or_compute() with stale-while-revalidate (Options::stale_ttl): background() is a
   // self-contained, thread-safe callable returning V that a library thread may call after
-  // this returns, to refresh an entry served stale (a hit whose *expires_us is past). A
-  // deferred bucket serves no stale entries (background is unused).
+  // this returns, to refresh an entry served stale (a hit whose *expires_us is past). On a
+  // deferred bucket the entry served stale is the store's (a pending value is never
+  // stale), and the refresh is written to the store directly, not kept pending
+  // (DeferredWrites::get_or_compute).
   template <class V, class K, class F, class B>
   V get_or_compute_stale(const K& key, F&& compute, B background, bool* hit = nullptr,
                          std::int64_t* expires_us = nullptr) {
-    std::function<std::string()> bg;
-    if constexpr (std::is_same_v<std::decay_t<decltype(self().storage())>, Store>) {
-      bg = [background = std::move(background), config = self().config()]() mutable {
-        std::string bytes;
-        Backend::dump(V(background()), bytes, config);
-        return bytes;
-      };
-    } else {
-      (void)background;
-    }
+    std::function<std::string()> bg = [background = std::move(background),
+                                       config = self().config()]() mutable {
+      std::string bytes;
+      Backend::dump(V(background()), bytes, config);
+      return bytes;
+    };
     return with_key(key, [&](const KeyRef& k) {
       return get_or_compute_as<V>(k, std::forward<F>(compute), hit, expires_us, std::move(bg));
     });
@@ -303,14 +301,9 @@ class BucketOperations {
       return bytes;
     };
     bool was_hit = false;
-    Entry e;
-    if constexpr (std::is_same_v<std::decay_t<decltype(self().storage())>, Store>) {
-      ComputeCall call;
-      call.background = std::move(background);
-      e = self().storage().get_or_compute(k, produce, call, &was_hit);
-    } else {
-      e = self().storage().get_or_compute(k, produce, &was_hit);
-    }
+    ComputeCall call;
+    call.background = std::move(background);
+    const Entry e = self().storage().get_or_compute(k, produce, call, &was_hit);
     if (!was_hit) {
       if (hit != nullptr) *hit = false;
       if (expires_us != nullptr) *expires_us = e.expires_us;

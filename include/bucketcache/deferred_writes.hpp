@@ -28,6 +28,7 @@ class BUCKETCACHE_API DeferredWrites {
   DeferredWrites& operator=(const DeferredWrites&) = delete;
 
   // Keeps the value in memory until sync(); its expiry is fixed now (now + lifetime).
+  // With the target's Options::disabled, nothing is kept (as the store stores nothing).
   void set(const KeyRef& key, std::string_view value);
   // Pending value first, then the target store.
   ReadStatus get(const Digest& key, Entry& out);
@@ -43,8 +44,19 @@ class BUCKETCACHE_API DeferredWrites {
   // Options::lock_wait, then compute themselves); other processes cannot see pending
   // writes, so there is no cross-process single flight until sync(). An exception from
   // compute() propagates, nothing is stored, and one waiting thread computes instead.
+  // Honours the target's options as Store::get_or_compute does: with Options::disabled
+  // compute() always runs and nothing becomes pending; a value longer than
+  // Options::entry_size_limit_bytes is returned, not kept pending (logged at info).
   Entry get_or_compute(const KeyRef& key, const std::function<std::string()>& compute,
                        bool* hit = nullptr);
+  // With per-call options (Store::get_or_compute's ComputeCall): max age and refresh
+  // compute on the calling thread (no single flight), skip cache computes only. With
+  // Options::stale_ttl and call.background, an entry of the target store within the stale
+  // window (and no pending value) is returned at once, a hit, and call.background refreshes
+  // it on the store's refresh thread: the refreshed value goes into the store directly, as
+  // another process's write would, not into the pending writes.
+  Entry get_or_compute(const KeyRef& key, const std::function<std::string()>& compute,
+                       const ComputeCall& call, bool* hit = nullptr);
 
   // Writes every pending entry to the target, each atomically, with the times it was
   // given when set. An entry that fails stays pending and the others are still written;

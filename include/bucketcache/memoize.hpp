@@ -302,10 +302,11 @@ class MemoizedFunction<BucketT, F, Ignore, Traits, std::tuple<A...>> {
   // The cached result for these arguments; on a miss calls the function (once across the
   // threads and processes sharing the bucket) and stores the result. Exceptions from the
   // function propagate and cache nothing.
-  // With Options::stale_ttl on a direct bucket, a result expired less than stale_ttl ago is
-  // returned at once while a library thread calls a copy of the function with copies of
-  // the arguments (docs/memoize.md): only for a copyable function whose parameters are
-  // copyable and not rvalue references; otherwise stale results are recomputed here.
+  // With Options::stale_ttl (direct or deferred bucket), a result expired less than
+  // stale_ttl ago is returned at once while a library thread calls a copy of the function
+  // with copies of the arguments (docs/memoize.md): only for a copyable function whose
+  // parameters are copyable and not rvalue references; otherwise stale results are
+  // recomputed here.
   result_type operator()(A... args) const {
     const Key k = key(args...);
     auto compute = [&] { return invoke<true>(std::index_sequence_for<A...>{}, args...); };

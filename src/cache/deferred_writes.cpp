@@ -71,6 +71,28 @@ struct DeferredWrites::Impl {
     pending.emplace(key.digest, std::move(p));
   }
 
+  bool disabled() const { return target.option(OptionKey::disabled) != 0; }
+
+  // A computed value as an entry with the bucket's lifetime from now, kept pending unless
+  // it is over the entry size limit (then logged, as Store's computed values are).
+  Entry keep_computed(const KeyRef& key, std::string&& computed) {
+    auto value = std::make_shared<const std::string>(std::move(computed));
+    Entry e;
+    e.created_us = now_us();
+    e.expires_us = expiry_after(e.created_us, target.option(OptionKey::lifetime_us));
+    const auto limit = static_cast<std::size_t>(target.option(OptionKey::entry_size_limit_bytes));
+    if (limit == 0 || value->size() <= limit) {
+      put(key, value, e.created_us, e.expires_us);
+    } else {
+      BC_LOG(LogLevel::info,
+             "computed value of {} is {} bytes, over the entry size limit of {}: returned, "
+             "not stored",
+             key_label(key.digest), value->size(), limit);
+    }
+    e.value = std::move(value);
+    return e;
+  }
+
   // Ends a flight: removes it and wakes its waiters (also when the computation threw).
   void finish(const Digest& key, const std::shared_ptr<Flight>& flight) {
     {
@@ -109,6 +131,7 @@ DeferredWrites::~DeferredWrites() {
 }
 
 void DeferredWrites::set(const KeyRef& key, std::string_view value) {
+  if (impl_->disabled()) return;
   const std::int64_t created = now_us();
   impl_->put(key, std::make_shared<const std::string>(value), created,
              expiry_after(created, impl_->target.option(OptionKey::lifetime_us)));
@@ -148,11 +171,35 @@ bool DeferredWrites::unload_key(const Digest& key) {
 
 Entry DeferredWrites::get_or_compute(const KeyRef& ref, const std::function<std::string()>& compute,
                                      bool* hit) {
+  return get_or_compute(ref, compute, ComputeCall{}, hit);
+}
+
+Entry DeferredWrites::get_or_compute(const KeyRef& ref, const std::function<std::string()>& compute,
+                                     const ComputeCall& call, bool* hit) {
   const Digest& key = ref.digest;
+  if (hit != nullptr) *hit = false;
   Entry e;
-  if (get(key, e) == ReadStatus::found) {
-    if (hit != nullptr) *hit = true;
+  if (call.skip_cache || impl_->disabled()) {
+    const ReentryGuard computing(&impl_->target, key);
+    std::string value = compute();
+    e.created_us = now_us();
+    e.expires_us = expiry_after(e.created_us, impl_->target.option(OptionKey::lifetime_us));
+    e.value = std::make_shared<const std::string>(std::move(value));
     return e;
+  }
+  if (!call.refresh) {
+    if (get(key, e) == ReadStatus::found && !older_than(e.created_us, call.max_age_us, now_us())) {
+      if (hit != nullptr) *hit = true;
+      return e;
+    }
+    if (StoreAccess::serve_stale(impl_->target, ref, call, e)) {
+      if (hit != nullptr) *hit = true;
+      return e;
+    }
+  }
+  if (call.refresh || call.max_age_us > 0) {
+    const ReentryGuard computing(&impl_->target, key);
+    return impl_->keep_computed(ref, compute());
   }
   const ReentryGuard computing(&impl_->target, key);
   const auto deadline =
@@ -184,15 +231,9 @@ Entry DeferredWrites::get_or_compute(const KeyRef& ref, const std::function<std:
     if (guard.flight) break;  // we lead: compute
     // The computation we waited for threw (or its value was discarded): try to lead.
   }
-  auto value = std::make_shared<const std::string>(compute());  // may throw: guard ends flight
-  const std::int64_t created = now_us();
-  const std::int64_t expires = expiry_after(created, impl_->target.option(OptionKey::lifetime_us));
-  impl_->put(ref, value, created, expires);  // before the guard wakes the waiters
-  if (hit != nullptr) *hit = false;
-  e.value = std::move(value);
-  e.created_us = created;
-  e.expires_us = expires;
-  return e;
+  // compute() may throw: the guard ends the flight. The value is pending (unless over the
+  // entry size limit) before the guard wakes the waiters.
+  return impl_->keep_computed(ref, compute());
 }
 
 void DeferredWrites::sync() {

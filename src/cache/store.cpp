@@ -867,6 +867,18 @@ std::vector<std::exception_ptr> StoreAccess::set_entries(Store& store,
   return store.impl_->write_many(items);
 }
 
+bool StoreAccess::serve_stale(Store& store, const KeyRef& key, const ComputeCall& call,
+                              Entry& out) {
+  Store::Impl& impl = *store.impl_;
+  if (!call.background || impl.options.stale_ttl.count() <= 0) return false;
+  if (!impl.stale_entry(key.digest, out) || older_than(out.created_us, call.max_age_us, now_us())) {
+    return false;
+  }
+  impl.refresh_later(key, call.background);
+  impl.count(impl.pending.hits);
+  return true;
+}
+
 Store::Store(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {
   BC_LOG(LogLevel::debug, "opened bucket {} (backend {}, keymaker {}, lifetime {} us)",
          impl_->store->describe(), impl_->backend_id, impl_->keymaker_id,

@@ -33,6 +33,13 @@ struct StoreAccess {
   // would have thrown.
   static std::vector<std::exception_ptr> set_entries(Store& store,
                                                      const std::vector<EntryToSet>& items);
+
+  // Stale-while-revalidate for callers that store their computed values elsewhere (deferred
+  // writes): if call.background is set, Options::stale_ttl is on and key's stored entry is
+  // past its expiry but within the stale window (and not older than call.max_age_us),
+  // queues call.background as a refresh (it stores into the store, as Store::get_or_compute's
+  // refreshes do), counts a hit, sets out and returns true. Else false (out unspecified).
+  static bool serve_stale(Store& store, const KeyRef& key, const ComputeCall& call, Entry& out);
 };
 
 }  // namespace v1

@@ -51,6 +51,10 @@ export interface BucketOptions {
   entrySizeLimitBytes?: number;
   /** Gets miss, nothing is stored, computes always run (BC_OPT_DISABLED). */
   disabled?: boolean;
+  /** Stale-while-revalidate (BC_OPT_STALE_TTL_US): getOrCompute / memoized calls return an
+   *  entry expired less than this many ms ago at once and refresh it in the background, on
+   *  this thread's event loop (docs/node.md). 0 (default): off. */
+  staleTtlMs?: number;
 }
 
 export interface EntryInfo {
@@ -98,6 +102,8 @@ export class Bucket<V = any> {
   /** In milliseconds; 0 = never expires. */
   readonly lifetime: number;
   readonly deferred: boolean;
+  /** The staleTtlMs option; 0 = off. */
+  readonly staleTtlMs: number;
   readonly closed: boolean;
   get(key: Key | RawKey): V | undefined;
   getOrThrow(key: Key | RawKey): V;
@@ -121,7 +127,13 @@ export class Bucket<V = any> {
   resetStats(): void;
   forEach(fn: (entry: EntryInfo) => boolean | void): void;
   sync(): void;
+  /** With a background refresh queued for this thread, close() waits up to lockWaitMs and
+   *  drops it; closeAsync() lets it run first. */
   close(): void;
+  /** Resolves once no background refresh of a value this bucket served stale is pending. */
+  settled(): Promise<void>;
+  /** settled(), then close(). */
+  closeAsync(): Promise<void>;
   /** Removes key's entry and returns its value (undefined if none); atomic across processes. */
   pop(key: Key | RawKey): V | undefined;
   getOrCompute(key: Key | RawKey, compute: () => V, options?: CallOptions): V;

@@ -99,6 +99,7 @@ const INT_OPTIONS = {
   nearCacheTtlMs: opt.NEAR_CACHE_TTL_MS,
   entrySizeLimitBytes: opt.ENTRY_SIZE_LIMIT_BYTES,
 };
+const DEFAULT_LOCK_WAIT_MS = 60000; // BC_OPT_LOCK_WAIT_MS's default
 const BOOL_OPTIONS = { deferred: opt.DEFERRED, fsync: opt.FSYNC, checkFile: opt.CHECK_FILE, disabled: opt.DISABLED };
 
 // disable() / enable(): the process-wide switch (BC_OPT_DISABLED for every bucket, open or
@@ -133,7 +134,7 @@ function callOptions(options) {
   if (options.skipCache || cachingDisabled) flags = call.SKIP_CACHE;
   return { maxAgeUs: maxAgeMs > 0 ? Math.max(1, Math.round(maxAgeMs * 1000)) : 0, flags };
 }
-const KNOWN_OPTIONS = new Set(['lifetime', 'backend', 'keyFormat', 'store', 'eviction', 'nearCacheDir', ...Object.keys(INT_OPTIONS), ...Object.keys(BOOL_OPTIONS)]);
+const KNOWN_OPTIONS = new Set(['lifetime', 'backend', 'keyFormat', 'store', 'eviction', 'nearCacheDir', 'staleTtlMs', ...Object.keys(INT_OPTIONS), ...Object.keys(BOOL_OPTIONS)]);
 
 function checkedOptions(options) {
   if (options === undefined || options === null) options = {};
@@ -168,11 +169,20 @@ function checkedOptions(options) {
     if (typeof v !== 'boolean') throw new TypeError(`Bucket: ${name} must be a boolean`);
     ints.push([id, v ? 1 : 0]);
   }
+  // BC_OPT_STALE_TTL_US from milliseconds (fractions allowed).
+  const staleTtlMs = options.staleTtlMs === undefined ? 0 : options.staleTtlMs;
+  if (typeof staleTtlMs !== 'number' || !Number.isFinite(staleTtlMs) || staleTtlMs < 0) {
+    throw new TypeError('Bucket: staleTtlMs must be a finite number of milliseconds >= 0');
+  }
+  const staleTtlUs = Math.round(staleTtlMs * 1000);
+  if (!Number.isSafeInteger(staleTtlUs)) throw new RangeError(`Bucket: staleTtlMs too long: ${staleTtlMs}`);
+  if (staleTtlUs > 0) ints.push([opt.STALE_TTL_US, staleTtlUs]);
   const eviction = options.eviction === undefined ? 'lrs' : options.eviction;
   if (eviction !== 'lrs' && eviction !== 'lru') {
     throw new TypeError(`Bucket: eviction must be 'lrs' or 'lru', not ${JSON.stringify(eviction)}`);
   }
-  return { backend, keyFormat, store, eviction, nearCacheDir, ints, lifetimeUs: ints[0][1], deferred: options.deferred === true };
+  return { backend, keyFormat, store, eviction, nearCacheDir, ints, lifetimeUs: ints[0][1], deferred: options.deferred === true,
+    staleTtlMs, lockWaitMs: options.lockWaitMs === undefined ? DEFAULT_LOCK_WAIT_MS : options.lockWaitMs };
 }
 
 // ---- handles: closed at exit or when the Bucket is garbage collected ----------------
@@ -180,17 +190,184 @@ function checkedOptions(options) {
 const openHandles = new Set();
 const finalizer = new FinalizationRegistry((holder) => closeHolder(holder));
 
+// Closes the bucket. bc_bucket_close waits for a background refresh that is running, at
+// most lockWaitMs for its compute: a refresh whose compute is queued for this (the
+// JavaScript) thread cannot run meanwhile, so it is abandoned after lockWaitMs and its
+// result dropped (see "Stale-while-revalidate" below). The refreshes kept for the bucket
+// are forgotten afterwards: a compute the library still calls finds none and fails.
 function closeHolder(holder) {
   if (holder.ptr === null) return;
   const ptr = holder.ptr;
   holder.ptr = null;
   openHandles.delete(holder);
-  c.bucket_close(ptr);
+  try {
+    c.bucket_close(ptr);
+  } finally {
+    forgetRefreshes(holder);
+  }
 }
 
 process.on('exit', () => {
   for (const holder of [...openHandles]) closeHolder(holder);
 });
+
+// ---- get-or-compute and stale-while-revalidate ------------------------------------------
+//
+// Every bc_get_or_compute_ex call passes the one registered trampoline below and a call id
+// as its user argument (registered, not transient: with BC_OPT_STALE_TTL_US the library
+// calls the compute again after the call returned, on its refresh thread; koffi queues
+// such a call to this thread's event loop, and the library thread waits for it).
+//
+// computes: id -> a call in progress ({produce, inCall: true, failure, mem}) or a refresh
+// kept for the library's background refresh of a key served stale (a slot). A slot is per
+// (bucket, key): {holder, bucket, key, produce (the latest caller's), ids, lastServed}; the ids of
+// the calls that served the key stale map to it (the library queues the refresh under one
+// of them), at most MAX_SLOT_IDS, the first always kept (it is the one the library queued
+// unless that refresh was skipped). A slot is dropped when its refresh failed, when the
+// entry is usable again (our refresh stored it, or another caller did and ours is then
+// skipped), when lockWaitMs
+// (at least MIN_KEEP_MS) passed since it was last served stale, and when the bucket
+// closes; a bucket keeps at most MAX_SLOTS. While any slot is kept, a timer keeps the
+// event loop alive (and checks the slots), so that a queued refresh runs before the process
+// exits instead of holding up the exit-time close for lockWaitMs.
+//
+// Output bytes: a compute's bytes are copied by the library after the trampoline returned.
+// A call's own compute (on this thread, inside the call) is freed when the call returns.
+// A background compute's bytes are freed when the bucket's refresh thread (serial) calls
+// the trampoline for its next refresh; the last one of a bucket is left allocated at close,
+// since an abandoned refresh thread may still be copying it.
+
+const computes = new Map();
+let nextComputeId = 1;
+const MAX_SLOT_IDS = 8;
+const MAX_SLOTS = 64;
+const MIN_KEEP_MS = 2000;
+const POLL_MS = 25;
+const withRefreshes = new Set(); // holders with slots
+let keepAlive = null;
+
+// Copies bytes into library-readable memory and points the bc_buf at outPtr to it.
+function copyOut(bytes, outPtr) {
+  let mem = null;
+  if (bytes.length > 0) {
+    mem = koffi.alloc('uint8_t', bytes.length);
+    new Uint8Array(koffi.view(mem, bytes.length)).set(bytes);
+  }
+  koffi.encode(outPtr, bc_buf, { data: mem, size: bytes.length });
+  return mem;
+}
+
+function backgroundFailed(slot, e) {
+  const detail = e instanceof Error ? e.message : String(e);
+  process.emitWarning(`background refresh of a stale value in ${slot.holder.path} failed; the stale value stays: ${detail}`,
+    { code: 'BUCKETCACHE_REFRESH_FAILED' });
+}
+
+function computeTrampoline(user, key, klen, outPtr) {
+  const entry = computes.get(user);
+  if (entry === undefined) return 1; // a refresh of a closed bucket or of a dropped slot
+  if (entry.inCall === true) {
+    // The compute of the call in progress on this thread.
+    try {
+      entry.mem = copyOut(entry.produce(), outPtr);
+      return 0;
+    } catch (e) {
+      entry.failure = { error: e };
+      return 1;
+    }
+  }
+  // A background refresh (the library's refresh thread waits for us).
+  // The slot stays (without ids: it runs once) until the checks see the stored result.
+  const slot = entry;
+  const holder = slot.holder;
+  for (const id of slot.ids) computes.delete(id);
+  slot.ids.length = 0;
+  if (holder.retired !== null) {
+    koffi.free(holder.retired); // the refresh thread copied it before it called us again
+    holder.retired = null;
+  }
+  try {
+    holder.retired = copyOut(slot.produce(), outPtr);
+    return 0;
+  } catch (e) {
+    dropSlot(slot); // nothing will be stored
+    try {
+      backgroundFailed(slot, e);
+    } catch {
+      // a warning listener threw: the refresh fails all the same
+    }
+    return 1;
+  }
+}
+
+const computeCallback = koffi.register(computeTrampoline, koffi.pointer('bc_compute_id_fn'));
+
+function dropSlot(slot) {
+  for (const id of slot.ids) computes.delete(id);
+  slot.ids.length = 0;
+  const slots = slot.holder.refreshes;
+  if (slots.get(slot.key) === slot) slots.delete(slot.key);
+  if (slots.size === 0) {
+    withRefreshes.delete(slot.holder);
+    settleWaiters(slot.holder);
+  }
+}
+
+function forgetRefreshes(holder) {
+  for (const slot of [...holder.refreshes.values()]) dropSlot(slot);
+}
+
+// Keeps produce for the library's background refresh of key k, served stale by call id.
+// The slot references the Bucket, so it is not garbage collected (and closed, waiting for
+// the refresh) while the refresh is pending.
+function keepRefresh(bucket, k, id, produce) {
+  const holder = bucket._holder;
+  const key = k.toString('latin1');
+  let slot = holder.refreshes.get(key);
+  if (slot === undefined) {
+    if (holder.refreshes.size >= MAX_SLOTS) {
+      let oldest = null;
+      for (const s of holder.refreshes.values()) if (oldest === null || s.lastServed < oldest.lastServed) oldest = s;
+      dropSlot(oldest);
+    }
+    slot = { holder, bucket, key, keyBytes: k, produce, ids: [], lastServed: 0 };
+    holder.refreshes.set(key, slot);
+    withRefreshes.add(holder);
+  }
+  slot.produce = produce;
+  slot.lastServed = Date.now();
+  slot.ids.push(id);
+  computes.set(id, slot);
+  if (slot.ids.length > MAX_SLOT_IDS) computes.delete(slot.ids.splice(1, 1)[0]);
+  if (keepAlive === null) keepAlive = setInterval(checkRefreshes, POLL_MS);
+}
+
+// The keep-alive timer: drops slots whose refresh cannot be pending any more.
+function checkRefreshes() {
+  const now = Date.now();
+  for (const holder of [...withRefreshes]) {
+    if (holder.ptr === null) continue; // closing: closeHolder forgets them
+    const keepMs = Math.max(holder.lockWaitMs, MIN_KEEP_MS);
+    for (const slot of [...holder.refreshes.values()]) {
+      let done = now - slot.lastServed > keepMs;
+      if (!done) {
+        const k = slot.keyBytes;
+        done = c.contains(holder.ptr, k, k.length) === 1; // refreshed by another caller
+      }
+      if (done) dropSlot(slot);
+    }
+  }
+  if (withRefreshes.size === 0 && keepAlive !== null) {
+    clearInterval(keepAlive);
+    keepAlive = null;
+  }
+}
+
+// Resolves the bucket's settled() promises (it keeps no refresh any more).
+function settleWaiters(holder) {
+  const waiters = holder.waiters.splice(0);
+  for (const resolve of waiters) resolve();
+}
 
 // ---- Bucket ------------------------------------------------------------------------
 
@@ -249,7 +426,7 @@ class Bucket {
     } finally {
       c.options_free(opts);
     }
-    this._holder = { ptr: handle[0] };
+    this._holder = { ptr: handle[0], path, lockWaitMs: o.lockWaitMs, refreshes: new Map(), retired: null, waiters: [] };
     openHandles.add(this._holder);
     finalizer.register(this, this._holder, this._holder);
     this._codec = codecs[o.backend];
@@ -260,6 +437,7 @@ class Bucket {
       keyFormat: { value: o.keyFormat, enumerable: true },
       lifetime: { value: o.lifetimeUs / 1000, enumerable: true },
       deferred: { value: o.deferred, enumerable: true },
+      staleTtlMs: { value: o.staleTtlMs, enumerable: true },
     });
   }
 
@@ -502,44 +680,58 @@ class Bucket {
     closeHolder(this._holder);
   }
 
+  // Resolves once no background refresh of a value this bucket served stale is pending
+  // (each ran, was done by another caller, or was given up after lockWaitMs), letting the
+  // event loop run them meanwhile. Then close() does not wait for one.
+  settled() {
+    const holder = this._holder;
+    if (holder.refreshes.size === 0) return Promise.resolve();
+    return new Promise((resolve) => holder.waiters.push(resolve));
+  }
+
+  // settled(), then close().
+  async closeAsync() {
+    await this.settled();
+    this.close();
+  }
+
   // Single flight: the cached value of key, or compute()'s result, stored and returned.
   // compute must be synchronous. Concurrent callers of one key (other processes sharing
   // the directory) compute once; others wait up to lockWaitMs. Returns {value, hit}.
   _getOrCompute(k, compute, options) {
     const h = this._h();
     const { maxAgeUs, flags } = callOptions(options);
-    let failure = null;
-    let mem = null;
-    const callback = (user, key, klen, outPtr) => {
-      try {
-        const result = compute();
-        if (isThenable(result)) {
-          result.then(undefined, () => {}); // nobody awaits it
-          throw new TypeError('the computed function returned a Promise; use memoizeAsync() for async functions');
-        }
-        const bytes = this._codec.encode(result);
-        if (bytes.length > 0) {
-          mem = koffi.alloc('uint8_t', bytes.length);
-          new Uint8Array(koffi.view(mem, bytes.length)).set(bytes);
-        }
-        koffi.encode(outPtr, bc_buf, { data: mem, size: bytes.length });
-        return 0;
-      } catch (e) {
-        failure = { error: e };
-        return 1;
+    const codec = this._codec;
+    const produce = () => {
+      const result = compute();
+      if (isThenable(result)) {
+        result.then(undefined, () => {}); // nobody awaits it
+        throw new TypeError('the computed function returned a Promise; use memoizeAsync() for async functions');
       }
+      return codec.encode(result);
     };
+    const id = nextComputeId++;
+    const ctx = { produce, inCall: true, failure: null, mem: null };
+    computes.set(id, ctx);
     const out = {};
     const hit = [0];
+    const expires = [0];
     let rc;
     try {
-      rc = c.get_or_compute_ex(h, k, k.length, callback, null, maxAgeUs, flags, out, hit, [0]);
+      rc = c.get_or_compute_id(h, k, k.length, computeCallback, id, maxAgeUs, flags, out, hit, expires);
     } finally {
-      if (mem !== null) koffi.free(mem);
+      ctx.inCall = false;
+      computes.delete(id);
+      if (ctx.mem !== null) koffi.free(ctx.mem);
     }
-    if (failure !== null) throw failure.error;
+    if (ctx.failure !== null) throw ctx.failure.error;
     check(rc);
-    return { value: this._decode(takeBuffer(out)), hit: hit[0] === 1 };
+    // Served stale (expired, within staleTtlMs): the library refreshes it in the background
+    // and may call this compute again.
+    const expiresUs = Number(expires[0]);
+    const stale = hit[0] === 1 && expiresUs !== 0 && expiresUs < Date.now() * 1000;
+    if (stale) keepRefresh(this, k, id, produce);
+    return { value: this._decode(takeBuffer(out)), hit: hit[0] === 1, stale };
   }
 
   // The cached value of key, or compute() (synchronous), stored and returned, computed

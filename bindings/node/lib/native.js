@@ -125,6 +125,10 @@ koffi.opaque('bc_options');
 const bc_buf = koffi.struct('bc_buf', { data: 'void *', size: 'size_t' });
 koffi.struct('bc_prune_info', { bytes: 'uint64_t', files: 'uint64_t' });
 koffi.proto('int bc_compute_fn(void *user, const void *key, size_t klen, bc_buf *out)');
+// bc_compute_fn with user as an integer: the binding's one registered compute trampoline
+// (index.js) gets a call id there. intptr_t and void * are passed alike on every ABI koffi
+// supports.
+koffi.proto('int bc_compute_id_fn(intptr_t user, const void *key, size_t klen, bc_buf *out)');
 koffi.proto(
   'int bc_entry_fn(void *user, const void *key, size_t klen, uint64_t size, int64_t created_us, ' +
     'int64_t expires_us)',
@@ -151,6 +155,10 @@ const c = {
   get_or_compute_ex: lib.func(
     'int bc_get_or_compute_ex(bc_bucket *b, const void *key, size_t klen, bc_compute_fn *fn, ' +
       'void *user, int64_t max_age_us, int flags, _Out_ bc_buf *out, _Out_ int *hit, _Out_ int64_t *expires_us)',
+  ),
+  get_or_compute_id: lib.func(
+    'int bc_get_or_compute_ex(bc_bucket *b, const void *key, size_t klen, bc_compute_id_fn *fn, ' +
+      'intptr_t user, int64_t max_age_us, int flags, _Out_ bc_buf *out, _Out_ int *hit, _Out_ int64_t *expires_us)',
   ),
   get_expiry: lib.func('int bc_get_expiry(bc_bucket *b, const void *key, size_t klen, _Out_ int64_t *expires_us)'),
   set_ex: lib.func(
@@ -200,6 +208,7 @@ const opt = Object.freeze({
   TIMEOUT_MS: 13,
   SIZE_LIMIT_BYTES: 14,
   EVICTION: 15,
+  STALE_TTL_US: 16,
   STORE_KEYS: 18,
   NEAR_CACHE_TTL_MS: 20,
   DISABLED: 17,
