@@ -71,15 +71,26 @@ TEST(EntryFormat, Crc32MatchesZlib) {
     return static_cast<std::uint32_t>(
         ::crc32(0L, reinterpret_cast<const Bytef*>(s.data()), static_cast<uInt>(s.size())));
   };
-  for (std::size_t len = 0; len <= 600; ++len) {
-    for (std::size_t offset : {0, 1, 3, 8, 15}) {
-      const std::string_view s(data.data() + offset, len);
-      ASSERT_EQ(bc::format::crc32(s), zlib_crc(s)) << "len " << len << " offset " << offset;
+  // Every implementation (512-bit folds from 256 bytes, 128-bit folds from 64, zlib's tables)
+  // across each one's block boundaries, alignments and continuation from a previous CRC.
+  using bc::format::Crc32Impl;
+  for (Crc32Impl impl : {Crc32Impl::best, Crc32Impl::pclmul, Crc32Impl::table}) {
+    SCOPED_TRACE(static_cast<int>(impl));
+    for (std::size_t len = 0; len <= 1100; ++len) {
+      for (std::size_t offset : {0, 1, 3, 8, 15}) {
+        const std::string_view s(data.data() + offset, len);
+        ASSERT_EQ(bc::format::crc32_using(impl, s), zlib_crc(s))
+            << "len " << len << " offset " << offset;
+      }
     }
-  }
-  for (std::size_t len : {4095, 4096, 4097, 65536 + 7, 299990}) {
-    const std::string_view s(data.data() + 5, len);
-    ASSERT_EQ(bc::format::crc32(s), zlib_crc(s)) << "len " << len;
+    for (std::size_t len : {4095, 4096, 4097, 65536 + 7, 299990}) {
+      const std::string_view s(data.data() + 5, len);
+      ASSERT_EQ(bc::format::crc32_using(impl, s), zlib_crc(s)) << "len " << len;
+      const std::string_view head = s.substr(0, len / 3), tail = s.substr(len / 3);
+      ASSERT_EQ(bc::format::crc32_using(impl, tail, bc::format::crc32_using(impl, head)),
+                zlib_crc(s))
+          << "len " << len << " in two parts";
+    }
   }
   EXPECT_EQ(bc::format::crc32("123456789"), 0xCBF43926u);  // the CRC-32 check value
 }
