@@ -110,7 +110,7 @@ DeferredWrites::~DeferredWrites() {
 
 void DeferredWrites::set(const KeyRef& key, std::string_view value) {
   const std::int64_t created = now_us();
-  impl_->put(key, std::make_shared<const std::string>(value), created,
+  impl_->put(key, std::make_shared<std::string>(value), created,
              expiry_after(created, impl_->target.option(OptionKey::lifetime_us)));
 }
 
@@ -184,7 +184,7 @@ Entry DeferredWrites::get_or_compute(const KeyRef& ref, const std::function<std:
     if (guard.flight) break;  // we lead: compute
     // The computation we waited for threw (or its value was discarded): try to lead.
   }
-  auto value = std::make_shared<const std::string>(compute());  // may throw: guard ends flight
+  auto value = std::make_shared<std::string>(compute());  // may throw: guard ends flight
   const std::int64_t created = now_us();
   const std::int64_t expires = expiry_after(created, impl_->target.option(OptionKey::lifetime_us));
   impl_->put(ref, value, created, expires);  // before the guard wakes the waiters

@@ -72,7 +72,7 @@ class DeferredOperations final : public Operations {
       Entry e;
       e.created_us = now_us();
       e.expires_us = expiry_after(e.created_us, target.option(OptionKey::lifetime_us));
-      e.value = std::make_shared<const std::string>(std::move(value));
+      e.value = std::make_shared<std::string>(std::move(value));
       return e;
     };
     if (call.skip_cache || target.option(OptionKey::disabled) != 0) return fresh(compute());

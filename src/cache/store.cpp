@@ -296,7 +296,7 @@ struct Store::Impl {
       throw;
     }
     if (stored && memory.enabled()) {
-      cv.value = std::make_shared<const std::string>(value);
+      cv.value = std::make_shared<std::string>(value);
       cv.created_us = created;
       cv.expires_us = expires;
     }
@@ -521,7 +521,7 @@ struct Store::Impl {
     for (std::size_t i = 0; i < items.size(); ++i) {
       const bool stored = !errors[i] && memory.enabled();
       if (stored) {
-        cvs[i].value = std::make_shared<const std::string>(items[i].value);
+        cvs[i].value = std::make_shared<std::string>(items[i].value);
         cvs[i].created_us = items[i].created_us;
         cvs[i].expires_us = items[i].expires_us;
       }
@@ -630,7 +630,7 @@ struct Store::Impl {
   // Stores a computed value with the bucket's lifetime from now (unless disabled or over
   // the entry size limit) and returns it as an entry.
   Entry store_computed(const KeyRef& key, std::string&& computed) {
-    auto value = std::make_shared<const std::string>(std::move(computed));
+    auto value = std::make_shared<std::string>(std::move(computed));
     Entry e;
     e.created_us = now_us();
     e.expires_us = expiry_after(e.created_us, options.lifetime.count());
@@ -956,7 +956,7 @@ Entry Store::get_or_compute(const KeyRef& key, const std::function<std::string()
     Entry e;
     e.created_us = now_us();
     e.expires_us = expiry_after(e.created_us, impl_->options.lifetime.count());
-    e.value = std::make_shared<const std::string>(std::move(value));
+    e.value = std::make_shared<std::string>(std::move(value));
     return e;
   }
   // A usable entry, unless the call wants a fresh one (refresh) or a younger one (max age).
@@ -1088,8 +1088,7 @@ Entry Store::update(const KeyRef& key, const std::function<std::string(const Ent
     current.expires_us = e.header.expires_us;
     explicit_lifetime = (e.header.flags & format::kExplicitLifetime) != 0;
   }
-  auto value =
-      std::make_shared<const std::string>(f(status == ReadStatus::found ? &current : nullptr));
+  auto value = std::make_shared<std::string>(f(status == ReadStatus::found ? &current : nullptr));
   const std::int64_t created = now_us();
   std::int64_t expires = expiry_after(created, impl_->options.lifetime.count());
   std::uint32_t flags = 0;
