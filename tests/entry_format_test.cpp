@@ -336,3 +336,54 @@ TEST(EntryFormat, SymlinkAtEntryPathIsNotFollowed) {
   ASSERT_EQ(s.get(b, e), bc::ReadStatus::found);
   EXPECT_EQ(*e.value, "B2");
 }
+
+// FileStorage::read puts the value of an entry read in two passes (larger than 64 KiB) in
+// the reader's sink, allocated once at the value's size, and leaves StoredEntry::value
+// null; smaller entries arrive in one read, as a string. Damaged bytes are still caught.
+TEST(EntryFormat, LargeValuesAreReadIntoTheReadersSink) {
+  struct Sink : bc::storage::ValueSink {
+    std::vector<std::size_t> sizes;
+    std::string bytes;
+    char* allocate(std::size_t n) override {
+      sizes.push_back(n);
+      bytes.assign(n, '\0');
+      return bytes.data();
+    }
+  };
+  TempDir dir;
+  bc::storage::FileStorage fs(dir.path(), {});
+  for (std::size_t size : {std::size_t{100}, std::size_t{70000}, std::size_t{1} << 20}) {
+    std::string value(size, '\0');
+    for (std::size_t i = 0; i < size; ++i) value[i] = static_cast<char>(i * 7 + 3);
+    const bc::Digest d = bc::digest_key("raw", "raw", std::to_string(size));
+    bc::storage::EntryToWrite e;
+    e.header.backend_id = "raw";
+    e.header.keymaker_id = "raw";
+    e.key_bytes = "key";
+    e.value = value;
+    fs.write(d, e, bc::storage::Overwrite::yes, nullptr);
+    Sink sink;
+    bc::storage::StoredEntry out;
+    out.sink = &sink;
+    ASSERT_EQ(fs.read(d, out), bc::storage::Found::yes) << size;
+    EXPECT_EQ(out.key_bytes, "key");
+    if (size <= 64 * 1024) {
+      ASSERT_NE(out.value, nullptr);
+      EXPECT_TRUE(*out.value == value);
+      EXPECT_TRUE(sink.sizes.empty());
+    } else {
+      EXPECT_EQ(out.value, nullptr);
+      EXPECT_EQ(sink.sizes, std::vector<std::size_t>{size});
+      EXPECT_TRUE(sink.bytes == value);
+      // The last value byte damaged: corrupt, whatever the sink holds.
+      const std::string path = fs.locate(d);
+      std::string file = bctest::read_file(path);
+      file.back() = static_cast<char>(file.back() ^ 1);
+      bctest::write_file(path, file);
+      Sink again;
+      bc::storage::StoredEntry damaged;
+      damaged.sink = &again;
+      EXPECT_EQ(fs.read(d, damaged), bc::storage::Found::corrupt) << size;
+    }
+  }
+}

@@ -210,7 +210,8 @@ struct Store::Impl {
     if (h.backend_id != backend_id || h.keymaker_id != keymaker_id || h.key != key) {
       return ReadStatus::foreign;
     }
-    const std::int64_t now = now_us();
+    // The clock is read only for an entry that expires.
+    const std::int64_t now = h.expires_us != 0 ? now_us() : 0;
     if (past_expiry(h.expires_us, now)) {
       if (!within_stale_window(h.expires_us, now) && store->remove_if_same(key, e.version)) {
         count(pending.expired);
@@ -583,7 +584,9 @@ struct Store::Impl {
   }
 
   // Store::read without counting: memory layer, then the store.
-  ReadStatus read_entry(const Digest& key, Entry& out);
+  // With a sink, a found value is put in it (out.value may then be null): read into it
+  // directly when no memory layer needs a copy, else copied.
+  ReadStatus read_entry(const Digest& key, Entry& out, storage::ValueSink* sink = nullptr);
 
   ReadStatus peek(const Digest& key) {
     storage::StoredEntry e;
@@ -908,13 +911,14 @@ ReadStatus Store::get(const Digest& key, Entry& out) {
   return status;
 }
 
-ReadStatus Store::Impl::read_entry(const Digest& key, Entry& out) {
+ReadStatus Store::Impl::read_entry(const Digest& key, Entry& out, storage::ValueSink* sink) {
   CachedValue cv;
   if (memory_hit(key, cv)) {
     BC_LOG(LogLevel::trace, "memory hit {}", key_label(key));
   } else {
     const MemoryCache::Ticket ticket = memory.read_ticket(key);
     storage::StoredEntry e;
+    if (!memory.enabled()) e.sink = sink;  // nothing to fill: straight into the sink
     ReadStatus status = Impl::status_of(store->read(key, e));
     if (status == ReadStatus::found) status = judge(key, e);
     if (status != ReadStatus::found) {
@@ -928,6 +932,13 @@ ReadStatus Store::Impl::read_entry(const Digest& key, Entry& out) {
       return status;
     }
     BC_LOG(LogLevel::debug, "file hit {}", key_label(key));
+    if (e.value == nullptr) {  // read into the sink
+      if (use_slots) note_use(key);
+      out.value = nullptr;
+      out.created_us = e.header.created_us;
+      out.expires_us = e.header.expires_us;
+      return ReadStatus::found;
+    }
     cv.value = std::move(e.value);
     cv.created_us = e.header.created_us;
     cv.expires_us = e.header.expires_us;
@@ -935,10 +946,24 @@ ReadStatus Store::Impl::read_entry(const Digest& key, Entry& out) {
     memory.fill(key, cv, ticket);
   }
   if (use_slots) note_use(key);
+  if (sink != nullptr && !cv.value->empty()) {
+    std::memcpy(sink->allocate(cv.value->size()), cv.value->data(), cv.value->size());
+  } else if (sink != nullptr) {
+    sink->allocate(0);
+  }
   out.value = std::move(cv.value);
   out.created_us = cv.created_us;
   out.expires_us = cv.expires_us;
   return ReadStatus::found;
+}
+
+ReadStatus StoreAccess::get_into(Store& store, const Digest& key, Entry& out,
+                                 storage::ValueSink& sink) {
+  Store::Impl& impl = *store.impl_;
+  if (impl.options.disabled) return ReadStatus::absent;
+  const ReadStatus status = impl.read_entry(key, out, &sink);
+  impl.count(status == ReadStatus::found ? impl.pending.hits : impl.pending.misses);
+  return status;
 }
 
 Entry Store::get_or_compute(const KeyRef& key, const std::function<std::string()>& compute,
@@ -960,9 +985,10 @@ Entry Store::get_or_compute(const KeyRef& key, const std::function<std::string()
     return e;
   }
   // A usable entry, unless the call wants a fresh one (refresh) or a younger one (max age).
+  // The clock is read only for a max age (a hit is otherwise a memory lookup).
   auto usable = [&](Entry& e) {
     return impl_->read_entry(d, e) == ReadStatus::found &&
-           !older_than(e.created_us, call.max_age_us, now_us());
+           (call.max_age_us <= 0 || !older_than(e.created_us, call.max_age_us, now_us()));
   };
   Entry e;
   if (!call.refresh) {
