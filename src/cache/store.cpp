@@ -584,9 +584,10 @@ struct Store::Impl {
   }
 
   // Store::read without counting: memory layer, then the store.
-  // With a sink, a found value is put in it (out.value may then be null): read into it
+  ReadStatus read_entry(const Digest& key, Entry& out);
+  // The same, with a found value put in `sink` (out.value may then be null): read into it
   // directly when no memory layer needs a copy, else copied.
-  ReadStatus read_entry(const Digest& key, Entry& out, storage::ValueSink* sink = nullptr);
+  ReadStatus read_entry(const Digest& key, Entry& out, storage::ValueSink* sink);
 
   ReadStatus peek(const Digest& key) {
     storage::StoredEntry e;
@@ -909,6 +910,10 @@ ReadStatus Store::get(const Digest& key, Entry& out) {
   const ReadStatus status = impl_->read_entry(key, out);
   impl_->count(status == ReadStatus::found ? impl_->pending.hits : impl_->pending.misses);
   return status;
+}
+
+ReadStatus Store::Impl::read_entry(const Digest& key, Entry& out) {
+  return read_entry(key, out, nullptr);
 }
 
 ReadStatus Store::Impl::read_entry(const Digest& key, Entry& out, storage::ValueSink* sink) {
