@@ -114,6 +114,34 @@ int read_status_code(bc::ReadStatus st) {
   return fail(BC_ENOTFOUND, "no entry for key");
 }
 
+// A malloc'ed buffer for a value the library reads, handed to the caller as a bc_buf.
+class MallocSink final : public bc::storage::ValueSink {
+ public:
+  MallocSink() = default;
+  MallocSink(const MallocSink&) = delete;
+  MallocSink& operator=(const MallocSink&) = delete;
+  ~MallocSink() override { std::free(data_); }
+  char* allocate(std::size_t n) override {
+    void* data = std::malloc(n == 0 ? 1 : n);
+    if (data == nullptr) throw std::bad_alloc();
+    std::free(data_);
+    data_ = data;
+    size_ = n;
+    return static_cast<char*>(data_);
+  }
+  // Hands the buffer to the caller (data never NULL).
+  void give(bc_buf* out) {
+    out->data = data_;
+    out->size = size_;
+    data_ = nullptr;
+    size_ = 0;
+  }
+
+ private:
+  void* data_ = nullptr;
+  std::size_t size_ = 0;
+};
+
 bc::ReadStatus read_entry(bc_bucket* b, const bc::Digest& d, bc::Entry& e) {
   return b->handle.ops().get(d, e);
 }
@@ -295,8 +323,9 @@ int bc_get(bc_bucket* b, const void* key, size_t klen, bc_buf* out) {
     require(b != nullptr, "bc_get: bucket is NULL");
     require(out != nullptr, "bc_get: out is NULL");
     bc::Entry e;
-    const int rc = read_status_code(read_entry(b, key_digest(b, key, klen), e));
-    if (rc == BC_OK) give(out, *e.value);
+    MallocSink value;
+    const int rc = read_status_code(b->handle.ops().get_into(key_digest(b, key, klen), e, value));
+    if (rc == BC_OK) value.give(out);
     return rc;
   });
 }
@@ -509,12 +538,13 @@ int bc_get_ex(bc_bucket* b, const void* key, size_t klen, int64_t max_age_us, bc
     require(b != nullptr, "bc_get_ex: bucket is NULL");
     require(out != nullptr, "bc_get_ex: out is NULL");
     bc::Entry e;
-    const int rc = read_status_code(read_entry(b, key_digest(b, key, klen), e));
+    MallocSink value;
+    const int rc = read_status_code(b->handle.ops().get_into(key_digest(b, key, klen), e, value));
     if (rc != BC_OK) return rc;
-    if (bc::older_than(e.created_us, max_age_us, bc::now_us())) {
+    if (max_age_us > 0 && bc::older_than(e.created_us, max_age_us, bc::now_us())) {
       return fail(BC_ENOTFOUND, "entry is older than max_age (kept)");
     }
-    give(out, *e.value);
+    value.give(out);
     if (expires_us != nullptr) *expires_us = e.expires_us;
     return BC_OK;
   });

@@ -159,3 +159,36 @@ TEST(Bucket, FourThreadsOnOneBucket) {
   EXPECT_EQ(wrong.load(), 0);
   EXPECT_GT(hits.load(), 0);
 }
+
+// RawBackend takes the bytes of a value the caller gives up without copying them, and
+// Bucket::get gives it a value only it refers to (memory layer off); a value the memory
+// layer shares is copied, so it stays intact for the next get.
+TEST(Bucket, RawGetMovesAnUnsharedValueAndCopiesASharedOne) {
+  std::string bytes(100000, 'v');
+  const char* const at = bytes.data();
+  const std::string taken = bc::RawBackend::load<std::string>(std::move(bytes), {});
+  EXPECT_EQ(taken.data(), at);  // the same buffer: no copy
+  EXPECT_EQ(taken, std::string(100000, 'v'));
+
+  const std::string value = std::string(70000, 'a') + std::string(70000, 'b');
+  for (std::uint64_t memory : {std::uint64_t{0}, std::uint64_t{16} << 20}) {
+    TempDir dir;
+    bc::Options o;
+    o.memory_limit_bytes = memory;
+    bc::Bucket<bc::RawBackend> b(dir.path(), o);
+    b.set("k", value);
+    std::vector<std::thread> readers;
+    std::atomic<int> wrong{0};
+    for (int t = 0; t < 4; ++t) {
+      readers.emplace_back([&] {
+        for (int i = 0; i < 50; ++i) {
+          if (b.get<std::string>("k") != value) ++wrong;
+          if (b.get<std::vector<unsigned char>>("k").size() != value.size()) ++wrong;
+        }
+      });
+    }
+    for (std::thread& r : readers) r.join();
+    EXPECT_EQ(wrong.load(), 0) << "memory layer " << memory;
+    EXPECT_EQ(b.get<std::string>("k"), value);
+  }
+}

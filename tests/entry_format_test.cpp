@@ -71,15 +71,26 @@ TEST(EntryFormat, Crc32MatchesZlib) {
     return static_cast<std::uint32_t>(
         ::crc32(0L, reinterpret_cast<const Bytef*>(s.data()), static_cast<uInt>(s.size())));
   };
-  for (std::size_t len = 0; len <= 600; ++len) {
-    for (std::size_t offset : {0, 1, 3, 8, 15}) {
-      const std::string_view s(data.data() + offset, len);
-      ASSERT_EQ(bc::format::crc32(s), zlib_crc(s)) << "len " << len << " offset " << offset;
+  // Every implementation (512-bit folds from 256 bytes, 128-bit folds from 64, zlib's tables)
+  // across each one's block boundaries, alignments and continuation from a previous CRC.
+  using bc::format::Crc32Impl;
+  for (Crc32Impl impl : {Crc32Impl::best, Crc32Impl::pclmul, Crc32Impl::table}) {
+    SCOPED_TRACE(static_cast<int>(impl));
+    for (std::size_t len = 0; len <= 1100; ++len) {
+      for (std::size_t offset : {0, 1, 3, 8, 15}) {
+        const std::string_view s(data.data() + offset, len);
+        ASSERT_EQ(bc::format::crc32_using(impl, s), zlib_crc(s))
+            << "len " << len << " offset " << offset;
+      }
     }
-  }
-  for (std::size_t len : {4095, 4096, 4097, 65536 + 7, 299990}) {
-    const std::string_view s(data.data() + 5, len);
-    ASSERT_EQ(bc::format::crc32(s), zlib_crc(s)) << "len " << len;
+    for (std::size_t len : {4095, 4096, 4097, 65536 + 7, 299990}) {
+      const std::string_view s(data.data() + 5, len);
+      ASSERT_EQ(bc::format::crc32_using(impl, s), zlib_crc(s)) << "len " << len;
+      const std::string_view head = s.substr(0, len / 3), tail = s.substr(len / 3);
+      ASSERT_EQ(bc::format::crc32_using(impl, tail, bc::format::crc32_using(impl, head)),
+                zlib_crc(s))
+          << "len " << len << " in two parts";
+    }
   }
   EXPECT_EQ(bc::format::crc32("123456789"), 0xCBF43926u);  // the CRC-32 check value
 }
@@ -324,4 +335,55 @@ TEST(EntryFormat, SymlinkAtEntryPathIsNotFollowed) {
   EXPECT_EQ(bctest::read_file(s.entry_path(a)).substr(128), "A");  // no key bytes kept
   ASSERT_EQ(s.get(b, e), bc::ReadStatus::found);
   EXPECT_EQ(*e.value, "B2");
+}
+
+// FileStorage::read puts the value of an entry read in two passes (larger than 64 KiB) in
+// the reader's sink, allocated once at the value's size, and leaves StoredEntry::value
+// null; smaller entries arrive in one read, as a string. Damaged bytes are still caught.
+TEST(EntryFormat, LargeValuesAreReadIntoTheReadersSink) {
+  struct Sink : bc::storage::ValueSink {
+    std::vector<std::size_t> sizes;
+    std::string bytes;
+    char* allocate(std::size_t n) override {
+      sizes.push_back(n);
+      bytes.assign(n, '\0');
+      return bytes.data();
+    }
+  };
+  TempDir dir;
+  bc::storage::FileStorage fs(dir.path(), {});
+  for (std::size_t size : {std::size_t{100}, std::size_t{70000}, std::size_t{1} << 20}) {
+    std::string value(size, '\0');
+    for (std::size_t i = 0; i < size; ++i) value[i] = static_cast<char>(i * 7 + 3);
+    const bc::Digest d = bc::digest_key("raw", "raw", std::to_string(size));
+    bc::storage::EntryToWrite e;
+    e.header.backend_id = "raw";
+    e.header.keymaker_id = "raw";
+    e.key_bytes = "key";
+    e.value = value;
+    fs.write(d, e, bc::storage::Overwrite::yes, nullptr);
+    Sink sink;
+    bc::storage::StoredEntry out;
+    out.sink = &sink;
+    ASSERT_EQ(fs.read(d, out), bc::storage::Found::yes) << size;
+    EXPECT_EQ(out.key_bytes, "key");
+    if (size <= 64 * 1024) {
+      ASSERT_NE(out.value, nullptr);
+      EXPECT_TRUE(*out.value == value);
+      EXPECT_TRUE(sink.sizes.empty());
+    } else {
+      EXPECT_EQ(out.value, nullptr);
+      EXPECT_EQ(sink.sizes, std::vector<std::size_t>{size});
+      EXPECT_TRUE(sink.bytes == value);
+      // The last value byte damaged: corrupt, whatever the sink holds.
+      const std::string path = fs.locate(d);
+      std::string file = bctest::read_file(path);
+      file.back() = static_cast<char>(file.back() ^ 1);
+      bctest::write_file(path, file);
+      Sink again;
+      bc::storage::StoredEntry damaged;
+      damaged.sink = &again;
+      EXPECT_EQ(fs.read(d, damaged), bc::storage::Found::corrupt) << size;
+    }
+  }
 }

@@ -78,7 +78,7 @@ class BucketOperations {
     const Digest d = digest(key);
     if (self().storage().get(d, e) != ReadStatus::found) return std::nullopt;
     expires_us = e.expires_us;
-    return load_value<V>(d, *e.value);
+    return load_entry<V>(d, e);
   }
 
   // Whether a usable entry exists (reads the entry's header only).
@@ -178,7 +178,7 @@ class BucketOperations {
     Entry e;
     const Digest d = digest(key);
     if (!through().pop(d, e)) return std::nullopt;
-    return load_value<V>(d, *e.value);
+    return load_entry<V>(d, e);
   }
 
   // try_get() where an entry created longer ago than max_age (> 0) is a miss (not deleted).
@@ -190,7 +190,7 @@ class BucketOperations {
     const auto now = std::chrono::duration_cast<std::chrono::microseconds>(
         std::chrono::system_clock::now().time_since_epoch());
     if (older_than(e.created_us, max_age.count(), now.count())) return std::nullopt;
-    return load_value<V>(d, *e.value);
+    return load_entry<V>(d, e);
   }
 
   // try_get() of each key, in order.
@@ -358,6 +358,21 @@ class BucketOperations {
       return Backend::template load<V>(bytes, self().config());
     } catch (const std::exception& e) {
       self().store().log_unreadable_value(d, e.what());
+      return std::nullopt;
+    }
+  }
+
+  // load_value() of an entry's value; a value only `e` refers to is handed to the backend
+  // as an rvalue (RawBackend then moves it into a std::string instead of copying it). The
+  // library never allocates a value as a const object (see Entry).
+  template <class V>
+  std::optional<V> load_entry(const Digest& d, Entry& e) const {
+    if (e.value.use_count() != 1) return load_value<V>(d, *e.value);
+    try {
+      return Backend::template load<V>(std::move(const_cast<std::string&>(*e.value)),
+                                       self().config());
+    } catch (const std::exception& ex) {
+      self().store().log_unreadable_value(d, ex.what());
       return std::nullopt;
     }
   }

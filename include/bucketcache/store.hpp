@@ -186,7 +186,10 @@ struct ComputeCall {
 
 // A value read from the store, with its times (microseconds since the Unix epoch).
 struct Entry {
-  std::shared_ptr<const std::string> value;  // never null in a returned Entry
+  // Never null in a returned Entry. The library allocates every value as a non-const
+  // std::string, so the holder of the only reference (use_count() == 1: e.g. a value read
+  // from the store with the memory layer off) may move the bytes out (Bucket::get does).
+  std::shared_ptr<const std::string> value;
   std::int64_t created_us = 0;
   std::int64_t expires_us = 0;  // 0: never expires
 };

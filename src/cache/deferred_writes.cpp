@@ -76,7 +76,7 @@ struct DeferredWrites::Impl {
   // A computed value as an entry with the bucket's lifetime from now, kept pending unless
   // it is over the entry size limit (then logged, as Store's computed values are).
   Entry keep_computed(const KeyRef& key, std::string&& computed) {
-    auto value = std::make_shared<const std::string>(std::move(computed));
+    auto value = std::make_shared<std::string>(std::move(computed));
     Entry e;
     e.created_us = now_us();
     e.expires_us = expiry_after(e.created_us, target.option(OptionKey::lifetime_us));
@@ -133,7 +133,7 @@ DeferredWrites::~DeferredWrites() {
 void DeferredWrites::set(const KeyRef& key, std::string_view value) {
   if (impl_->disabled()) return;
   const std::int64_t created = now_us();
-  impl_->put(key, std::make_shared<const std::string>(value), created,
+  impl_->put(key, std::make_shared<std::string>(value), created,
              expiry_after(created, impl_->target.option(OptionKey::lifetime_us)));
 }
 
@@ -184,7 +184,7 @@ Entry DeferredWrites::get_or_compute(const KeyRef& ref, const std::function<std:
     std::string value = compute();
     e.created_us = now_us();
     e.expires_us = expiry_after(e.created_us, impl_->target.option(OptionKey::lifetime_us));
-    e.value = std::make_shared<const std::string>(std::move(value));
+    e.value = std::make_shared<std::string>(std::move(value));
     return e;
   }
   if (!call.refresh) {

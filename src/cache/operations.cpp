@@ -1,6 +1,7 @@
 #include "cache/operations.hpp"
 
 #include <cstdlib>
+#include <cstring>
 
 #include "bucketcache/canonical.hpp"
 #include "bucketcache/error.hpp"
@@ -17,6 +18,15 @@ namespace bucketcache {
 inline namespace v1 {
 namespace cache {
 
+ReadStatus Operations::get_into(const Digest& key, Entry& out, storage::ValueSink& sink) {
+  const ReadStatus status = get(key, out);
+  if (status == ReadStatus::found) {
+    char* into = sink.allocate(out.value->size());
+    if (!out.value->empty()) std::memcpy(into, out.value->data(), out.value->size());
+  }
+  return status;
+}
+
 namespace {
 
 class DirectOperations final : public Operations {
@@ -24,6 +34,9 @@ class DirectOperations final : public Operations {
   explicit DirectOperations(Store& s) : s_(s) {}
   void set(const Key& key, std::string_view value) override { s_.set(key.ref(), value); }
   ReadStatus get(const Digest& key, Entry& out) override { return s_.get(key, out); }
+  ReadStatus get_into(const Digest& key, Entry& out, storage::ValueSink& sink) override {
+    return StoreAccess::get_into(s_, key, out, sink);
+  }
   bool contains(const Digest& key) override { return s_.contains(key); }
   bool erase(const Digest& key) override { return s_.erase(key); }
   void unload_key(const Digest& key) override { s_.unload_key(key); }
@@ -72,7 +85,7 @@ class DeferredOperations final : public Operations {
       Entry e;
       e.created_us = now_us();
       e.expires_us = expiry_after(e.created_us, target.option(OptionKey::lifetime_us));
-      e.value = std::make_shared<const std::string>(std::move(value));
+      e.value = std::make_shared<std::string>(std::move(value));
       return e;
     };
     if (call.skip_cache || target.option(OptionKey::disabled) != 0) return fresh(compute());

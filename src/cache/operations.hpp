@@ -12,6 +12,7 @@
 
 #include "bucketcache/deferred_writes.hpp"
 #include "bucketcache/store.hpp"
+#include "storage/storage.hpp"
 
 namespace bucketcache {
 inline namespace v1 {
@@ -33,6 +34,9 @@ class Operations {
   virtual ~Operations() = default;
   virtual void set(const Key& key, std::string_view value) = 0;
   virtual ReadStatus get(const Digest& key, Entry& out) = 0;
+  // get(), with the found value's bytes put in `sink` (out.value may be null). A direct
+  // bucket without a memory layer reads a large value straight into the sink.
+  virtual ReadStatus get_into(const Digest& key, Entry& out, storage::ValueSink& sink);
   virtual bool contains(const Digest& key) = 0;
   virtual bool erase(const Digest& key) = 0;
   virtual void unload_key(const Digest& key) = 0;

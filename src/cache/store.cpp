@@ -201,7 +201,8 @@ struct Store::Impl {
     if (h.backend_id != backend_id || h.keymaker_id != keymaker_id || h.key != key) {
       return ReadStatus::foreign;
     }
-    const std::int64_t now = now_us();
+    // The clock is read only for an entry that expires.
+    const std::int64_t now = h.expires_us != 0 ? now_us() : 0;
     if (past_expiry(h.expires_us, now)) {
       if (!within_stale_window(h.expires_us, now) && store->remove_if_same(key, e.version)) {
         count(pending.expired);
@@ -287,7 +288,7 @@ struct Store::Impl {
       throw;
     }
     if (stored && memory.enabled()) {
-      cv.value = std::make_shared<const std::string>(value);
+      cv.value = std::make_shared<std::string>(value);
       cv.created_us = created;
       cv.expires_us = expires;
     }
@@ -512,7 +513,7 @@ struct Store::Impl {
     for (std::size_t i = 0; i < items.size(); ++i) {
       const bool stored = !errors[i] && memory.enabled();
       if (stored) {
-        cvs[i].value = std::make_shared<const std::string>(items[i].value);
+        cvs[i].value = std::make_shared<std::string>(items[i].value);
         cvs[i].created_us = items[i].created_us;
         cvs[i].expires_us = items[i].expires_us;
       }
@@ -575,6 +576,9 @@ struct Store::Impl {
 
   // Store::read without counting: memory layer, then the store.
   ReadStatus read_entry(const Digest& key, Entry& out);
+  // The same, with a found value put in `sink` (out.value may then be null): read into it
+  // directly when no memory layer needs a copy, else copied.
+  ReadStatus read_entry(const Digest& key, Entry& out, storage::ValueSink* sink);
 
   ReadStatus peek(const Digest& key) {
     storage::StoredEntry e;
@@ -621,7 +625,7 @@ struct Store::Impl {
   // Stores a computed value with the bucket's lifetime from now (unless disabled or over
   // the entry size limit) and returns it as an entry.
   Entry store_computed(const KeyRef& key, std::string&& computed) {
-    auto value = std::make_shared<const std::string>(std::move(computed));
+    auto value = std::make_shared<std::string>(std::move(computed));
     Entry e;
     e.created_us = now_us();
     e.expires_us = expiry_after(e.created_us, options.lifetime.count());
@@ -966,12 +970,17 @@ ReadStatus Store::get(const Digest& key, Entry& out) {
 }
 
 ReadStatus Store::Impl::read_entry(const Digest& key, Entry& out) {
+  return read_entry(key, out, nullptr);
+}
+
+ReadStatus Store::Impl::read_entry(const Digest& key, Entry& out, storage::ValueSink* sink) {
   CachedValue cv;
   if (memory_hit(key, cv)) {
     BC_LOG(LogLevel::trace, "memory hit {}", key_label(key));
   } else {
     const MemoryCache::Ticket ticket = memory.read_ticket(key);
     storage::StoredEntry e;
+    if (!memory.enabled()) e.sink = sink;  // nothing to fill: straight into the sink
     ReadStatus status = Impl::status_of(store->read(key, e));
     if (status == ReadStatus::found) status = judge(key, e);
     if (status != ReadStatus::found) {
@@ -985,6 +994,13 @@ ReadStatus Store::Impl::read_entry(const Digest& key, Entry& out) {
       return status;
     }
     BC_LOG(LogLevel::debug, "file hit {}", key_label(key));
+    if (e.value == nullptr) {  // read into the sink
+      if (use_slots) note_use(key);
+      out.value = nullptr;
+      out.created_us = e.header.created_us;
+      out.expires_us = e.header.expires_us;
+      return ReadStatus::found;
+    }
     cv.value = std::move(e.value);
     cv.created_us = e.header.created_us;
     cv.expires_us = e.header.expires_us;
@@ -992,10 +1008,24 @@ ReadStatus Store::Impl::read_entry(const Digest& key, Entry& out) {
     memory.fill(key, cv, ticket);
   }
   if (use_slots) note_use(key);
+  if (sink != nullptr && !cv.value->empty()) {
+    std::memcpy(sink->allocate(cv.value->size()), cv.value->data(), cv.value->size());
+  } else if (sink != nullptr) {
+    sink->allocate(0);
+  }
   out.value = std::move(cv.value);
   out.created_us = cv.created_us;
   out.expires_us = cv.expires_us;
   return ReadStatus::found;
+}
+
+ReadStatus StoreAccess::get_into(Store& store, const Digest& key, Entry& out,
+                                 storage::ValueSink& sink) {
+  Store::Impl& impl = *store.impl_;
+  if (impl.options.disabled) return ReadStatus::absent;
+  const ReadStatus status = impl.read_entry(key, out, &sink);
+  impl.count(status == ReadStatus::found ? impl.pending.hits : impl.pending.misses);
+  return status;
 }
 
 Entry Store::get_or_compute(const KeyRef& key, const std::function<std::string()>& compute,
@@ -1013,13 +1043,14 @@ Entry Store::get_or_compute(const KeyRef& key, const std::function<std::string()
     Entry e;
     e.created_us = now_us();
     e.expires_us = expiry_after(e.created_us, impl_->options.lifetime.count());
-    e.value = std::make_shared<const std::string>(std::move(value));
+    e.value = std::make_shared<std::string>(std::move(value));
     return e;
   }
   // A usable entry, unless the call wants a fresh one (refresh) or a younger one (max age).
+  // The clock is read only for a max age (a hit is otherwise a memory lookup).
   auto usable = [&](Entry& e) {
     return impl_->read_entry(d, e) == ReadStatus::found &&
-           !older_than(e.created_us, call.max_age_us, now_us());
+           (call.max_age_us <= 0 || !older_than(e.created_us, call.max_age_us, now_us()));
   };
   Entry e;
   if (!call.refresh) {
@@ -1145,8 +1176,7 @@ Entry Store::update(const KeyRef& key, const std::function<std::string(const Ent
     current.expires_us = e.header.expires_us;
     explicit_lifetime = (e.header.flags & format::kExplicitLifetime) != 0;
   }
-  auto value =
-      std::make_shared<const std::string>(f(status == ReadStatus::found ? &current : nullptr));
+  auto value = std::make_shared<std::string>(f(status == ReadStatus::found ? &current : nullptr));
   const std::int64_t created = now_us();
   std::int64_t expires = expiry_after(created, impl_->options.lifetime.count());
   std::uint32_t flags = 0;

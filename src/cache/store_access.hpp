@@ -20,6 +20,9 @@ struct StoreAccess {
                     std::string keymaker_id, const Options& options);
   // The storage under a store.
   static storage::Storage& storage_of(Store& store);
+  // Store::get, with the value's bytes put in `sink` (out.value may be null): a value read
+  // from the storage goes there directly when the store has no memory layer.
+  static ReadStatus get_into(Store& store, const Digest& key, Entry& out, storage::ValueSink& sink);
 
   // One entry of set_entries(): as Store::set_entry's arguments.
   struct EntryToSet {

@@ -81,6 +81,12 @@ HeaderStatus decode_header(const unsigned char* in, EntryHeader& h);
 
 // CRC-32 (zlib's), continuing from `previous` (0 to start).
 std::uint32_t crc32(std::string_view bytes, std::uint32_t previous = 0);
+// The implementations crc32() chooses from (same values): `best` is what crc32() uses (512-bit
+// VPCLMULQDQ folding from 256 bytes where the CPU has AVX-512, else 128-bit PCLMULQDQ from 64
+// bytes, else zlib's tables); `pclmul` never takes the 512-bit path, `table` only zlib's. An
+// implementation the CPU lacks falls back to the next one.
+enum class Crc32Impl { best, pclmul, table };
+std::uint32_t crc32_using(Crc32Impl impl, std::string_view bytes, std::uint32_t previous = 0);
 // The header's payload checksum: CRC-32 of the key bytes, then the value bytes.
 std::uint32_t payload_crc(std::string_view key_bytes, std::string_view value);
 

@@ -36,13 +36,26 @@ struct EntryVersion {
   }
 };
 
+// Memory a reader owns, where Storage::read() may put an entry's value instead of a new
+// std::string (the C API's malloc'ed bc_buf): a large value is then read once, in place.
+class ValueSink {
+ public:
+  virtual ~ValueSink() = default;
+  // A buffer of n bytes (n may be 0), owned by the sink. Throws std::bad_alloc.
+  virtual char* allocate(std::size_t n) = 0;
+};
+
 // An entry as read: its decoded header, key bytes (empty if omitted) and, for read(), the
 // value. The storage has checked the header, the entry's length and, for read(), the
 // payload checksum; not the ids, digest or times (the caller's policy).
 struct StoredEntry {
   format::EntryHeader header;
   std::string key_bytes;
-  std::shared_ptr<std::string> value;  // read() only
+  std::shared_ptr<std::string> value;  // read() only; null when the value went to `sink`
+  // Set by the caller of read(): a store that can (FileStorage, for entries read in two
+  // passes) puts the value in sink->allocate(value length) and leaves `value` null. The
+  // sink's bytes mean nothing unless read() returns Found::yes.
+  ValueSink* sink = nullptr;
   EntryVersion version;
   std::uint64_t stored_bytes = 0;  // what the entry costs in the store
   std::int64_t used_us = 0;        // scan(): when last used (file: atime), 0 if unknown
@@ -115,8 +128,8 @@ class Storage {
   // Where the entry of key lives, for users (a file path; a remote key name).
   virtual std::string locate(const Digest& key) const = 0;
 
-  // Reads the whole entry (checksums verified). Throws IoError for failures other than
-  // "absent".
+  // Reads the whole entry (checksums verified), the value into out.value or out.sink (see
+  // StoredEntry). Throws IoError for failures other than "absent".
   virtual Found read(const Digest& key, StoredEntry& out) = 0;
   // Reads the header and key bytes only (lengths checked, payload checksum not).
   virtual Found peek(const Digest& key, StoredEntry& out) = 0;

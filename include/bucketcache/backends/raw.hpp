@@ -71,6 +71,15 @@ struct RawBackend {
                     "RawBackend loads std::string and std::vector<char|unsigned char|std::byte>");
     }
   }
+  // The same from bytes the caller gives up: a std::string takes them without a copy.
+  template <class T>
+  static T load(std::string&& bytes, const Config& config) {
+    if constexpr (std::is_same_v<T, std::string>) {
+      return std::move(bytes);
+    } else {
+      return load<T>(std::string_view(bytes), config);
+    }
+  }
 };
 
 BUCKETCACHE_NAMESPACE_END

@@ -87,9 +87,11 @@ Found FileStorage::read(const Digest& key, StoredEntry& out) {
   unsigned char header[format::kHeaderSize];
   format::EntryHeader& h = out.header;
   bool short_read = false;
-  auto value = std::make_shared<std::string>();
+  std::shared_ptr<std::string> value;
+  std::string_view value_bytes;
   if (size <= kSingleReadLimit) {
     // Key and value arrive together after the header; the key is moved out afterwards.
+    value = std::make_shared<std::string>();
     value->resize(size - format::kHeaderSize);
     struct iovec iov[2] = {{header, sizeof(header)}, {value->data(), value->size()}};
     if (!read_all(fd.get(), iov, value->empty() ? 1 : 2, short_read)) {
@@ -100,6 +102,7 @@ Found FileStorage::read(const Digest& key, StoredEntry& out) {
     if (h.entry_size() != size) return Found::corrupt;
     out.key_bytes.assign(*value, 0, h.key_length);
     value->erase(0, h.key_length);
+    value_bytes = *value;
   } else {
     struct iovec hiov[1] = {{header, sizeof(header)}};
     if (!read_all(fd.get(), hiov, 1, short_read)) {
@@ -109,15 +112,24 @@ Found FileStorage::read(const Digest& key, StoredEntry& out) {
     if ((found = decode_entry_header(header, h)) != Found::yes) return found;
     if (h.entry_size() != size) return Found::corrupt;  // allocate nothing for junk
     out.key_bytes.resize(h.key_length);
-    value->resize(h.value_length);
-    struct iovec iov[2] = {{out.key_bytes.data(), out.key_bytes.size()},
-                           {value->data(), value->size()}};
+    // Into the reader's sink when it has one: no zero-filled string, no copy afterwards.
+    const auto value_length = static_cast<std::size_t>(h.value_length);
+    char* into = nullptr;
+    if (out.sink != nullptr) {
+      into = out.sink->allocate(value_length);
+    } else {
+      value = std::make_shared<std::string>();
+      value->resize(value_length);
+      into = value->data();
+    }
+    value_bytes = std::string_view(into, value_length);
+    struct iovec iov[2] = {{out.key_bytes.data(), out.key_bytes.size()}, {into, value_length}};
     if (!read_all(fd.get(), iov, 2, short_read)) {
       if (short_read) return Found::corrupt;
       throw_io("cannot read entry", path, errno);
     }
   }
-  if (format::payload_crc(out.key_bytes, *value) != h.payload_crc) return Found::corrupt;
+  if (format::payload_crc(out.key_bytes, value_bytes) != h.payload_crc) return Found::corrupt;
   out.value = std::move(value);
   out.version = version_of(st);
   out.stored_bytes = size;
