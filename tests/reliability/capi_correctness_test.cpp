@@ -221,7 +221,7 @@ TEST(CapiCorrectness, ValuesOfEverySizeReadExactlyIntoTheCallersBuffer) {
       SCOPED_TRACE("memory " + std::to_string(memory) + " deferred " + std::to_string(deferred));
       reltest::ScratchDir dir;
       bc_bucket* b = open_bucket(
-          dir.sub("b"), {{BC_OPT_MEMORY_LIMIT_BYTES, memory}, {BC_OPT_DEFERRED, deferred}});
+          dir.sub("b"), {{{BC_OPT_MEMORY_LIMIT_BYTES, memory}, {BC_OPT_DEFERRED, deferred}}});
       for (std::size_t size : sizes) {
         std::string value(size, '\0');
         for (std::size_t i = 0; i < size; ++i) value[i] = static_cast<char>(i * 131 + size);
@@ -250,7 +250,7 @@ TEST(CapiCorrectness, ValuesOfEverySizeReadExactlyIntoTheCallersBuffer) {
   // The last value byte of a 1 MiB entry flipped on disk: the payload checksum fails.
   reltest::ScratchDir dir;
   const std::string root = dir.sub("b");
-  bc_bucket* b = open_bucket(root, {{BC_OPT_MEMORY_LIMIT_BYTES, 0}});
+  bc_bucket* b = open_bucket(root, {{{BC_OPT_MEMORY_LIMIT_BYTES, 0}}});
   const std::string k = "damaged";
   const std::string path = entry_path_of(root, b, k);
   ASSERT_FALSE(path.empty());
