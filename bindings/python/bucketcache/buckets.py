@@ -370,7 +370,10 @@ class Bucket:
         return self.__setitem__(key, value)
 
     def __getitem__(self, key):
-        k = self._key(key)
+        if type(key) is str and self._str_keys and not _lib.sync_log_level():
+            k = encode_str_key(key).encode()  # _key's fast path, inlined (no debug line due)
+        else:
+            k = self._key(key)
         if _switch['disabled']:
             raise self._miss(_lib.BC_ENOTFOUND, key)
         h = self._handle  # held until the call returns (see _open)
