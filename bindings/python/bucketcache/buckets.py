@@ -24,6 +24,9 @@ _LIFETIME_KWARGS = {'days', 'seconds', 'microseconds', 'milliseconds', 'minutes'
 _DECORATOR_KWARGS = {'method': False, 'nocache': None, 'ignore': None, 'name': None}
 _EPOCH = datetime(1970, 1, 1)
 _MISSING = object()
+_get_into_buffer = _lib._get_into_buffer
+_NO_MAX_AGE = _lib._NO_MAX_AGE
+_GET_BUFFER_CAP = _lib._GET_BUFFER_CAP
 
 
 def _seconds(value, what):
@@ -377,11 +380,18 @@ class Bucket:
         if _switch['disabled']:
             raise self._miss(_lib.BC_ENOTFOUND, key)
         h = self._handle  # held until the call returns (see _open)
-        code, data = _lib.get_bytes(h, k)
+        # _lib.get_bytes(h, k), inlined: the hot path.
+        bucket = h.cell[0]
+        if bucket is None:
+            raise ValueError('operation on a closed bucket')
+        dst, out, out_ref, klen = _lib._get_buffer.parts
+        klen.value = len(k)
+        code = _get_into_buffer(bucket, k, klen, _NO_MAX_AGE, dst, _GET_BUFFER_CAP, out_ref)
         if code:
             if code in (_lib.BC_ENOTFOUND, _lib.BC_ECORRUPT):
                 raise self._miss(code, key)
             _lib.check(code, 'get')
+        data = dst[:out.size] if out.data is None else _lib.take(out)
         config = self._config  # _loads, inlined: the hot path
         if config is None:
             config = self._resolved_config()
