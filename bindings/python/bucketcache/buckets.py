@@ -25,6 +25,7 @@ _DECORATOR_KWARGS = {'method': False, 'nocache': None, 'ignore': None, 'name': N
 _EPOCH = datetime(1970, 1, 1)
 _MISSING = object()
 _get_into_buffer = _lib._get_into_buffer
+_get_buffer = _lib._get_buffer
 _NO_MAX_AGE = _lib._NO_MAX_AGE
 _GET_BUFFER_CAP = _lib._GET_BUFFER_CAP
 
@@ -252,6 +253,7 @@ class Bucket:
         # calls other threads are making on it return (each holds it in a local).
         self._handle = handle
         self._library_backend = library_backend
+        self._backend_loads = self._backend.loads  # bound once: Bucket[key]'s hot path
         self._key_prefix = None if namespace is None else (
             '{"__backend__":%s,"key":' % json.dumps(namespace)).encode('ascii')
         self._update_str_keys()
@@ -384,7 +386,7 @@ class Bucket:
         bucket = h.cell[0]
         if bucket is None:
             raise ValueError('operation on a closed bucket')
-        dst, out, out_ref, klen = _lib._get_buffer.parts
+        dst, out, out_ref, klen = _get_buffer.parts
         klen.value = len(k)
         code = _get_into_buffer(bucket, k, klen, _NO_MAX_AGE, dst, _GET_BUFFER_CAP, out_ref)
         if code:
@@ -396,7 +398,7 @@ class Bucket:
         if config is None:
             config = self._resolved_config()
         try:
-            return self._backend.loads(data, config)
+            return self._backend_loads(data, config)
         except CacheLoadError as e:
             logger.warning('backend %s cannot read the entry of key %s: %s',
                            self._backend.__name__, self._log_key(key), e)
