@@ -134,3 +134,12 @@ def test_a_namespaced_backend_keeps_its_key_prefix(cache_dir):
         if b._key_prefix is not None:  # the library stores this backend as namespaced raw
             assert not b._str_keys
             assert b._key('k').startswith(b._key_prefix)
+
+
+def test_a_pickle_config_without_some_settings_uses_pickles_defaults(cache_dir):
+    config = bucketcache.PickleConfig()
+    del config.encoding, config.errors  # pickle's own defaults apply
+    with Bucket(cache_dir, config=config) as b:
+        b['k'] = {'v': 1}
+        assert b['k'] == {'v': 1}
+        assert b.get('k') == {'v': 1}
