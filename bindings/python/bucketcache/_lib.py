@@ -356,8 +356,9 @@ def get_bytes(handle, key, max_age_us=0):
                             dst, _GET_BUFFER_CAP, out_ref)
     if code:
         return code, None
-    if out.data is None:
-        return code, dst[:out.size]
+    size = out.size
+    if size <= GET_BUFFER_SIZE:  # the value is in dst (out.data is NULL)
+        return code, dst[:size]
     return code, take(out)
 
 
@@ -610,6 +611,7 @@ _log_callback = LOG_FN(_forward_log)
 check(lib.bc_set_log_callback(_log_callback, None))
 
 _synced_level = [None]
+_LEVEL_OFF = logging.CRITICAL + 1  # the effective level of the disabled logger
 _level_lock = threading.Lock()
 
 
@@ -629,7 +631,7 @@ def sync_log_level():
     DEBUG record through (callers skip formatting theirs), True when it may."""
     if _level_from_env:
         return True
-    level = logger.getEffectiveLevel() if not logger.disabled else logging.CRITICAL + 1
+    level = logger.getEffectiveLevel() if not logger.disabled else _LEVEL_OFF
     if level != _synced_level[0]:
         with _level_lock:
             check(lib.bc_set_log_level(_library_level(level)))

@@ -393,7 +393,8 @@ class Bucket:
             if code in (_lib.BC_ENOTFOUND, _lib.BC_ECORRUPT):
                 raise self._miss(code, key)
             _lib.check(code, 'get')
-        data = dst[:out.size] if out.data is None else _lib.take(out)
+        size = out.size  # at most the buffer's: the value is in dst (out.data is NULL)
+        data = dst[:size] if size <= _lib.GET_BUFFER_SIZE else _lib.take(out)
         config = self._config  # _loads, inlined: the hot path
         if config is None:
             config = self._resolved_config()
