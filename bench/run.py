@@ -393,13 +393,17 @@ def summarize(results, rss):
                           'spread': spread_of(v)}
 
     python = {}
-    for op in ('set', 'get'):
+    PY_CONTENDERS = ('bucketcache', 'bucketcache_disk', 'capi', 'capi_disk', 'diskcache')
+    for op in ('set', 'set_new', 'get'):
         w = 'py_%s/100' % op
         if not any(k[0] == w for k in results):
             continue
-        python[op] = {c: m(w, c) for c in ('bucketcache', 'bucketcache_disk', 'diskcache')}
+        python[op] = {c: m(w, c) for c in PY_CONTENDERS}
         python[op]['ratio'] = ratio(w, 'bucketcache', 'diskcache')
         python[op]['ratio_disk'] = ratio(w, 'bucketcache_disk', 'diskcache')
+        # The binding over its own library calls (capi: the calls alone, through ctypes).
+        python[op]['over_capi'] = ratio(w, 'bucketcache', 'capi')
+        python[op]['over_capi_disk'] = ratio(w, 'bucketcache_disk', 'capi_disk')
 
     rss_summary = {}
     for name in ('streaming_keymaker', 'default_keymaker'):
@@ -717,17 +721,23 @@ def write_markdown(path, meta, s):
     add('## Python')
     add('')
     add('Per operation, 100-byte `bytes` values, `str` keys (1000 of them; set replaces an '
-        'existing entry). bucketcache: `Bucket(dir)` (PickleBackend, memory layer on); '
-        'bucketcache_disk: `Bucket(dir, memory_limit=0)`; diskcache: `diskcache.Cache(dir)`. '
+        'existing entry, set_new stores a key never stored before). bucketcache: `Bucket(dir)` '
+        '(PickleBackend, memory layer on); bucketcache_disk: `Bucket(dir, memory_limit=0)`; '
+        'capi / capi_disk: the same buckets\' library calls made directly through ctypes with '
+        'the key and pickled value bytes prepared in advance (get: `bc_get_into_buffer` and '
+        '`pickle.loads`), the floor of the binding\'s cost; diskcache: `diskcache.Cache(dir)`. '
         'Ratio: median of the per-round ratios.')
     add('')
-    add('| op | bucketcache | bucketcache_disk | diskcache | bucketcache/diskcache | '
-        'bucketcache_disk/diskcache |')
-    add('|---|---:|---:|---:|---:|---:|')
+    add('| op | bucketcache | bucketcache_disk | capi | capi_disk | diskcache | '
+        'bucketcache/diskcache | bucketcache_disk/diskcache | bucketcache/capi | '
+        'bucketcache_disk/capi_disk |')
+    add('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|')
     for op, x in s['python'].items():
-        add('| %s | %s | %s | %s | %s | %s |' % (
-            op, fmt_ns(x['bucketcache']), fmt_ns(x['bucketcache_disk']), fmt_ns(x['diskcache']),
-            fmt_ratio(x['ratio']), fmt_ratio(x.get('ratio_disk'))))
+        add('| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |' % (
+            op, fmt_ns(x['bucketcache']), fmt_ns(x['bucketcache_disk']), fmt_ns(x.get('capi')),
+            fmt_ns(x.get('capi_disk')), fmt_ns(x['diskcache']), fmt_ratio(x['ratio']),
+            fmt_ratio(x.get('ratio_disk')), fmt_ratio(x.get('over_capi')),
+            fmt_ratio(x.get('over_capi_disk'))))
     if not s['python'].get('get', {}).get('diskcache'):
         add('')
         add('python-diskcache could not be imported: its rows are skipped (see the Python '
@@ -831,11 +841,12 @@ def write_chart(path, s, meta):
 
     ax = axes[1][2]
     ops = list(s['python'])
-    cs = [('bucketcache', '#1f77b4'), ('bucketcache_disk', '#9ecae1'), ('diskcache', '#ff7f0e')]
-    w = 0.25
+    cs = [('bucketcache', '#1f77b4'), ('bucketcache_disk', '#9ecae1'), ('capi', '#2ca02c'),
+          ('diskcache', '#ff7f0e')]
+    w = 0.2
     for i, (c, col) in enumerate(cs):
-        xs = [j + (i - 1) * w for j in range(len(ops))]
-        ys = [(s['python'][op][c] or 0) / 1e3 for op in ops]
+        xs = [j + (i - 1.5) * w for j in range(len(ops))]
+        ys = [(s['python'][op].get(c) or 0) / 1e3 for op in ops]
         ax.bar(xs, ys, w, label=c, color=col)
         for x, y in zip(xs, ys):
             ax.text(x, y, '%.1f' % y, ha='center', va='bottom', fontsize=7)

@@ -635,6 +635,30 @@ int bc_stat_reset(bc_bucket* b) {
   });
 }
 
+int bc_get_into_buffer(bc_bucket* b, const void* key, size_t klen, int64_t max_age_us, void* dst,
+                       size_t cap, bc_buf* out) {
+  if (out != nullptr) *out = bc_buf{nullptr, 0};
+  return guard([&] {
+    require(b != nullptr, "bc_get_into_buffer: bucket is NULL");
+    require(out != nullptr, "bc_get_into_buffer: out is NULL");
+    require(dst != nullptr || cap == 0, "bc_get_into_buffer: dst is NULL but cap is not 0");
+    bc::Entry e;
+    const int rc = read_status_code(read_entry(b, key_digest(b, key, klen), e));
+    if (rc != BC_OK) return rc;
+    if (max_age_us > 0 && bc::older_than(e.created_us, max_age_us, bc::now_us())) {
+      return fail(BC_ENOTFOUND, "entry is older than max_age (kept)");
+    }
+    const std::string& value = *e.value;
+    if (value.size() > cap) {
+      give(out, value);
+      return BC_OK;
+    }
+    if (!value.empty()) std::memcpy(dst, value.data(), value.size());
+    out->size = value.size();
+    return BC_OK;
+  });
+}
+
 void bc_buf_dispose(bc_buf* buf) {
   if (buf == nullptr) return;
   std::free(buf->data);

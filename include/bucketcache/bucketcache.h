@@ -312,6 +312,16 @@ BC_API int bc_stat(bc_bucket* b, int which, uint64_t* out);
  * Errors: BC_EINVAL (b NULL), BC_EIO. */
 BC_API int bc_stat_reset(bc_bucket* b);
 
+/* bc_get_ex without expires_us, for callers that keep a reusable buffer (the Python
+ * binding: one foreign call per get). When the value fits in cap bytes it is copied to
+ * dst[0..out->size) and out->data is NULL; a larger value is handed out in *out as bc_get
+ * does (out->data from the library, free with bc_buf_dispose). Either way out->size is the
+ * value's size and bc_buf_dispose(out) is safe. max_age_us > 0: an entry created longer ago
+ * is a miss (not deleted). dst may be NULL only when cap is 0. On error *out is {NULL, 0}
+ * and dst is unchanged. Errors as bc_get_ex. */
+BC_API int bc_get_into_buffer(bc_bucket* b, const void* key, size_t klen, int64_t max_age_us,
+                              void* dst, size_t cap, bc_buf* out);
+
 /* Frees data the library returned in buf and sets it to {NULL, 0}. NULL is a no-op. */
 BC_API void bc_buf_dispose(bc_buf* buf);
 

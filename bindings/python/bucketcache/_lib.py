@@ -135,6 +135,8 @@ _PROTOTYPES = {
                          ctypes.POINTER(ctypes.c_int64)]),
     "bc_clear": (_int, [_vp, ctypes.POINTER(ctypes.c_uint64)]),
     "bc_pop": (_int, [_vp, _bytes, _size, ctypes.POINTER(bc_buf)]),
+    "bc_get_into_buffer": (_int, [_vp, _bytes, _size, ctypes.c_int64, _vp, _size,
+                                  ctypes.POINTER(bc_buf)]),
     "bc_foreach": (_int, [_vp, ENTRY_FN, _vp]),
     "bc_stat": (_int, [_vp, _int, ctypes.POINTER(ctypes.c_uint64)]),
     "bc_stat_reset": (_int, [_vp]),
@@ -251,6 +253,9 @@ def _load():
 
 
 lib, library_path = _load()
+# A second function object without argtypes for get_bytes (lib's has them, for other callers).
+_get_into_buffer = lib._FuncPtr(("bc_get_into_buffer", lib))
+_get_into_buffer.restype = ctypes.c_int
 
 
 # ---- Errors ----------------------------------------------------------------------------
@@ -312,6 +317,51 @@ def take(buf):
         lib.bc_buf_dispose(ctypes.byref(buf))
 
 
+# ---- Gets ------------------------------------------------------------------------------
+
+GET_BUFFER_SIZE = 8192  # values up to this size come back through the thread's buffer
+_GET_BUFFER_CAP = ctypes.c_size_t(GET_BUFFER_SIZE)
+_NO_MAX_AGE = ctypes.c_int64(0)
+
+
+class _GetBuffer(threading.local):
+    """The calling thread's arguments of bc_get_into_buffer: its destination buffer, the
+    bc_buf for larger values (and a reference to it), the key length. The value's bytes are
+    copied out before any other Python code runs on the thread (a log callback during the
+    call returns before the library writes the value)."""
+
+    def __init__(self):
+        out = bc_buf()
+        self.parts = (ctypes.create_string_buffer(GET_BUFFER_SIZE), out, ctypes.byref(out),
+                      ctypes.c_size_t(0))
+
+
+_get_buffer = _GetBuffer()
+
+
+def get_bytes(handle, key, max_age_us=0):
+    """(code, bytes): the value of key (bytes) in handle's bucket with one library call (two
+    more for a value larger than GET_BUFFER_SIZE); (code, None) for a code other than BC_OK.
+
+    The call is made without argtypes (they cost a Python-level conversion per argument,
+    ~40% of the call): every argument is an object of the parameter's exact C type (bytes
+    for the key), so nothing is converted or truncated."""
+    bucket = handle.cell[0]
+    if bucket is None:
+        raise ValueError("operation on a closed bucket")
+    dst, out, out_ref, klen = _get_buffer.parts
+    klen.value = len(key)
+    code = _get_into_buffer(bucket, key, klen,
+                            ctypes.c_int64(max_age_us) if max_age_us else _NO_MAX_AGE,
+                            dst, _GET_BUFFER_CAP, out_ref)
+    if code:
+        return code, None
+    size = out.size
+    if size <= GET_BUFFER_SIZE:  # the value is in dst (out.data is NULL)
+        return code, dst[:size]
+    return code, take(out)
+
+
 def canonical_key(json_bytes):
     """The canonical form of JSON text (bytes), by the library."""
     buf = bc_buf()
@@ -371,11 +421,14 @@ class Handle:
         finally:
             lib.bc_options_free(opts)
         self.ptr = ptr.value
-        self._closer = weakref.finalize(self, lib.bc_bucket_close, ptr.value)
+        # cell[0]: the bucket as a c_void_p while open, None once closed (by close(), by
+        # garbage collection or at exit): what get_bytes passes without argtypes.
+        self.cell = [ptr]
+        self._closer = weakref.finalize(self, _close_bucket, self.cell)
         _open_handles.add(self)
 
     def get(self):
-        if not self._closer.alive:
+        if self.cell[0] is None:
             raise ValueError("operation on a closed bucket")
         return self.ptr
 
@@ -386,6 +439,12 @@ class Handle:
     @property
     def closed(self):
         return not self._closer.alive
+
+
+def _close_bucket(cell):
+    ptr, cell[0] = cell[0], None
+    if ptr is not None:
+        lib.bc_bucket_close(ptr)
 
 
 @atexit.register
@@ -552,6 +611,7 @@ _log_callback = LOG_FN(_forward_log)
 check(lib.bc_set_log_callback(_log_callback, None))
 
 _synced_level = [None]
+_LEVEL_OFF = logging.CRITICAL + 1  # the effective level of the disabled logger
 _level_lock = threading.Lock()
 
 
@@ -567,14 +627,16 @@ def _library_level(py_level):
 
 def sync_log_level():
     """Makes the library log at the level the ``bucketcache`` logger lets through. Cheap when
-    nothing changed; called before every operation."""
+    nothing changed; called before every operation. Returns False when the logger lets no
+    DEBUG record through (callers skip formatting theirs), True when it may."""
     if _level_from_env:
-        return
-    level = logger.getEffectiveLevel() if not logger.disabled else logging.CRITICAL + 1
+        return True
+    level = logger.getEffectiveLevel() if not logger.disabled else _LEVEL_OFF
     if level != _synced_level[0]:
         with _level_lock:
             check(lib.bc_set_log_level(_library_level(level)))
             _synced_level[0] = level
+    return level <= logging.DEBUG
 
 
 def set_log_full_keys(on):

@@ -215,13 +215,20 @@ class PickleBackend(Backend):
 
     @classmethod
     def loads(cls, data, config):
+        # The three settings as plain attribute reads (cheaper than getattr with a
+        # default); pickle's defaults for a config that lacks one.
+        try:
+            fix_imports, encoding, errors = config.fix_imports, config.encoding, config.errors
+        except AttributeError:
+            fix_imports = getattr(config, 'fix_imports', True)
+            encoding = getattr(config, 'encoding', 'ASCII')
+            errors = getattr(config, 'errors', 'strict')
         # As BucketCache: these mean the pickle cannot be read here (a class that moved,
         # a newer protocol); anything else (raised by the value's own __setstate__, say)
         # propagates.
         try:
-            return pickle.loads(data, fix_imports=getattr(config, 'fix_imports', True),
-                                encoding=getattr(config, 'encoding', 'ASCII'),
-                                errors=getattr(config, 'errors', 'strict'))
+            return pickle.loads(data, fix_imports=fix_imports, encoding=encoding,
+                                errors=errors)
         except _UNPICKLING_ERRORS as e:
             raise BackendLoadError('the entry could not be unpickled: %r' % e) from e
 

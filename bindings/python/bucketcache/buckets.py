@@ -13,7 +13,7 @@ from . import _lib
 from .backends import Backend, PickleBackend
 from .config import BackendConfig
 from .exceptions import CacheLoadError, KeyInvalidError
-from .keymakers import DefaultKeyMaker, key_json
+from .keymakers import DefaultKeyMaker, encode_str_key, key_json
 from .log import abbreviate, logger, logger_config
 from .utilities import DecoratorFactory, PrunedFilesInfo, raise_invalid_keys
 
@@ -24,6 +24,10 @@ _LIFETIME_KWARGS = {'days', 'seconds', 'microseconds', 'milliseconds', 'minutes'
 _DECORATOR_KWARGS = {'method': False, 'nocache': None, 'ignore': None, 'name': None}
 _EPOCH = datetime(1970, 1, 1)
 _MISSING = object()
+_get_into_buffer = _lib._get_into_buffer
+_get_buffer = _lib._get_buffer
+_NO_MAX_AGE = _lib._NO_MAX_AGE
+_GET_BUFFER_CAP = _lib._GET_BUFFER_CAP
 
 
 def _seconds(value, what):
@@ -249,8 +253,15 @@ class Bucket:
         # calls other threads are making on it return (each holds it in a local).
         self._handle = handle
         self._library_backend = library_backend
+        self._backend_loads = self._backend.loads  # bound once: Bucket[key]'s hot path
         self._key_prefix = None if namespace is None else (
             '{"__backend__":%s,"key":' % json.dumps(namespace)).encode('ascii')
+        self._update_str_keys()
+
+    def _update_str_keys(self):
+        # Whether a str key's bytes are DefaultKeyMaker's text of it, as _key's fast path
+        # makes them: the default keymaker (not a subclass) and no backend namespace.
+        self._str_keys = type(self._keymaker) is DefaultKeyMaker and self._key_prefix is None
 
     # ---- Properties (assignable, as in BucketCache) ----
 
@@ -305,6 +316,7 @@ class Bucket:
     @keymaker.setter
     def keymaker(self, value):
         self._keymaker = _check_keymaker(value)
+        self._update_str_keys()
 
     @property
     def lifetime(self):
@@ -363,18 +375,31 @@ class Bucket:
         return self.__setitem__(key, value)
 
     def __getitem__(self, key):
-        k = self._key(key)
+        if type(key) is str and self._str_keys and not _lib.sync_log_level():
+            k = encode_str_key(key).encode()  # _key's fast path, inlined (no debug line due)
+        else:
+            k = self._key(key)
         if _switch['disabled']:
             raise self._miss(_lib.BC_ENOTFOUND, key)
-        buf = _lib.bc_buf()
         h = self._handle  # held until the call returns (see _open)
-        code = _lib.lib.bc_get(h.get(), k, len(k), ctypes.byref(buf))
-        if code in (_lib.BC_ENOTFOUND, _lib.BC_ECORRUPT):
-            raise self._miss(code, key)
-        _lib.check(code, 'get')
-        data = _lib.take(buf)
+        # _lib.get_bytes(h, k), inlined: the hot path.
+        bucket = h.cell[0]
+        if bucket is None:
+            raise ValueError('operation on a closed bucket')
+        dst, out, out_ref, klen = _get_buffer.parts
+        klen.value = len(k)
+        code = _get_into_buffer(bucket, k, klen, _NO_MAX_AGE, dst, _GET_BUFFER_CAP, out_ref)
+        if code:
+            if code in (_lib.BC_ENOTFOUND, _lib.BC_ECORRUPT):
+                raise self._miss(code, key)
+            _lib.check(code, 'get')
+        size = out.size  # at most the buffer's: the value is in dst (out.data is NULL)
+        data = dst[:size] if size <= _lib.GET_BUFFER_SIZE else _lib.take(out)
+        config = self._config  # _loads, inlined: the hot path
+        if config is None:
+            config = self._resolved_config()
         try:
-            return self._loads(data)
+            return self._backend_loads(data, config)
         except CacheLoadError as e:
             logger.warning('backend %s cannot read the entry of key %s: %s',
                            self._backend.__name__, self._log_key(key), e)
@@ -409,15 +434,14 @@ class Bucket:
         k = self._key(key)
         if _switch['disabled']:
             return default
-        buf = _lib.bc_buf()
         h = self._handle  # held until the call returns (see _open)
-        code = _lib.lib.bc_get_ex(h.get(), k, len(k), _max_age_us(max_age), ctypes.byref(buf),
-                                  None)
-        if code in (_lib.BC_ENOTFOUND, _lib.BC_ECORRUPT):
-            return default
-        _lib.check(code, 'get')
+        code, data = _lib.get_bytes(h, k, _max_age_us(max_age))
+        if code:
+            if code in (_lib.BC_ENOTFOUND, _lib.BC_ECORRUPT):
+                return default
+            _lib.check(code, 'get')
         try:
-            return self._loads(_lib.take(buf))
+            return self._loads(data)
         except CacheLoadError as e:
             logger.warning('backend %s cannot read the entry of key %s: %s',
                            self._backend.__name__, self._log_key(key), e)
@@ -670,7 +694,12 @@ class Bucket:
 
     def _key(self, key):
         """The key as JSON bytes for the library."""
-        _lib.sync_log_level()
+        debug = _lib.sync_log_level()
+        if type(key) is str and self._str_keys:  # the common key, as key_json writes it
+            data = encode_str_key(key).encode()
+            if debug and logger.isEnabledFor(logging.DEBUG):
+                logger.debug('key %s', self._log_key(key))
+            return data
         if type(self._keymaker) is DefaultKeyMaker:  # its one chunk, without the generator
             made = key_json(key).encode('utf-8', 'strict')
         else:
@@ -683,7 +712,7 @@ class Bucket:
             data = b''.join(c.encode('utf-8') if isinstance(c, str) else c for c in made)
         if self._key_prefix is not None:
             data = self._key_prefix + bytes(data) + b'}'
-        if logger.isEnabledFor(logging.DEBUG):
+        if debug and logger.isEnabledFor(logging.DEBUG):
             logger.debug('key %s', self._log_key(key))
         return bytes(data)
 
@@ -717,7 +746,10 @@ class Bucket:
         return backend.dumps(value, self._resolved_config())
 
     def _loads(self, data):
-        return self._backend.loads(data, self._resolved_config())
+        config = self._config
+        if config is None:
+            config = self._resolved_config()
+        return self._backend.loads(data, config)
 
     def _set_value(self, k, value):
         data = self._dumps(value)

@@ -44,6 +44,7 @@ __all__ = (
 MAX_KEY_DEPTH = 1024  # the library's limit (bucketcache::kMaxKeyDepth)
 
 _encode_str = json.encoder.encode_basestring  # escapes ", \ and control characters only
+encode_str_key = _encode_str  # key_json() of a str (Bucket's fast path for str keys)
 _object_getstate = getattr(object, '__getstate__', None)  # Python 3.11+ has a default
 # Objects that stand for their repr(), not their (meaningless) __dict__.
 _BY_REPR = (type, types.ModuleType, types.FunctionType, types.BuiltinFunctionType,
