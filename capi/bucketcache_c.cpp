@@ -413,11 +413,17 @@ struct CCompute {
   std::string backend;
   bool key_null;
   std::string operator()() const {
-    bc_buf produced{nullptr, 0};
+    // size starts out impossible, so a callback that returns 0 without setting *out (a
+    // foreign-call layer giving up on a callback, say) is an error, not an empty value.
+    bc_buf produced{nullptr, SIZE_MAX};
     const int rc = fn(user, key_null ? nullptr : key.data(), key.size(), &produced);
     if (rc != 0) {
       throw bc::Error(bc::ErrorCode::user,
                       "compute callback returned " + std::to_string(rc) + "; nothing cached");
+    }
+    if (produced.size == SIZE_MAX) {
+      throw bc::Error(bc::ErrorCode::user,
+                      "compute callback returned 0 without setting out->size; nothing cached");
     }
     std::string bytes(bytes_arg(produced.data, produced.size, "computed value"));
     bucketcache::capi::check_value(backend, bytes);

@@ -788,3 +788,30 @@ TEST(CanonicalWriter, SinkErrorsPropagate) {
 }
 
 }  // namespace
+
+// A lone string of printable ASCII takes a shortcut; every byte value inside a string gives
+// the same text alone as inside an array (which takes the general path).
+TEST(CanonicalJson, LoneStringsMatchTheGeneralPathForEveryByte) {
+  for (int c = 0; c < 256; ++c) {
+    std::string inner = "k";
+    if (c == '"' || c == '\\') {
+      inner += '\\';
+      inner += static_cast<char>(c);
+    } else if (c < 0x20) {
+      char esc[8];
+      std::snprintf(esc, sizeof esc, "\\u%04x", c);
+      inner += esc;
+    } else if (c < 0x80) {
+      inner += static_cast<char>(c);
+    } else {
+      inner += "\xc3\xa9";  // a two-byte UTF-8 character
+    }
+    inner += "-1";
+    const std::string lone = "\"" + inner + "\"";
+    const std::string in_array = canonicalize_json("[" + lone + "]");
+    EXPECT_EQ("[" + canonicalize_json(lone) + "]", in_array) << "byte " << c;
+  }
+  EXPECT_EQ(canonicalize_json("\"a\\/b\""), "\"a/b\"");  // an escape: not a shortcut
+  EXPECT_THROW(canonicalize_json("\"unterminated"), bucketcache::InvalidArgument);
+  EXPECT_THROW(canonicalize_json("\"a\" \"b\""), bucketcache::InvalidArgument);
+}

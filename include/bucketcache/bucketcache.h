@@ -208,8 +208,9 @@ BC_API int bc_pending_count(bc_bucket* b, size_t* out);
 BC_API int bc_prune_directory(bc_bucket* b, bc_prune_info* out);
 
 /* Computes the value of a key. Set out->data/out->size to bytes that the callback keeps
- * owning (e.g. a static or a buffer in user); the library copies them before
- * bc_get_or_compute returns. Return 0 on success, non-zero to abort. */
+ * owning (e.g. a static or a buffer in user; size 0 for an empty value); the library
+ * copies them before bc_get_or_compute returns. Return 0 on success, non-zero to abort. A
+ * return of 0 that leaves out->size unset is BC_EUSER too. */
 typedef int (*bc_compute_fn)(void* user, const void* key, size_t klen, bc_buf* out);
 
 /* Returns key's cached value in *out, or on a miss calls fn (on the calling thread; with

@@ -290,7 +290,21 @@ void emit(KeyWriter& w, const Node& root) {
 
 }  // namespace
 
+namespace {
+// Whether json_text is a JSON string of printable ASCII without escapes ("key-000123"):
+// such text is its own canonical form (the most common memoize and binding key).
+bool is_plain_ascii_string(std::string_view json_text) {
+  if (json_text.size() < 2 || json_text.front() != '"' || json_text.back() != '"') return false;
+  for (std::size_t i = 1; i + 1 < json_text.size(); ++i) {
+    const auto c = static_cast<unsigned char>(json_text[i]);
+    if (c < 0x20 || c > 0x7e || c == '"' || c == '\\') return false;
+  }
+  return true;
+}
+}  // namespace
+
 std::string canonicalize_json(std::string_view json_text) {
+  if (is_plain_ascii_string(json_text)) return std::string(json_text);
   // nlohmann skips a UTF-8 BOM; refuse it, as Python's json module (and the bindings) do.
   if (json_text.substr(0, 3) == "\xef\xbb\xbf") {
     throw InvalidArgument(

@@ -111,6 +111,30 @@ TEST(CapiMemo, ExRejectsBadArguments) {
   bc_bucket_close(b);
 }
 
+// A callback that returns 0 without setting out->size (what a foreign-function layer does
+// when it gives up on a callback) fails the call; an explicit empty value is stored.
+int forgets_out(void*, const void*, size_t, bc_buf*) { return 0; }
+int empty_value(void*, const void*, size_t, bc_buf* out) {
+  out->data = nullptr;
+  out->size = 0;
+  return 0;
+}
+
+TEST(CapiMemo, ACallbackThatLeavesOutUnsetIsAnError) {
+  ScratchDir dir;
+  bc_bucket* b = open_bucket(dir.sub("b"));
+  bc_buf out{nullptr, 0};
+  EXPECT_EQ(bc_get_or_compute(b, "k", 1, forgets_out, nullptr, &out, nullptr), BC_EUSER);
+  EXPECT_NE(std::string(bc_last_error_message()).find("out->size"), std::string::npos)
+      << bc_last_error_message();
+  EXPECT_EQ(value_of(b, "k"), "<miss>");
+  ASSERT_EQ(bc_get_or_compute(b, "k", 1, empty_value, nullptr, &out, nullptr), BC_OK);
+  EXPECT_EQ(out.size, 0u);
+  bc_buf_dispose(&out);
+  EXPECT_EQ(value_of(b, "k"), "");
+  bc_bucket_close(b);
+}
+
 TEST(CapiMemo, RefreshComputesAndOverwrites) {
   ScratchDir dir;
   bc_bucket* b = open_bucket(dir.sub("b"));

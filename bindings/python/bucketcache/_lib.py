@@ -7,6 +7,7 @@ public API.
 from __future__ import annotations
 
 import atexit
+import collections
 import ctypes
 import ctypes.util
 import itertools
@@ -495,18 +496,45 @@ _compute_ids = itertools.count(1)
 _background = {}
 _background_lock = threading.Lock()
 _MAX_BACKGROUND = 4
+# Ids of computes dropped by that bound, by (bucket, key): the library may have queued the
+# refresh under any of them (it queues one per key), so such a refresh runs the newest
+# compute kept for its key. Bounded; dropped at close too.
+_forwarded = collections.OrderedDict()
+_MAX_FORWARDED = 4096
+# The bytes each library thread's last background compute returned, by thread id: the
+# library copies them after the callback returned, before that thread calls another
+# compute. (Not a threading.local: a library thread's Python state ends with each callback.)
+_last_background_result = collections.OrderedDict()
+_MAX_LIBRARY_THREADS = 256
+
+
+def _background_ctx(user):
+    """(id, compute) a background refresh queued under the dropped id `user` should run,
+    or (user, None)."""
+    with _background_lock:
+        bkey = _forwarded.pop(user, None)
+        cids = _background.get(bkey) if bkey is not None else None
+        return (cids[-1], _computes.get(cids[-1])) if cids else (user, None)
 
 
 def _compute_trampoline(user, key, klen, out):
     ctx = _computes.get(user)
     if ctx is None:
-        return 1
+        user, ctx = _background_ctx(user)
+        if ctx is None:
+            return 1
     background = threading.get_ident() != ctx.caller
     try:
         data = ctx.fn()
         if not isinstance(data, bytes):
             raise TypeError("backend produced %s, not bytes" % type(data).__name__)
         ctx.data = data  # kept alive until the library has copied it
+        if background:  # ctx goes below; the library copies the bytes after the return
+            with _background_lock:
+                _last_background_result[threading.get_ident()] = data
+                _last_background_result.move_to_end(threading.get_ident())
+                while len(_last_background_result) > _MAX_LIBRARY_THREADS:
+                    _last_background_result.popitem(last=False)
         out.contents.data = ctypes.cast(ctypes.c_char_p(data), ctypes.c_void_p).value
         out.contents.size = len(data)
         return 0
@@ -537,6 +565,8 @@ def forget_background_of(ptr):
         for bkey in [k for k in _background if k[0] == ptr]:
             for cid in _background.pop(bkey):
                 _computes.pop(cid, None)
+        for cid in [c for c, bkey in _forwarded.items() if bkey[0] == ptr]:
+            del _forwarded[cid]
 
 
 _compute_callback = COMPUTE_FN(_compute_trampoline)
@@ -572,7 +602,11 @@ def get_or_compute(ptr, key, fn, max_age_us=0, flags=0):
                     cids = _background.setdefault(ctx.key, [])
                     cids.append(cid)
                     while len(cids) > _MAX_BACKGROUND:
-                        _computes.pop(cids.pop(0), None)
+                        dropped = cids.pop(0)
+                        _computes.pop(dropped, None)
+                        _forwarded[dropped] = ctx.key
+                        while len(_forwarded) > _MAX_FORWARDED:
+                            _forwarded.popitem(last=False)
         else:
             _computes.pop(cid, None)
 

@@ -190,6 +190,73 @@ def test_stale_while_revalidate_failed_refresh_keeps_the_stale_value(cache_dir, 
         assert f(1) == 'good'
 
 
+def _stale_behind_a_blocker(b, f, key_arg, serves):
+    """Makes f's entries of 'blocker' and key_arg stale, then holds the bucket's one refresh
+    worker in the blocker's refresh while key_arg is served stale `serves` times (its
+    refresh queued behind, after those calls returned). Returns the Event releasing it."""
+    for arg in ('blocker', key_arg):
+        b.set(f.cache_key(arg), f(arg), expire=1e-6)
+    time.sleep(0.01)
+    f('blocker')
+    assert f.busy.wait(60)
+    for _ in range(serves):
+        f(key_arg)
+    return f.release
+
+
+def _blocking(b, name, make_value):
+    main = threading.get_ident()
+    busy, release, calls = threading.Event(), threading.Event(), []
+
+    @b(name=name)
+    def f(x):
+        calls.append(x)
+        if x == 'blocker' and threading.get_ident() != main:
+            busy.set()
+            release.wait()
+        return make_value(x, len(calls))
+
+    f.busy, f.release, f.calls = busy, release, calls
+    return f
+
+
+def test_stale_refresh_of_a_large_value_stores_it_whole(cache_dir):
+    # The library copies a background compute's bytes after the callback returned, on its
+    # own thread, long after the call that served the stale value returned: the bytes must
+    # still be alive then.
+    with Bucket(cache_dir, stale_ttl=3600, hours=1) as b:
+        f = _blocking(b, 'swr_large', lambda x, n: bytes([n]) * (4 << 20))
+        assert f('blocker')[:1] == b'\x01'
+        assert f('k')[:1] == b'\x02'
+        _stale_behind_a_blocker(b, f, 'k', 1).set()
+        key = f.cache_key('k')
+        deadline = time.monotonic() + 60
+        while b.get(key) is None:
+            assert time.monotonic() < deadline
+            time.sleep(0.005)
+        assert b[key] == b'\x04' * (4 << 20)
+
+
+def test_stale_refresh_runs_although_later_serves_pushed_out_the_queued_call(
+        cache_dir, caplog, log_on):
+    # The library queues one refresh per key, under the id of the call it served first;
+    # later stale serves of the key (more than the binding keeps) must not leave that
+    # refresh without a function to call.
+    with Bucket(cache_dir, stale_ttl=3600, hours=1) as b:
+        f = _blocking(b, 'swr_queue', lambda x, n: '%s-%d' % (x, n))
+        assert f('blocker') == 'blocker-1'
+        assert f('k') == 'k-2'
+        release = _stale_behind_a_blocker(b, f, 'k', 10)
+        caplog.clear()
+        release.set()
+        deadline = time.monotonic() + 60
+        while b.get(f.cache_key('k')) is None:
+            assert time.monotonic() < deadline
+            time.sleep(0.005)
+        assert f('k') == 'k-4'
+        assert not [r for r in caplog.records if 'failed' in r.getMessage()]
+
+
 def test_stale_ttl_is_validated(cache_dir):
     with pytest.raises(ValueError):
         Bucket(cache_dir, stale_ttl=-1)
