@@ -39,6 +39,15 @@ class DeferredWriteBucket
         config_(std::move(config)),
         keymaker_(std::move(keymaker)),
         deferred_(store_) {}
+  // Bucket `name` on a Redis server or cluster (docs/redis.md); sync() sends the pending
+  // values as one pipeline per server.
+  DeferredWriteBucket(const RemoteStore& where, std::string name, Options options = {},
+                      Config config = {}, KeyMaker keymaker = {})
+      : store_(where, std::move(name), std::string(Backend::id), std::string(KeyMaker::id),
+               options),
+        config_(std::move(config)),
+        keymaker_(std::move(keymaker)),
+        deferred_(store_) {}
 
   // Writes every pending value. Throws IoError on failure: values written so far are on
   // disk, the rest stay pending (call sync() again), nothing on disk is lost.

@@ -75,41 +75,11 @@ class DeferredOperations final : public Operations {
                        bool* hit) override {
     return d_.get_or_compute(key.ref(), compute, hit);
   }
+  // Disabled, skip cache, refresh, max age, the entry size limit and stale values as
+  // DeferredWrites::get_or_compute: a refreshed stale value goes to the store at once.
   Entry get_or_compute(const Key& key, const std::function<std::string()>& compute,
                        const ComputeCall& call, bool* hit) override {
-    Store& target = d_.target();
-    const std::size_t limit =
-        static_cast<std::size_t>(target.option(OptionKey::entry_size_limit_bytes));
-    if (hit != nullptr) *hit = false;
-    auto fresh = [&](std::string value) {
-      Entry e;
-      e.created_us = now_us();
-      e.expires_us = expiry_after(e.created_us, target.option(OptionKey::lifetime_us));
-      e.value = std::make_shared<std::string>(std::move(value));
-      return e;
-    };
-    if (call.skip_cache || target.option(OptionKey::disabled) != 0) return fresh(compute());
-    if (!call.refresh && call.max_age_us <= 0 && limit == 0) {
-      return d_.get_or_compute(key.ref(), compute, hit);
-    }
-    if (!call.refresh) {
-      Entry e;
-      if (d_.get(key.digest, e) == ReadStatus::found &&
-          !older_than(e.created_us, call.max_age_us, now_us())) {
-        if (hit != nullptr) *hit = true;
-        return e;
-      }
-    }
-    Entry e = fresh(compute());
-    if (limit == 0 || e.value->size() <= limit) {
-      d_.set(key.ref(), *e.value);
-    } else {
-      BC_LOG(LogLevel::info,
-             "computed value of {} is {} bytes, over the entry size limit of {}: returned, "
-             "not stored",
-             key_label(key.digest), e.value->size(), limit);
-    }
-    return e;
+    return d_.get_or_compute(key.ref(), compute, call, hit);
   }
   Store& write_through() override {
     d_.sync();

@@ -43,8 +43,8 @@ class Operations {
   virtual Entry get_or_compute(const Key& key, const std::function<std::string()>& compute,
                                bool* hit) = 0;
   // With per-call options (Store::get_or_compute's ComputeCall). A deferred bucket honours
-  // max age, refresh, skip cache, the entry size limit and BC_OPT_DISABLED, but serves no
-  // stale entries (call.background is unused): its computed values become pending writes.
+  // max age, refresh, skip cache, the entry size limit, BC_OPT_DISABLED and stale values
+  // (a refresh goes to the store at once); its other computed values become pending writes.
   virtual Entry get_or_compute(const Key& key, const std::function<std::string()>& compute,
                                const ComputeCall& call, bool* hit) = 0;
   // The store, for the operations that act on it directly (set_ex, add, touch, incr,

@@ -113,6 +113,17 @@ TEST_F(RedisCpp, ANearCacheInFront) {
   EXPECT_EQ(std::system(("rm -rf '" + std::string(dir) + "'").c_str()), 0);
 }
 
+TEST_F(RedisCpp, ADeferredBucketSendsItsValuesOnSync) {
+  bc::DeferredWriteBucket<bc::RawBackend, bc::RawKeyMaker> d(where(), name_);
+  for (int i = 0; i < 20; ++i) d.set("k" + std::to_string(i), "v" + std::to_string(i));
+  RawBucket other(where(), name_);
+  EXPECT_FALSE(other.contains("k3"));  // pending
+  d.sync();
+  for (int i = 0; i < 20; ++i) {
+    EXPECT_EQ(other.get<std::string>("k" + std::to_string(i)), "v" + std::to_string(i));
+  }
+}
+
 TEST_F(RedisCpp, BadLocationsAndADeadServerAreClearErrors) {
   bc::RemoteStore w = where();
   w.url = "file";

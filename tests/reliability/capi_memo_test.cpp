@@ -320,41 +320,49 @@ Result until_value(bc_bucket* b, const std::string& key, bc_compute_fn fn, void*
 
 }  // namespace
 
+// Also on a deferred bucket: the refresh is written to the store at once, not kept pending.
 TEST(CapiMemo, StaleValueServedWhileOneRefreshRuns) {
-  ScratchDir dir;
-  bc_bucket* b =
-      open_bucket(dir.sub("b"), {{{BC_OPT_STALE_TTL_US, kHourUs}, {BC_OPT_LIFETIME_US, kHourUs}}});
-  set_expired(b, "k", "old");
-  EXPECT_EQ(value_of(b, "k"), "<miss>");  // bc_get does not serve stale values...
-  Gate g;
-  // ...bc_get_or_compute does, at once, while the compute is still blocked.
-  Result r = call_ex(b, "k", gate_fn, &g);
-  EXPECT_EQ(r.rc, BC_OK);
-  EXPECT_EQ(r.value, "old");
-  EXPECT_EQ(r.hit, 1);
-  EXPECT_GT(r.expires_us, 0);
-  g.wait_entered(1);
-  // More callers, in threads: all get the stale value; no second refresh starts.
-  std::vector<std::thread> threads;
-  std::atomic<int> stale{0};
-  for (int i = 0; i < 4; ++i) {
-    threads.emplace_back([&] {
-      const Result t = call_ex(b, "k", gate_fn, &g);
-      if (t.rc == BC_OK && t.value == "old" && t.hit == 1) stale.fetch_add(1);
-    });
+  for (const std::int64_t deferred : {0, 1}) {
+    SCOPED_TRACE(deferred ? "deferred" : "direct");
+    ScratchDir dir;
+    bc_bucket* b = open_bucket(dir.sub("b"), {{{BC_OPT_STALE_TTL_US, kHourUs},
+                                               {BC_OPT_LIFETIME_US, kHourUs},
+                                               {BC_OPT_DEFERRED, deferred}}});
+    set_expired(b, "k", "old");
+    EXPECT_EQ(value_of(b, "k"), "<miss>");  // bc_get does not serve stale values...
+    Gate g;
+    // ...bc_get_or_compute does, at once, while the compute is still blocked.
+    Result r = call_ex(b, "k", gate_fn, &g);
+    EXPECT_EQ(r.rc, BC_OK);
+    EXPECT_EQ(r.value, "old");
+    EXPECT_EQ(r.hit, 1);
+    EXPECT_GT(r.expires_us, 0);
+    g.wait_entered(1);
+    // More callers, in threads: all get the stale value; no second refresh starts.
+    std::vector<std::thread> threads;
+    std::atomic<int> stale{0};
+    for (int i = 0; i < 4; ++i) {
+      threads.emplace_back([&] {
+        const Result t = call_ex(b, "k", gate_fn, &g);
+        if (t.rc == BC_OK && t.value == "old" && t.hit == 1) stale.fetch_add(1);
+      });
+    }
+    for (auto& t : threads) t.join();
+    EXPECT_EQ(stale.load(), 4);
+    g.release();
+    r = until_value(b, "k", gate_fn, &g, "new");
+    EXPECT_EQ(r.value, "new");
+    EXPECT_EQ(r.hit, 1);
+    EXPECT_EQ(value_of(b, "k"), "new");  // fresh: the bucket's lifetime from the refresh
+    {
+      const std::lock_guard<std::mutex> lock(g.mu);
+      EXPECT_EQ(g.entered, 1);
+    }
+    std::size_t pending = 99;
+    EXPECT_EQ(bc_pending_count(b, &pending), BC_OK);
+    EXPECT_EQ(pending, 0u);
+    bc_bucket_close(b);
   }
-  for (auto& t : threads) t.join();
-  EXPECT_EQ(stale.load(), 4);
-  g.release();
-  r = until_value(b, "k", gate_fn, &g, "new");
-  EXPECT_EQ(r.value, "new");
-  EXPECT_EQ(r.hit, 1);
-  EXPECT_EQ(value_of(b, "k"), "new");  // fresh: the bucket's lifetime from the refresh
-  {
-    const std::lock_guard<std::mutex> lock(g.mu);
-    EXPECT_EQ(g.entered, 1);
-  }
-  bc_bucket_close(b);
 }
 
 TEST(CapiMemo, StaleWindowPassedComputesOnTheCallingThread) {
