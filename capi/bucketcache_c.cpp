@@ -404,13 +404,12 @@ int bc_prune_directory(bc_bucket* b, bc_prune_info* out) {
 namespace {
 
 // Turns a compute callback's result into the value's bytes (BC_EUSER for a non-zero
-// return). Self-contained (copies of key and backend), so a refresh on a library thread
-// (BC_OPT_STALE_TTL_US) may call it after the call that made it returned.
+// return). Refers to the caller's key and backend: valid during the call only.
 struct CCompute {
   bc_compute_fn fn;
   void* user;
-  std::string key;
-  std::string backend;
+  std::string_view key;
+  std::string_view backend;
   bool key_null;
   std::string operator()() const {
     // size starts out impossible, so a callback that returns 0 without setting *out (a
@@ -426,9 +425,20 @@ struct CCompute {
                       "compute callback returned 0 without setting out->size; nothing cached");
     }
     std::string bytes(bytes_arg(produced.data, produced.size, "computed value"));
-    bucketcache::capi::check_value(backend, bytes);
+    bucketcache::capi::check_value(std::string(backend), bytes);
     return bytes;
   }
+};
+
+// CCompute with its own copies of the key and backend: what a refresh on a library thread
+// (BC_OPT_STALE_TTL_US) may call after the call that made it returned.
+struct OwnedCCompute {
+  bc_compute_fn fn;
+  void* user;
+  std::string key;
+  std::string backend;
+  bool key_null;
+  std::string operator()() const { return CCompute{fn, user, key, backend, key_null}(); }
 };
 
 int get_or_compute_call(const char* name, bc_bucket* b, const void* key, size_t klen,
@@ -436,23 +446,31 @@ int get_or_compute_call(const char* name, bc_bucket* b, const void* key, size_t 
                         int* hit, int64_t* expires_us) {
   if (out != nullptr) *out = bc_buf{nullptr, 0};
   return guard([&] {
-    require(b != nullptr, (std::string(name) + ": bucket is NULL").c_str());
-    require(fn != nullptr, (std::string(name) + ": fn is NULL").c_str());
-    require(out != nullptr, (std::string(name) + ": out is NULL").c_str());
-    require((flags & ~(BC_CALL_REFRESH | BC_CALL_SKIP_CACHE)) == 0,
-            (std::string(name) + ": unknown flags " + std::to_string(flags)).c_str());
-    require(flags != (BC_CALL_REFRESH | BC_CALL_SKIP_CACHE),
-            (std::string(name) + ": BC_CALL_REFRESH and BC_CALL_SKIP_CACHE exclude each other")
-                .c_str());
-    require(max_age_us >= 0, (std::string(name) + ": max_age_us must not be negative").c_str());
+    // Messages are built only on failure: this is the memoized hit's path.
+    const auto invalid = [name](const std::string& what) {
+      throw bc::InvalidArgument(std::string(name) + ": " + what);
+    };
+    if (b == nullptr) invalid("bucket is NULL");
+    if (fn == nullptr) invalid("fn is NULL");
+    if (out == nullptr) invalid("out is NULL");
+    if ((flags & ~(BC_CALL_REFRESH | BC_CALL_SKIP_CACHE)) != 0) {
+      invalid("unknown flags " + std::to_string(flags));
+    }
+    if (flags == (BC_CALL_REFRESH | BC_CALL_SKIP_CACHE)) {
+      invalid("BC_CALL_REFRESH and BC_CALL_SKIP_CACHE exclude each other");
+    }
+    if (max_age_us < 0) invalid("max_age_us must not be negative");
     const bc::cache::Key k = entry_key(b, key, klen);
-    const CCompute compute{fn, user, std::string(bytes_arg(key, klen, "key")), b->handle.backend(),
+    const CCompute compute{fn, user, bytes_arg(key, klen, "key"), b->handle.backend(),
                            key == nullptr};
     bc::ComputeCall call;
     call.max_age_us = max_age_us;
     call.refresh = (flags & BC_CALL_REFRESH) != 0;
     call.skip_cache = (flags & BC_CALL_SKIP_CACHE) != 0;
-    if (b->handle.store().option(bc::OptionKey::stale_ttl_us) > 0) call.background = compute;
+    if (b->handle.store().option(bc::OptionKey::stale_ttl_us) > 0) {
+      call.background = OwnedCCompute{fn, user, std::string(compute.key),
+                                      std::string(compute.backend), compute.key_null};
+    }
     bool was_hit = false;
     const bc::Entry e = b->handle.ops().get_or_compute(k, std::cref(compute), call, &was_hit);
     give(out, *e.value);
