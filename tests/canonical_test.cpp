@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "bucketcache/error.hpp"
+#include "bucketcache/keys.hpp"
 #include "test_util.hpp"
 
 namespace {
@@ -814,4 +815,21 @@ TEST(CanonicalJson, LoneStringsMatchTheGeneralPathForEveryByte) {
   EXPECT_EQ(canonicalize_json("\"a\\/b\""), "\"a/b\"");  // an escape: not a shortcut
   EXPECT_THROW(canonicalize_json("\"unterminated"), bucketcache::InvalidArgument);
   EXPECT_THROW(canonicalize_json("\"a\" \"b\""), bucketcache::InvalidArgument);
+}
+
+// canonical_key of a std::string takes a shortcut for printable ASCII: for every byte
+// value it gives what KeyWriter writes.
+TEST(CanonicalKey, StringKeysMatchKeyWriterForEveryByte) {
+  for (int c = 0; c < 256; ++c) {
+    std::string key = "key-";
+    key += static_cast<char>(c);
+    if (c >= 0x80) key = "key-\xc3\xa9";  // a complete UTF-8 character
+    std::string written;
+    bucketcache::StringKeySink sink(written);
+    bucketcache::write_canonical_key(key, sink);
+    EXPECT_EQ(bucketcache::canonical_key(key), written) << "byte " << c;
+    EXPECT_EQ(bucketcache::canonical_key(std::string_view(key)), written) << "byte " << c;
+  }
+  EXPECT_EQ(bucketcache::canonical_key(std::string("plain key 42")), "\"plain key 42\"");
+  EXPECT_EQ(bucketcache::canonical_key(std::string()), "\"\"");
 }

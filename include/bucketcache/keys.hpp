@@ -324,10 +324,29 @@ void write_canonical_key(const K& key, KeySink& sink) {
   w.finish();
 }
 
+namespace detail {
+// The canonical form of a string of printable ASCII without '"' or '\\' (the common key):
+// the string in quotes, as KeyWriter writes it. False (out untouched) for any other string.
+inline bool plain_string_key(std::string_view s, std::string& out) {
+  for (const char ch : s) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c < 0x20 || c > 0x7e || c == '"' || c == '\\') return false;
+  }
+  out.reserve(s.size() + 2);
+  out += '"';
+  out.append(s.data(), s.size());
+  out += '"';
+  return true;
+}
+}  // namespace detail
+
 // The canonical form of key. Throws InvalidArgument for an invalid key.
 template <class K>
 std::string canonical_key(const K& key) {
   std::string out;
+  if constexpr (std::is_same_v<K, std::string> || std::is_same_v<K, std::string_view>) {
+    if (detail::plain_string_key(key, out)) return out;
+  }
   StringKeySink sink(out);
   write_canonical_key(key, sink);
   return out;
