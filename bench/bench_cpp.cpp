@@ -288,10 +288,19 @@ bool raw_set_exchange(RawFixture& f, std::size_t i, const std::string& value) {
   return ::unlink(tmp) == 0;
 }
 
-// open, read (the value's known size), close.
-bool raw_get(RawFixture& f, std::size_t i) {
+// open, read (the value's known size), close; with_fstat: open, fstat, read, close (issue
+// 12's baseline of a small get: a reader that learns the size, and that it has a file).
+bool raw_get(RawFixture& f, std::size_t i, bool with_fstat = false) {
   const int fd = ::open(f.paths[i].c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return false;
+  if (with_fstat) {
+    struct stat st;
+    if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
+        static_cast<std::size_t>(st.st_size) != f.buffer.size()) {
+      ::close(fd);
+      return false;
+    }
+  }
   std::size_t got = 0;
   while (got < f.buffer.size()) {
     const ssize_t n = ::read(fd, f.buffer.data() + got, f.buffer.size() - got);
@@ -651,6 +660,18 @@ void register_store_workloads() {
             KeyOps o = key_ops(who, size);
             o.populate();
             lanes.push_back({who, o.get, nullptr, nullptr});
+          }
+          if (size == 100) {  // the issue's baseline of a small get, in both lanes' dirs
+            for (const char* dirs : {"cpp", "c"}) {
+              RawFixture& f = raw_fixture(size, dirs);
+              lanes.push_back({std::string(dirs) == "cpp" ? "raw_fstat" : "raw_c_fstat",
+                               [&f](std::size_t i) {
+                                 const bool ok = raw_get(f, i, true);
+                                 benchmark::DoNotOptimize(f.buffer.data());
+                                 return ok;
+                               },
+                               nullptr, nullptr});
+            }
           }
           return lanes;
         },

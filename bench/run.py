@@ -330,6 +330,11 @@ def summarize(results, rss):
         row['cpp_ratio'] = ratio(w, 'cpp', 'raw')
         row['c_ratio'] = ratio(w, 'c', 'raw_c')
         row['sqlite_ratio'] = ratio(w, 'sqlite', 'raw')
+        if (w, 'raw_fstat') in results:  # open+fstat+read+close, issue 12's small get
+            row['raw_fstat'] = m(w, 'raw_fstat')
+            row['raw_c_fstat'] = m(w, 'raw_c_fstat')
+            row['cpp_fstat_ratio'] = ratio(w, 'cpp', 'raw_fstat')
+            row['c_fstat_ratio'] = ratio(w, 'c', 'raw_c_fstat')
         if (w, 'raw_xchg') in results:  # RENAME_EXCHANGE+unlink against rename-over
             row['raw_xchg'] = m(w, 'raw_xchg')
             row['raw_xchg_ratio'] = ratio(w, 'raw_xchg', 'raw_c')
@@ -465,7 +470,14 @@ def evaluate_targets(s):
             ('get_disk', 100, 1.2, 'get from disk 100 B, <= 1.2x open+fstat+read+close'),
             ('get_disk', 1048576, 1.5, 'get from disk 1 MiB, <= 1.5x open+read+close')):
         r = ops.get((op, size))
-        if r:
+        if r and op == 'get_disk' and r.get('cpp_fstat_ratio'):
+            row(label, 'raw open+fstat+read+close %s; C++ %s (%s), C %s (%s); against '
+                'open+read+close (%s): C++ %s, C %s' % (
+                    fmt_ns(r['raw_fstat']), fmt_ns(r['cpp']), fmt_ratio(r['cpp_fstat_ratio']),
+                    fmt_ns(r['c']), fmt_ratio(r['c_fstat_ratio']), fmt_ns(r['raw']),
+                    fmt_ratio(r['cpp_ratio']), fmt_ratio(r['c_ratio'])),
+                verdict([('C++', r['cpp_fstat_ratio']), ('C', r['c_fstat_ratio'])], limit))
+        elif r:
             row(label, 'raw %s; C++ %s (%s), C %s (%s)' % (
                 fmt_ns(r['raw']), fmt_ns(r['cpp']), fmt_ratio(r['cpp_ratio']), fmt_ns(r['c']),
                 fmt_ratio(r['c_ratio'])),
@@ -618,6 +630,14 @@ def write_markdown(path, meta, s):
             fmt_ns(r['raw_c']), fmt_ns(r['c']), fmt_ns(r['sqlite']), fmt_ratio(r['cpp_ratio']),
             fmt_ratio(r['c_ratio']), fmt_ratio(r['sqlite_ratio'])))
 
+    fs = [r for r in s['file_ops'] if r.get('raw_fstat')]
+    if fs:
+        add('')
+        add('get from disk against open+**fstat**+read+close (issue 12\'s baseline of a small '
+            'get; raw and raw C-dirs read with an fstat first): %s.' % '; '.join(
+                '%s raw %s, C++ %s; raw C-dirs %s, C %s' % (
+                    human_size(r['size']), fmt_ns(r['raw_fstat']), fmt_ratio(r['cpp_fstat_ratio']),
+                    fmt_ns(r['raw_c_fstat']), fmt_ratio(r['c_fstat_ratio'])) for r in fs))
     xs = [r for r in s['file_ops'] if r.get('raw_xchg')]
     if xs:
         add('')
