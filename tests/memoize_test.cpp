@@ -836,3 +836,39 @@ TEST(MemoizeSingleFlight, WaiterWithShortLockWaitComputesItselfInsteadOfHanging)
 }
 
 }  // namespace
+
+// Calls whose arguments are all std::string build their key text without the key writer:
+// for every byte value in an argument or the name, the text is what the writer writes.
+TEST(MemoizeKey, PlainStringArgumentsGiveTheWritersTextForEveryByte) {
+  using K2 =
+      bucketcache::detail::CallKey<bucketcache::ignore_args<>, void, std::string, std::string>;
+  using K1 =
+      bucketcache::detail::CallKey<bucketcache::ignore_args<0>, void, std::string, std::string>;
+  for (int c = 0; c < 256; ++c) {
+    std::string odd = "a";
+    odd += static_cast<char>(c);
+    if (c >= 0x80) odd = "a\xc3\xa9";  // a complete UTF-8 character
+    for (const auto& [name, x, y] :
+         {std::tuple<std::string, std::string, std::string>{"f", odd, "y"},
+          std::tuple<std::string, std::string, std::string>{odd, "x", ""}}) {
+      const K2 k2{name, nullptr, std::tie(x, y)};
+      const K1 k1{name, nullptr, std::tie(x, y)};
+      for (const std::string& fast : {bucketcache::canonical_key(k2)}) {
+        std::string written;
+        bucketcache::StringKeySink sink(written);
+        bucketcache::write_canonical_key(k2, sink);
+        EXPECT_EQ(fast, written) << "byte " << c;
+      }
+      std::string written1;
+      bucketcache::StringKeySink sink1(written1);
+      bucketcache::write_canonical_key(k1, sink1);
+      EXPECT_EQ(bucketcache::canonical_key(k1), written1) << "byte " << c;
+    }
+  }
+  const std::string a = "k1", b = "k2";
+  EXPECT_EQ(
+      bucketcache::canonical_key(
+          bucketcache::detail::CallKey<bucketcache::ignore_args<>, void, std::string, std::string>{
+              "fn", nullptr, std::tie(a, b)}),
+      "{\"args\":[\"k1\",\"k2\"],\"name\":\"fn\"}");
+}

@@ -338,6 +338,14 @@ inline bool plain_string_key(std::string_view s, std::string& out) {
   out += '"';
   return true;
 }
+// Keys that may know their canonical text without a KeyWriter (memoize's call keys):
+// `bool plain_text(std::string& out) const` appends it, or returns false leaving out empty.
+template <class K, class = void>
+struct has_plain_text : std::false_type {};
+template <class K>
+struct has_plain_text<
+    K, std::void_t<decltype(std::declval<const K&>().plain_text(std::declval<std::string&>()))>>
+    : std::true_type {};
 }  // namespace detail
 
 // The canonical form of key. Throws InvalidArgument for an invalid key.
@@ -346,6 +354,8 @@ std::string canonical_key(const K& key) {
   std::string out;
   if constexpr (std::is_same_v<K, std::string> || std::is_same_v<K, std::string_view>) {
     if (detail::plain_string_key(key, out)) return out;
+  } else if constexpr (detail::has_plain_text<K>::value) {
+    if (key.plain_text(out)) return out;
   }
   StringKeySink sink(out);
   write_canonical_key(key, sink);

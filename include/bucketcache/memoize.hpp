@@ -155,6 +155,30 @@ struct CallKey {
   // The canonical JSON array of the arguments that are part of the key.
   void write_args(KeyWriter& w) const { write_args(w, std::index_sequence_for<A...>{}); }
 
+  // write_key's text built directly, for the common call: no self, and every argument in
+  // the key a std::string of printable ASCII without '"' or '\\' (as is the name). False,
+  // with out empty, for any other call.
+  bool plain_text(std::string& out) const {
+    if constexpr (std::is_void_v<Self> && (... && std::is_same_v<A, std::string>)) {
+      std::size_t size = 22 + name.size();  // {"args":[],"name":""} and the quotes
+      std::apply([&](const auto&... a) { ((size += a.size() + 3), ...); }, args);
+      out.reserve(size);
+      out += "{\"args\":[";
+      bool first = true;
+      const bool ok = plain_args(out, first, std::index_sequence_for<A...>{}) &&
+                      (out += "],\"name\":", detail::plain_string_key(name, out));
+      if (!ok) {
+        out.clear();
+        return false;
+      }
+      out += '}';
+      return true;
+    } else {
+      (void)out;
+      return false;
+    }
+  }
+
   void write_key(KeyWriter& w) const {
     w.begin_object();  // members in byte order: args, name, self
     w.key("args");
@@ -178,6 +202,20 @@ struct CallKey {
   template <std::size_t J>
   void write_arg(KeyWriter& w) const {
     if constexpr (!is_ignored<J>(Ignore{})) write_key_value(w, std::get<J>(args));
+  }
+  template <std::size_t... J>
+  bool plain_args(std::string& out, bool& first, std::index_sequence<J...>) const {
+    return (... && plain_arg<J>(out, first));
+  }
+  template <std::size_t J>
+  bool plain_arg(std::string& out, bool& first) const {
+    if constexpr (is_ignored<J>(Ignore{})) {
+      return true;
+    } else {
+      if (!first) out += ',';
+      first = false;
+      return detail::plain_string_key(std::get<J>(args), out);
+    }
   }
 };
 
