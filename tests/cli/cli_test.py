@@ -171,9 +171,11 @@ def test_corrupt(work, src_bucket):
         c = f.read(1)
         f.seek(-1, 2)
         f.write(bytes([c[0] ^ 0xFF]))
-    with open(header, "r+b") as f:
+    with open(header, "r+b") as f:  # flipped, not overwritten: the byte may hold 0xAA
         f.seek(50)
-        f.write(b"\xAA")
+        c = f.read(1)
+        f.seek(50)
+        f.write(bytes([c[0] ^ 0xFF]))
     with open(short, "r+b") as f:
         f.truncate(os.path.getsize(short) - 1)
     # An entry copied to another entry's name: the name is not its key's digest.
