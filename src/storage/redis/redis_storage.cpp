@@ -249,8 +249,9 @@ class LockKeeper {
           wake_.wait(hold);
           continue;
         }
-        if (std::chrono::steady_clock::now() < next->second.due) {
-          wake_.wait_until(hold, next->second.due);
+        const auto due = next->second.due;  // a copy: remove() may erase the node meanwhile
+        if (std::chrono::steady_clock::now() < due) {
+          wake_.wait_until(hold, due);
           continue;  // woken early (a lock added or removed, or stop): look again
         }
         const std::uint64_t id = next->first;
