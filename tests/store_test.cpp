@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdlib>
 #include <thread>
 #include <vector>
 
@@ -474,4 +475,50 @@ TEST(TempNames, ForkedChildrenNameTempFilesWithTheirOwnPidAndStream) {
   const auto random_part = [](const std::string& n) { return n.substr(n.size() - 16); };
   EXPECT_NE(random_part(names[0]), random_part(names[1]));
   EXPECT_NE(names[0], parent_name);
+}
+
+// The bucket directory is opened once (storage/file/shard_dirs.hpp): removing it under an
+// open store and creating it again, by hand or by another store, is followed on the next
+// miss or write; reads never serve the removed directory's entries.
+TEST(Store, ARemovedAndRecreatedBucketDirectoryIsFollowed) {
+  TempDir dir;
+  const std::string path = dir.sub("bucket");
+  bc::Options o;
+  o.memory_limit_bytes = 0;
+  bc::Store s(path, "raw", "raw", o);
+  s.set(key_of(s, "old"), "1");
+  ASSERT_EQ(std::system(("rm -rf '" + path + "'").c_str()), 0);
+  EXPECT_EQ(get_string(s, "old"), "<miss>");
+  {
+    bc::Store other(path, "raw", "raw", o);  // recreates the directory
+    other.set(key_of(other, "new"), "2");
+  }
+  EXPECT_EQ(get_string(s, "new"), "2");  // a miss in the removed directory looks again
+  ASSERT_EQ(std::system(("rm -rf '" + path + "'").c_str()), 0);
+  s.set(key_of(s, "written"), "3");  // a write recreates it
+  bc::Store fresh(path, "raw", "raw", o);
+  EXPECT_EQ(get_string(fresh, "written"), "3");
+  EXPECT_EQ(get_string(s, "written"), "3");
+}
+
+// The store keeps its directory, not its path: a relative path means the directory it
+// named at open time, whatever the process's working directory later.
+TEST(Store, ARelativeBucketPathIsResolvedOnceAtOpen) {
+  TempDir dir;
+  ASSERT_EQ(::mkdir(dir.sub("elsewhere").c_str(), 0700), 0);
+  char before[4096];
+  ASSERT_NE(::getcwd(before, sizeof(before)), nullptr);
+  ASSERT_EQ(::chdir(dir.path().c_str()), 0);
+  bc::Options o;
+  o.memory_limit_bytes = 0;
+  bc::Store s("rel-bucket", "raw", "raw", o);
+  s.set(key_of(s, "k"), "v");
+  ASSERT_EQ(::chdir(dir.sub("elsewhere").c_str()), 0);
+  const std::string got = get_string(s, "k");
+  s.set(key_of(s, "k2"), "v2");
+  ASSERT_EQ(::chdir(before), 0);
+  EXPECT_EQ(got, "v");
+  bc::Store again(dir.sub("rel-bucket"), "raw", "raw", o);
+  EXPECT_EQ(get_string(again, "k2"), "v2");
+  EXPECT_FALSE(bctest::list_dir(dir.sub("elsewhere")).size() > 0);
 }

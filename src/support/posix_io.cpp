@@ -105,7 +105,7 @@ std::vector<std::string> list_dir(int dirfd) {
   return names;
 }
 
-int open_no_symlinks(const char* path, int flags) {
+int open_no_symlinks(int dirfd, const char* path, int flags) {
 #if defined(SYS_openat2) && defined(RESOLVE_NO_SYMLINKS)
   static std::atomic<bool> unavailable{false};
   if (!unavailable.load(std::memory_order_relaxed)) {
@@ -113,12 +113,13 @@ int open_no_symlinks(const char* path, int flags) {
     std::memset(&how, 0, sizeof(how));
     how.flags = static_cast<std::uint64_t>(flags);
     how.resolve = RESOLVE_NO_SYMLINKS;
-    const long fd = ::syscall(SYS_openat2, AT_FDCWD, path, &how, sizeof(how));
+    const long fd = ::syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
     if (fd >= 0) return static_cast<int>(fd);
     if (errno == ENOSYS) unavailable.store(true, std::memory_order_relaxed);
     return -1;
   }
 #else
+  (void)dirfd;
   (void)path;
   (void)flags;
 #endif

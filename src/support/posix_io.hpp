@@ -46,11 +46,11 @@ bool write_all(int fd, struct iovec* iov, int count);
 // (short_read set).
 bool read_all(int fd, struct iovec* iov, int count, bool& short_read);
 
-// Opens path refusing a symlink in every component (openat2 RESOLVE_NO_SYMLINKS). The
-// answer is final only on success or ENOENT; any other failure (ELOOP, which may come
-// from a symlink where one is allowed, ENOSYS before Linux 5.6...) tells the caller to
-// decide by walking the levels itself.
-int open_no_symlinks(const char* path, int flags);
+// Opens path (relative to dirfd, or AT_FDCWD) refusing a symlink in every component
+// (openat2 RESOLVE_NO_SYMLINKS). The answer is final only on success or ENOENT; any other
+// failure (ELOOP, which may come from a symlink where one is allowed, ENOSYS before Linux
+// 5.6...) tells the caller to decide by walking the levels itself.
+int open_no_symlinks(int dirfd, const char* path, int flags);
 
 // A subdirectory of dirfd, never through a symlink (ELOOP or ENOTDIR for one).
 int open_dir_at(int dirfd, const char* name);

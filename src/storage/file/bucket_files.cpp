@@ -46,8 +46,7 @@ std::uint64_t sat_add(std::uint64_t a, std::uint64_t b) {
 void FileStorage::rewrite_locked(const std::string& name,
                                  const std::function<std::string(const std::string&)>& f) const {
   const std::string path = dirs_.root() + "/" + name;
-  Fd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK,
-               static_cast<mode_t>(options_.file_mode)));
+  Fd fd(dirs_.open_in_root(name.c_str(), O_RDWR | O_CREAT | O_NONBLOCK, options_.file_mode));
   if (fd.get() < 0) throw_io("cannot open", path, errno);
   struct stat st;
   if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) {
@@ -134,9 +133,10 @@ void FileStorage::note_use(const Digest& key) {
   ::clock_gettime(CLOCK_REALTIME, &times[0]);
   times[1].tv_sec = 0;
   times[1].tv_nsec = UTIME_OMIT;
-  const std::string path = dirs_.entry_path(key);
-  if (::utimensat(AT_FDCWD, path.c_str(), times, AT_SYMLINK_NOFOLLOW) != 0) {
-    BC_LOG(LogLevel::trace, "cannot set the access time of {}: errno {}", path, errno);
+  const std::string name = ShardDirs::shard_name(key) + "/" + ShardDirs::entry_name(key);
+  if (::utimensat(dirs_.root_fd(), name.c_str(), times, AT_SYMLINK_NOFOLLOW) != 0) {
+    BC_LOG(LogLevel::trace, "cannot set the access time of {}: errno {}", dirs_.entry_path(key),
+           errno);
   }
 }
 

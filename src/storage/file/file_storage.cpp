@@ -21,6 +21,8 @@ namespace {
 // Entries up to this size are read with one readv() of header and rest; larger files have
 // their header read and checked first, so a huge or sparse junk file allocates nothing.
 constexpr std::uint64_t kSingleReadLimit = 64 * 1024;
+// Entries whose key and value fit this many bytes are read into the stack first.
+constexpr std::size_t kStackReadLimit = 4096;
 
 }  // namespace
 
@@ -36,13 +38,11 @@ EntryVersion FileStorage::version_of(const struct stat& st) {
   return v;
 }
 
-int FileStorage::open_entry(const Digest& key, int flags, Found& found, struct stat& st,
-                            std::string& path) const {
-  path = dirs_.entry_path(key);
-  const int fd = open_entry_at(key, path, flags | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, found);
+int FileStorage::open_entry(const Digest& key, int flags, Found& found, struct stat& st) const {
+  const int fd = open_entry_at(key, flags | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, found);
   if (fd < 0) return -1;
   Fd owned(fd);
-  if (::fstat(fd, &st) != 0) throw_io("cannot stat entry", path, errno);
+  if (::fstat(fd, &st) != 0) throw_io("cannot stat entry", dirs_.entry_path(key), errno);
   if (!S_ISREG(st.st_mode)) {  // a FIFO, a device...: never read or written
     found = Found::foreign;
     return -1;
@@ -50,9 +50,8 @@ int FileStorage::open_entry(const Digest& key, int flags, Found& found, struct s
   return owned.release();
 }
 
-int FileStorage::open_entry_at(const Digest& key, const std::string& path, int flags,
-                               Found& found) const {
-  int fd = open_no_symlinks(path.c_str(), flags);
+int FileStorage::open_entry_at(const Digest& key, int flags, Found& found) const {
+  int fd = dirs_.open_entry(key, flags);
   if (fd >= 0) return fd;
   found = Found::absent;
   if (errno == ENOENT) return -1;
@@ -72,14 +71,13 @@ int FileStorage::open_entry_at(const Digest& key, const std::string& path, int f
     found = Found::foreign;  // a symlink is never ours
     return -1;
   }
-  throw_io("cannot open entry", path, errno);
+  throw_io("cannot open entry", dirs_.entry_path(key), errno);
 }
 
 Found FileStorage::read(const Digest& key, StoredEntry& out) {
   Found found = Found::absent;
   struct stat st;
-  std::string path;
-  Fd fd(open_entry(key, O_RDONLY, found, st, path));
+  Fd fd(open_entry(key, O_RDONLY, found, st));
   if (fd.get() < 0) return found;
   const auto size = static_cast<std::uint64_t>(st.st_size);
   if (size < format::kHeaderSize) return Found::corrupt;
@@ -87,6 +85,34 @@ Found FileStorage::read(const Digest& key, StoredEntry& out) {
   unsigned char header[format::kHeaderSize];
   format::EntryHeader& h = out.header;
   bool short_read = false;
+  if (size - format::kHeaderSize <= kStackReadLimit) {
+    // Header and payload in one readv into this frame; the value is then copied once, into
+    // the sink or a string of its exact size.
+    char payload[kStackReadLimit];
+    const auto payload_size = static_cast<std::size_t>(size - format::kHeaderSize);
+    struct iovec iov[2] = {{header, sizeof(header)}, {payload, payload_size}};
+    if (!read_all(fd.get(), iov, payload_size == 0 ? 1 : 2, short_read)) {
+      if (short_read) return Found::corrupt;  // truncated while we read
+      throw_io("cannot read entry", dirs_.entry_path(key), errno);
+    }
+    if ((found = decode_entry_header(header, h)) != Found::yes) return found;
+    if (h.entry_size() != size) return Found::corrupt;
+    const std::string_view key_bytes(payload, h.key_length);
+    const std::string_view value_bytes(payload + h.key_length,
+                                       static_cast<std::size_t>(h.value_length));
+    if (format::payload_crc(key_bytes, value_bytes) != h.payload_crc) return Found::corrupt;
+    out.key_bytes.assign(key_bytes);
+    if (out.sink != nullptr) {
+      char* into = out.sink->allocate(value_bytes.size());
+      if (!value_bytes.empty()) std::memcpy(into, value_bytes.data(), value_bytes.size());
+      out.value.reset();
+    } else {
+      out.value = std::make_shared<std::string>(value_bytes);
+    }
+    out.version = version_of(st);
+    out.stored_bytes = size;
+    return Found::yes;
+  }
   std::shared_ptr<std::string> value;
   std::string_view value_bytes;
   if (size <= kSingleReadLimit) {
@@ -96,7 +122,7 @@ Found FileStorage::read(const Digest& key, StoredEntry& out) {
     struct iovec iov[2] = {{header, sizeof(header)}, {value->data(), value->size()}};
     if (!read_all(fd.get(), iov, value->empty() ? 1 : 2, short_read)) {
       if (short_read) return Found::corrupt;  // truncated while we read
-      throw_io("cannot read entry", path, errno);
+      throw_io("cannot read entry", dirs_.entry_path(key), errno);
     }
     if ((found = decode_entry_header(header, h)) != Found::yes) return found;
     if (h.entry_size() != size) return Found::corrupt;
@@ -107,7 +133,7 @@ Found FileStorage::read(const Digest& key, StoredEntry& out) {
     struct iovec hiov[1] = {{header, sizeof(header)}};
     if (!read_all(fd.get(), hiov, 1, short_read)) {
       if (short_read) return Found::corrupt;
-      throw_io("cannot read entry", path, errno);
+      throw_io("cannot read entry", dirs_.entry_path(key), errno);
     }
     if ((found = decode_entry_header(header, h)) != Found::yes) return found;
     if (h.entry_size() != size) return Found::corrupt;  // allocate nothing for junk
@@ -126,7 +152,7 @@ Found FileStorage::read(const Digest& key, StoredEntry& out) {
     struct iovec iov[2] = {{out.key_bytes.data(), out.key_bytes.size()}, {into, value_length}};
     if (!read_all(fd.get(), iov, 2, short_read)) {
       if (short_read) return Found::corrupt;
-      throw_io("cannot read entry", path, errno);
+      throw_io("cannot read entry", dirs_.entry_path(key), errno);
     }
   }
   if (format::payload_crc(out.key_bytes, value_bytes) != h.payload_crc) return Found::corrupt;
@@ -139,15 +165,14 @@ Found FileStorage::read(const Digest& key, StoredEntry& out) {
 Found FileStorage::peek(const Digest& key, StoredEntry& out) {
   Found found = Found::absent;
   struct stat st;
-  std::string path;
-  Fd fd(open_entry(key, O_RDONLY, found, st, path));
+  Fd fd(open_entry(key, O_RDONLY, found, st));
   if (fd.get() < 0) return found;
   unsigned char header[format::kHeaderSize];
   struct iovec iov[1] = {{header, sizeof(header)}};
   bool short_read = false;
   if (!read_all(fd.get(), iov, 1, short_read)) {
     if (short_read) return Found::corrupt;
-    throw_io("cannot read entry", path, errno);
+    throw_io("cannot read entry", dirs_.entry_path(key), errno);
   }
   if ((found = decode_entry_header(header, out.header)) != Found::yes) return found;
   if (out.header.entry_size() != static_cast<std::uint64_t>(st.st_size)) return Found::corrupt;
@@ -156,7 +181,7 @@ Found FileStorage::peek(const Digest& key, StoredEntry& out) {
     struct iovec kiov[1] = {{out.key_bytes.data(), out.key_bytes.size()}};
     if (!read_all(fd.get(), kiov, 1, short_read)) {
       if (short_read) return Found::corrupt;
-      throw_io("cannot read entry", path, errno);
+      throw_io("cannot read entry", dirs_.entry_path(key), errno);
     }
   }
   out.value.reset();
@@ -270,8 +295,7 @@ bool FileStorage::touch(const Digest& key, std::int64_t expires_us, std::uint32_
   // may see a header failing its checksum: a miss, never a wrong value.
   Found found = Found::absent;
   struct stat st;
-  std::string path;
-  Fd fd(open_entry(key, O_RDWR, found, st, path));
+  Fd fd(open_entry(key, O_RDWR, found, st));
   if (fd.get() < 0) return false;
   unsigned char header[format::kHeaderSize];
   if (::pread(fd.get(), header, sizeof(header), 0) != static_cast<ssize_t>(sizeof(header))) {
@@ -283,9 +307,10 @@ bool FileStorage::touch(const Digest& key, std::int64_t expires_us, std::uint32_
   h.flags = (h.flags & format::kKeyOmitted) | (flags & ~format::kKeyOmitted);
   format::encode_header(h, header);
   if (::pwrite(fd.get(), header, sizeof(header), 0) != static_cast<ssize_t>(sizeof(header))) {
-    throw_io("cannot write entry header", path, errno);
+    throw_io("cannot write entry header", dirs_.entry_path(key), errno);
   }
-  if (options_.fsync && ::fdatasync(fd.get()) != 0) throw_io("cannot fsync entry", path, errno);
+  if (options_.fsync && ::fdatasync(fd.get()) != 0)
+    throw_io("cannot fsync entry", dirs_.entry_path(key), errno);
   return true;
 }
 

@@ -60,11 +60,10 @@ class FileStorage final : public Storage {
  private:
   // Opens key's entry (O_NOFOLLOW|O_NONBLOCK, plus `flags`) and fstat()s it into st; -1
   // with `found` set (absent, foreign: a symlink, a FIFO, any non-regular file) when there
-  // is no entry file to use. `path` receives the entry's path (for messages). Throws IoError.
-  int open_entry(const Digest& key, int flags, Found& found, struct stat& st,
-                 std::string& path) const;
+  // is no entry file to use. Throws IoError.
+  int open_entry(const Digest& key, int flags, Found& found, struct stat& st) const;
   // The open itself: one openat2() when it can decide, else through the shard directory.
-  int open_entry_at(const Digest& key, const std::string& path, int flags, Found& found) const;
+  int open_entry_at(const Digest& key, int flags, Found& found) const;
   // Removes the file `name` of dir if it is still `judged`, safe against a fresh file
   // renamed over it meanwhile.
   bool unlink_if_same(int dir, const std::string& name, const EntryVersion& judged) const;

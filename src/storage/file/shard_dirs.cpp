@@ -5,6 +5,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cstring>
+
 #include "storage/entry_format.hpp"
 #include "support/posix_io.hpp"
 
@@ -16,6 +18,46 @@ ShardDirs::ShardDirs(std::string root, unsigned directory_mode)
     : root_(std::move(root)), directory_mode_(directory_mode) {
   while (root_.size() > 1 && root_.back() == '/') root_.pop_back();
   make_directories(root_, directory_mode_);
+  const int fd = open_root_path(root_);
+  if (fd < 0) throw_io("cannot open bucket directory", root_, errno);
+  root_fd_.store(fd, std::memory_order_release);
+}
+
+ShardDirs::~ShardDirs() {
+  ::close(root_fd_.load(std::memory_order_acquire));
+  for (const int fd : retired_) ::close(fd);
+}
+
+int ShardDirs::open_root_path(const std::string& root) {
+  return ::open(root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+}
+
+bool ShardDirs::reopen_if_removed(bool create) const {
+  struct stat st;
+  const int old = root_fd();
+  if (::fstat(old, &st) != 0 || st.st_nlink > 0) return false;
+  const std::lock_guard<std::mutex> lock(reopen_mutex_);
+  if (root_fd() != old) return true;  // another thread reopened it
+  int fd = open_root_path(root_);
+  if (fd < 0 && errno == ENOENT && create) {
+    try {
+      make_directories(root_, directory_mode_);
+    } catch (const std::exception&) {
+      return false;  // the caller reports its own ENOENT
+    }
+    fd = open_root_path(root_);
+  }
+  if (fd < 0) return false;
+  struct stat now;
+  if (::fstat(fd, &now) != 0 || (now.st_dev == st.st_dev && now.st_ino == st.st_ino)) {
+    ::close(fd);
+    return false;
+  }
+  // The old descriptor may be in use by another thread's *at() call: kept open (its number
+  // must not be reused for another file meanwhile) until the destructor.
+  retired_.push_back(old);
+  root_fd_.store(fd, std::memory_order_release);
+  return true;
 }
 
 namespace {
@@ -77,26 +119,49 @@ std::string ShardDirs::entry_path(const Digest& key) const {
   return p;
 }
 
+int ShardDirs::open_entry(const Digest& key, int flags) const {
+  // "<2 hex>/<64 hex>.bce" in a fixed buffer: no allocation on the read path.
+  static constexpr char kHex[] = "0123456789abcdef";
+  char name[3 + 2 * sizeof(key.bytes) + 8];  // the suffix and its NUL fit the 8
+  char* p = name;
+  *p++ = kHex[key.bytes[0] >> 4];
+  *p++ = kHex[key.bytes[0] & 0xf];
+  *p++ = '/';
+  for (const unsigned char b : key.bytes) {
+    *p++ = kHex[b >> 4];
+    *p++ = kHex[b & 0xf];
+  }
+  std::memcpy(p, format::kEntrySuffix, std::strlen(format::kEntrySuffix) + 1);
+  for (int attempt = 0;; ++attempt) {
+    const int fd = open_no_symlinks(root_fd(), name, flags);
+    if (fd >= 0 || errno != ENOENT || attempt > 0 || !reopen_if_removed(false)) return fd;
+  }
+}
+
 int ShardDirs::open(const Digest& key, bool create, bool readable) const {
   const int flags = O_DIRECTORY | O_CLOEXEC | (readable ? O_RDONLY : O_PATH);
-  // One openat2() first; the walk when it cannot decide, or to create the shard.
-  const int fast = open_no_symlinks(shard_path(key).c_str(), flags);
-  if (fast >= 0 || (errno == ENOENT && !create)) return fast;
-  Fd root(open_root());  // the root itself may be a symlink
-  if (root.get() < 0) return -1;
-  const std::string name = shard_name(key);
-  int fd = open_dir_at(root.get(), name.c_str());
-  if (fd < 0 && errno == ENOENT && create) {
-    if (::mkdirat(root.get(), name.c_str(), static_cast<mode_t>(directory_mode_)) == 0 ||
-        errno == EEXIST) {
-      fd = open_dir_at(root.get(), name.c_str());
+  const std::string name_text = shard_name(key);  // short: no allocation
+  const char* name = name_text.c_str();
+  for (int attempt = 0;; ++attempt) {
+    const int root = root_fd();
+    // One openat2() first; openat(O_NOFOLLOW) when it cannot decide, or to create.
+    int fd = open_no_symlinks(root, name, flags);
+    if (fd < 0 && errno != ENOENT) fd = open_dir_at(root, name);
+    if (fd < 0 && errno == ENOENT && create) {
+      if (::mkdirat(root, name, static_cast<mode_t>(directory_mode_)) == 0 || errno == EEXIST) {
+        fd = open_dir_at(root, name);
+      }
     }
+    if (fd >= 0 || errno != ENOENT || attempt > 0 || !reopen_if_removed(create)) return fd;
   }
-  return fd;
 }
 
 int ShardDirs::open_root() const {
-  return ::open(root_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  return ::openat(root_fd(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+}
+
+int ShardDirs::open_in_root(const char* name, int flags, unsigned mode) const {
+  return ::openat(root_fd(), name, flags | O_NOFOLLOW | O_CLOEXEC, static_cast<mode_t>(mode));
 }
 
 bool is_foreign_dir_error(int err) { return err == ELOOP || err == ENOTDIR; }

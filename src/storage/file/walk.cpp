@@ -56,8 +56,7 @@ bool digest_of_name(const std::string& name, Digest& out) {
 
 Fd FileStorage::lock_scan() const {
   const std::string path = dirs_.root() + "/" + kScanLockName;
-  Fd lock(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK,
-                 static_cast<mode_t>(options_.file_mode)));
+  Fd lock(dirs_.open_in_root(kScanLockName, O_RDWR | O_CREAT | O_NONBLOCK, options_.file_mode));
   if (lock.get() < 0) throw_io("cannot open prune lock", path, errno);
   struct stat st;
   if (::fstat(lock.get(), &st) != 0 || !S_ISREG(st.st_mode)) {
