@@ -52,9 +52,9 @@ struct StoredEntry {
   format::EntryHeader header;
   std::string key_bytes;
   std::shared_ptr<std::string> value;  // read() only; null when the value went to `sink`
-  // Set by the caller of read(): a store that can (FileStorage, for entries read in two
-  // passes) puts the value in sink->allocate(value length) and leaves `value` null. The
-  // sink's bytes mean nothing unless read() returns Found::yes.
+  // Set by the caller of read(): a store that can (FileStorage, for entries read into
+  // its stack or in two passes) puts the value in sink->allocate(value length) and leaves `value`
+  // null. The sink's bytes mean nothing unless read() returns Found::yes.
   ValueSink* sink = nullptr;
   EntryVersion version;
   std::uint64_t stored_bytes = 0;  // what the entry costs in the store
