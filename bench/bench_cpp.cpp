@@ -661,6 +661,18 @@ void register_store_workloads() {
             o.populate();
             lanes.push_back({who, o.get, nullptr, nullptr});
           }
+          {  // C++ into a reused string (try_get_into), as raw reads into a reused buffer
+            CppFixture& f = cpp_fixture(size, false);
+            const Workload& w = workload(size);
+            auto into = std::make_shared<std::string>();
+            lanes.push_back({"cpp_into",
+                             [&f, &w, into](std::size_t i) {
+                               const bool ok = f.bucket.try_get_into(w.keys[i], *into);
+                               benchmark::DoNotOptimize(into->data());
+                               return ok && into->size() == w.value.size();
+                             },
+                             nullptr, nullptr});
+          }
           if (size == 100) {  // the baseline of a small get, in both lanes' dirs
             for (const char* dirs : {"cpp", "c"}) {
               RawFixture& f = raw_fixture(size, dirs);

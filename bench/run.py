@@ -335,6 +335,11 @@ def summarize(results, rss):
             row['raw_c_fstat'] = m(w, 'raw_c_fstat')
             row['cpp_fstat_ratio'] = ratio(w, 'cpp', 'raw_fstat')
             row['c_fstat_ratio'] = ratio(w, 'c', 'raw_c_fstat')
+        if (w, 'cpp_into') in results:  # C++ try_get_into a reused string
+            row['cpp_into'] = m(w, 'cpp_into')
+            row['cpp_into_ratio'] = ratio(w, 'cpp_into', 'raw')
+            if (w, 'raw_fstat') in results:
+                row['cpp_into_fstat_ratio'] = ratio(w, 'cpp_into', 'raw_fstat')
         if (w, 'raw_xchg') in results:  # RENAME_EXCHANGE+unlink against rename-over
             row['raw_xchg'] = m(w, 'raw_xchg')
             row['raw_xchg_ratio'] = ratio(w, 'raw_xchg', 'raw_c')
@@ -471,12 +476,23 @@ def evaluate_targets(s):
             ('get_disk', 1048576, 1.5, 'get from disk 1 MiB, <= 1.5x open+read+close')):
         r = ops.get((op, size))
         if r and op == 'get_disk' and r.get('cpp_fstat_ratio'):
-            row(label, 'raw open+fstat+read+close %s; C++ %s (%s), C %s (%s); against '
-                'open+read+close (%s): C++ %s, C %s' % (
+            into = r.get('cpp_into_fstat_ratio')
+            row(label, 'raw open+fstat+read+close %s; C++ %s (%s), C++ try_get_into %s (%s), '
+                'C %s (%s); against open+read+close (%s): C++ %s, C %s' % (
                     fmt_ns(r['raw_fstat']), fmt_ns(r['cpp']), fmt_ratio(r['cpp_fstat_ratio']),
+                    fmt_ns(r.get('cpp_into')), fmt_ratio(into),
                     fmt_ns(r['c']), fmt_ratio(r['c_fstat_ratio']), fmt_ns(r['raw']),
                     fmt_ratio(r['cpp_ratio']), fmt_ratio(r['c_ratio'])),
-                verdict([('C++', r['cpp_fstat_ratio']), ('C', r['c_fstat_ratio'])], limit))
+                verdict([('C++', r['cpp_fstat_ratio']), ('C++ try_get_into', into),
+                         ('C', r['c_fstat_ratio'])], limit))
+        elif r and op == 'get_disk':
+            into = r.get('cpp_into_ratio')
+            row(label, 'raw %s; C++ %s (%s), C++ try_get_into %s (%s), C %s (%s)' % (
+                fmt_ns(r['raw']), fmt_ns(r['cpp']), fmt_ratio(r['cpp_ratio']),
+                fmt_ns(r.get('cpp_into')), fmt_ratio(into), fmt_ns(r['c']),
+                fmt_ratio(r['c_ratio'])),
+                verdict([('C++', r['cpp_ratio']), ('C++ try_get_into', into),
+                         ('C', r['c_ratio'])], limit))
         elif r:
             row(label, 'raw %s; C++ %s (%s), C %s (%s)' % (
                 fmt_ns(r['raw']), fmt_ns(r['cpp']), fmt_ratio(r['cpp_ratio']), fmt_ns(r['c']),
@@ -638,6 +654,13 @@ def write_markdown(path, meta, s):
                 '%s raw %s, C++ %s; raw C-dirs %s, C %s' % (
                     human_size(r['size']), fmt_ns(r['raw_fstat']), fmt_ratio(r['cpp_fstat_ratio']),
                     fmt_ns(r['raw_c_fstat']), fmt_ratio(r['c_fstat_ratio'])) for r in fs))
+    gi = [r for r in s['file_ops'] if r.get('cpp_into')]
+    if gi:
+        add('')
+        add('get from disk in C++ into a reused string (`try_get_into`, as raw reads into a '
+            'reused buffer; `get()` returns a new, zero-filled `std::string`): %s.' % '; '.join(
+                '%s %s (%s)' % (human_size(r['size']), fmt_ns(r['cpp_into']),
+                                fmt_ratio(r['cpp_into_ratio'])) for r in gi))
     xs = [r for r in s['file_ops'] if r.get('raw_xchg')]
     if xs:
         add('')

@@ -11,6 +11,7 @@
 
 #include "bucketcache/backends/json.hpp"
 #include "bucketcache/backends/raw.hpp"
+#include "bucketcache/deferred.hpp"
 #include "test_util.hpp"
 
 namespace bc = bucketcache;
@@ -191,4 +192,47 @@ TEST(Bucket, RawGetMovesAnUnsharedValueAndCopiesASharedOne) {
     EXPECT_EQ(wrong.load(), 0) << "memory layer " << memory;
     EXPECT_EQ(b.get<std::string>("k"), value);
   }
+}
+
+// try_get_into: the value in the caller's string, whatever path it comes by (the file read
+// into the stack, in one pass, in two passes; the memory layer; a pending deferred value).
+TEST(Bucket, TryGetIntoGivesTheValueInTheCallersString) {
+  for (const std::uint64_t memory : {std::uint64_t{0}, std::uint64_t{64} << 20}) {
+    TempDir dir;
+    bc::Options o;
+    o.memory_limit_bytes = memory;
+    bc::Bucket<bc::RawBackend> b(dir.path(), o);
+    std::string into = "left over";
+    EXPECT_FALSE(b.try_get_into(std::string("absent"), into));
+    for (const std::size_t size : {std::size_t{0}, std::size_t{100}, std::size_t{10000},
+                                   std::size_t{70000}, std::size_t{1} << 20}) {
+      std::string value(size, '\0');
+      for (std::size_t i = 0; i < size; ++i) value[i] = static_cast<char>(i * 13 + size);
+      b.set("k" + std::to_string(size), value);
+      ASSERT_TRUE(b.try_get_into("k" + std::to_string(size), into)) << size;
+      EXPECT_TRUE(into == value) << size << " memory " << memory;
+    }
+    // A string of the value's size is reused: same buffer, no reallocation.
+    const std::string big(std::size_t{1} << 20, 'b');
+    b.set(std::string("big"), big);
+    ASSERT_TRUE(b.try_get_into(std::string("big"), into));
+    const char* buffer = into.data();
+    ASSERT_TRUE(b.try_get_into(std::string("big"), into));
+    EXPECT_EQ(into.data(), buffer);
+    EXPECT_TRUE(into == big);
+  }
+}
+
+TEST(Bucket, TryGetIntoSeesPendingDeferredValues) {
+  TempDir dir;
+  bc::DeferredWriteBucket<bc::RawBackend> d(dir.path());
+  d.set(std::string("k"), std::string("pending"));
+  std::string into;
+  ASSERT_TRUE(d.try_get_into(std::string("k"), into));
+  EXPECT_EQ(into, "pending");
+  d.sync();
+  d.unload_key(std::string("k"));
+  into.clear();
+  ASSERT_TRUE(d.try_get_into(std::string("k"), into));
+  EXPECT_EQ(into, "pending");
 }

@@ -81,6 +81,17 @@ class BucketOperations {
     return load_entry<V>(d, e);
   }
 
+  // RawBackend buckets: the value of key into `value`, reusing its capacity (see
+  // Store::get(key, out, value): no zero-fill of a string reused across gets). False for a
+  // miss (value's contents then unspecified).
+  template <class K>
+  bool try_get_into(const K& key, std::string& value) {
+    static_assert(Backend::id == std::string_view("raw"),
+                  "try_get_into: the stored bytes are the value only with RawBackend");
+    Entry e;
+    return self().storage().get(digest(key), e, value) == ReadStatus::found;
+  }
+
   // Whether a usable entry exists (reads the entry's header only).
   template <class K>
   bool contains(const K& key) {

@@ -32,6 +32,8 @@ class BUCKETCACHE_API DeferredWrites {
   void set(const KeyRef& key, std::string_view value);
   // Pending value first, then the target store.
   ReadStatus get(const Digest& key, Entry& out);
+  // Store::get(key, out, value): a pending value is copied into value.
+  ReadStatus get(const Digest& key, Entry& out, std::string& value);
   bool contains(const Digest& key);
   // Drops a pending write of key and erases it from the target. Waits for a sync() in
   // progress, so the erased value cannot land afterwards.

@@ -267,6 +267,13 @@ class BUCKETCACHE_API Store {
   // Memory layer first, then the file; fills out when it returns ReadStatus::found. Throws
   // IoError for errors other than "absent".
   ReadStatus get(const Digest& key, Entry& out);
+  // Like get(), with the value's bytes written into `value` (out.value may then be null):
+  // value is resized to the value's length, reusing its capacity, and with the memory layer
+  // off the bytes are read from the file straight into it. Only the growth of a resize is
+  // zero-filled, so a string reused across gets of similar values is not cleared first (a
+  // new std::string, as get() returns, always is). Unless found, value's contents are
+  // unspecified.
+  ReadStatus get(const Digest& key, Entry& out, std::string& value);
 
   // Like set(), with explicit times (microseconds since the epoch; expires 0 = never).
   // Used to land deferred writes with the expiry they were given when set.

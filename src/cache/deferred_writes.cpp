@@ -142,6 +142,15 @@ ReadStatus DeferredWrites::get(const Digest& key, Entry& out) {
   return impl_->target.get(key, out);
 }
 
+ReadStatus DeferredWrites::get(const Digest& key, Entry& out, std::string& value) {
+  if (impl_->find(key, out)) {
+    value.assign(*out.value);
+    out.value.reset();
+    return ReadStatus::found;
+  }
+  return impl_->target.get(key, out, value);
+}
+
 bool DeferredWrites::contains(const Digest& key) {
   Entry e;
   if (impl_->find(key, e)) return true;

@@ -969,6 +969,26 @@ ReadStatus Store::get(const Digest& key, Entry& out) {
   return status;
 }
 
+namespace {
+// Resizes the caller's string: only growth is zero-filled; its capacity is reused.
+class StringSink final : public storage::ValueSink {
+ public:
+  explicit StringSink(std::string& s) : s_(s) {}
+  char* allocate(std::size_t n) override {
+    s_.resize(n);
+    return s_.data();
+  }
+
+ private:
+  std::string& s_;
+};
+}  // namespace
+
+ReadStatus Store::get(const Digest& key, Entry& out, std::string& value) {
+  StringSink sink(value);
+  return StoreAccess::get_into(*this, key, out, sink);
+}
+
 ReadStatus Store::Impl::read_entry(const Digest& key, Entry& out) {
   return read_entry(key, out, nullptr);
 }
