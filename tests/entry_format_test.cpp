@@ -340,7 +340,11 @@ TEST(EntryFormat, SymlinkAtEntryPathIsNotFollowed) {
 // FileStorage::read puts the value of an entry read in two passes (larger than 64 KiB) in
 // the reader's sink, allocated once at the value's size, and leaves StoredEntry::value
 // null; smaller entries arrive in one read, as a string. Damaged bytes are still caught.
-TEST(EntryFormat, LargeValuesAreReadIntoTheReadersSink) {
+// read(): every size path (all in the first read, exactly filling it, the rest read after
+// it, the rest fstat()ed first), keys longer than the first read, with and without the
+// version wanted: the value lands in the sink, and any damage (a flipped byte, a byte
+// appended, a byte cut) is corrupt.
+TEST(EntryFormat, ValuesAreReadIntoTheReadersSink) {
   struct Sink : bc::storage::ValueSink {
     std::vector<std::size_t> sizes;
     std::string bytes;
@@ -352,41 +356,82 @@ TEST(EntryFormat, LargeValuesAreReadIntoTheReadersSink) {
   };
   TempDir dir;
   bc::storage::FileStorage fs(dir.path(), {});
-  // Values of small entries (key and value <= 4 KiB, read into the stack) and of large ones
-  // (> 64 KiB, read in two passes) go to the sink; the ones between come as a string.
-  for (std::size_t size : {std::size_t{0}, std::size_t{100}, std::size_t{10000}, std::size_t{70000},
-                           std::size_t{1} << 20}) {
-    std::string value(size, '\0');
-    for (std::size_t i = 0; i < size; ++i) value[i] = static_cast<char>(i * 7 + 3);
-    const bc::Digest d = bc::digest_key("raw", "raw", std::to_string(size));
-    bc::storage::EntryToWrite e;
-    e.header.backend_id = "raw";
-    e.header.keymaker_id = "raw";
-    e.key_bytes = "key";
-    e.value = value;
-    fs.write(d, e, bc::storage::Overwrite::yes, nullptr);
-    Sink sink;
-    bc::storage::StoredEntry out;
-    out.sink = &sink;
-    ASSERT_EQ(fs.read(d, out), bc::storage::Found::yes) << size;
-    EXPECT_EQ(out.key_bytes, "key");
-    if (size > 4096 && size <= 64 * 1024) {
-      ASSERT_NE(out.value, nullptr);
-      EXPECT_TRUE(*out.value == value);
-      EXPECT_TRUE(sink.sizes.empty());
-    } else {
-      EXPECT_EQ(out.value, nullptr);
-      EXPECT_EQ(sink.sizes, std::vector<std::size_t>{size});
-      EXPECT_TRUE(sink.bytes == value);
-      // The last value byte damaged: corrupt, whatever the sink holds.
-      const std::string path = fs.locate(d);
-      std::string file = bctest::read_file(path);
-      file.back() = static_cast<char>(file.back() ^ 1);
-      bctest::write_file(path, file);
-      Sink again;
-      bc::storage::StoredEntry damaged;
-      damaged.sink = &again;
-      EXPECT_EQ(fs.read(d, damaged), bc::storage::Found::corrupt) << size;
+  int n = 0;
+  for (const std::string& key : {std::string("key"), std::string(5000, 'k')}) {
+    // fill: key and value fill the first read exactly; fill + 1: one byte more.
+    const std::size_t fill = key.size() < 4096 ? 4096 - key.size() : 1;
+    for (std::size_t size : {std::size_t{0}, std::size_t{100}, fill, fill + 1, std::size_t{10000},
+                             std::size_t{70000}, std::size_t{1} << 20}) {
+      for (const bool want_version : {false, true}) {
+        SCOPED_TRACE("key " + std::to_string(key.size()) + " value " + std::to_string(size) +
+                     (want_version ? " version" : ""));
+        std::string value(size, '\0');
+        for (std::size_t i = 0; i < size; ++i) value[i] = static_cast<char>(i * 7 + 3);
+        const bc::Digest d = bc::digest_key("raw", "raw", std::to_string(++n));
+        bc::storage::EntryToWrite e;
+        e.header.backend_id = "raw";
+        e.header.keymaker_id = "raw";
+        e.key_bytes = key;
+        e.value = value;
+        bc::storage::EntryVersion written;
+        fs.write(d, e, bc::storage::Overwrite::yes, &written);
+        bool first_read = true;  // the file as written (rewritten later: another version)
+        auto read = [&](bc::storage::Found expected) {
+          Sink sink;
+          bc::storage::StoredEntry out;
+          out.sink = &sink;
+          out.want_version = want_version;
+          EXPECT_EQ(fs.read(d, out), expected);
+          if (expected != bc::storage::Found::yes) return;
+          EXPECT_TRUE(out.key_bytes == key);
+          EXPECT_EQ(out.value, nullptr);
+          EXPECT_EQ(sink.sizes, std::vector<std::size_t>{size});
+          EXPECT_TRUE(sink.bytes == value);
+          if (want_version && first_read) {
+            EXPECT_TRUE(out.version == written);
+          }
+          first_read = false;
+        };
+        read(bc::storage::Found::yes);
+        const std::string path = fs.locate(d);
+        const std::string file = bctest::read_file(path);
+        std::string damaged = file;
+        damaged.back() = static_cast<char>(damaged.back() ^ 1);
+        bctest::write_file(path, damaged);
+        read(bc::storage::Found::corrupt);
+        bctest::write_file(path, file + "x");
+        read(bc::storage::Found::corrupt);
+        bctest::write_file(path, file.substr(0, file.size() - 1));
+        read(bc::storage::Found::corrupt);
+        bctest::write_file(path, file);
+        read(bc::storage::Found::yes);
+      }
+    }
+  }
+}
+
+// A FIFO or a directory at an entry path is foreign (and a read never waits on the FIFO),
+// whether or not the reader wants the file's version.
+TEST(EntryFormat, NonRegularFilesAtTheEntryPathAreForeign) {
+  TempDir dir;
+  bc::storage::FileStorage fs(dir.path(), {});
+  bc::storage::EntryToWrite e;
+  e.header.backend_id = "raw";
+  e.header.keymaker_id = "raw";
+  e.value = "v";
+  const bc::Digest fifo = bc::digest_key("raw", "raw", "fifo");
+  const bc::Digest directory = bc::digest_key("raw", "raw", "directory");
+  for (const bc::Digest& d : {fifo, directory}) {
+    fs.write(d, e, bc::storage::Overwrite::yes, nullptr);  // creates the shard
+    ASSERT_EQ(::unlink(fs.locate(d).c_str()), 0);
+  }
+  ASSERT_EQ(::mkfifo(fs.locate(fifo).c_str(), 0600), 0);
+  ASSERT_EQ(::mkdir(fs.locate(directory).c_str(), 0700), 0);
+  for (const bool want_version : {false, true}) {
+    for (const bc::Digest& d : {fifo, directory}) {
+      bc::storage::StoredEntry out;
+      out.want_version = want_version;
+      EXPECT_EQ(fs.read(d, out), bc::storage::Found::foreign) << fs.locate(d);
     }
   }
 }

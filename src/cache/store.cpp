@@ -1001,6 +1001,7 @@ ReadStatus Store::Impl::read_entry(const Digest& key, Entry& out, storage::Value
     const MemoryCache::Ticket ticket = memory.read_ticket(key);
     storage::StoredEntry e;
     if (!memory.enabled()) e.sink = sink;  // nothing to fill: straight into the sink
+    e.want_version = memory.enabled() && options.check_file;  // else only to remove it
     ReadStatus status = Impl::status_of(store->read(key, e));
     if (status == ReadStatus::found) status = judge(key, e);
     if (status != ReadStatus::found) {

@@ -56,6 +56,10 @@ struct StoredEntry {
   // its stack or in two passes) puts the value in sink->allocate(value length) and leaves `value`
   // null. The sink's bytes mean nothing unless read() returns Found::yes.
   ValueSink* sink = nullptr;
+  // Set by the caller of read(): false when it does not need `version` (a store may then
+  // skip a system call). The version is still filled for an entry that expires (the caller
+  // may remove it if it is still the one read).
+  bool want_version = true;
   EntryVersion version;
   std::uint64_t stored_bytes = 0;  // what the entry costs in the store
   std::int64_t used_us = 0;        // scan(): when last used (file: atime), 0 if unknown

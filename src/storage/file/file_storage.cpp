@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "bucketcache/error.hpp"
@@ -75,71 +76,77 @@ int FileStorage::open_entry_at(const Digest& key, int flags, Found& found) const
 }
 
 Found FileStorage::read(const Digest& key, StoredEntry& out) {
+  // One readv of the header and the payload's first kStackReadLimit bytes: the whole of a
+  // small entry, and the header (so the lengths) of any other. The file is fstat()ed only
+  // when something needs it: its version (wanted, or the entry expires and may be removed
+  // by the caller), a value too large to allocate on the header's word, or an anomaly (a
+  // failed read, a short or malformed file), where a non-regular file (a FIFO, a device, a
+  // directory) is foreign whatever it read as. O_NONBLOCK: no read of one ever waits.
   Found found = Found::absent;
-  struct stat st;
-  Fd fd(open_entry(key, O_RDONLY, found, st));
+  Fd fd(open_entry_at(key, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, found));
   if (fd.get() < 0) return found;
-  const auto size = static_cast<std::uint64_t>(st.st_size);
-  if (size < format::kHeaderSize) return Found::corrupt;
+  const int f = fd.get();
+  struct stat st;
+  bool stated = false;
+  auto stat_entry = [&]() {
+    if (::fstat(f, &st) != 0) throw_io("cannot stat entry", dirs_.entry_path(key), errno);
+    stated = true;
+    return S_ISREG(st.st_mode);
+  };
+  auto judged = [&](Found status) { return stat_entry() ? status : Found::foreign; };
 
   unsigned char header[format::kHeaderSize];
+  char prefix[kStackReadLimit];
+  struct iovec iov[2] = {{header, sizeof(header)}, {prefix, sizeof(prefix)}};
+  ssize_t got;
+  do {
+    got = ::readv(f, iov, 2);
+  } while (got < 0 && errno == EINTR);
+  if (got < 0) {
+    const int err = errno;
+    if (!stat_entry()) return Found::foreign;
+    throw_io("cannot read entry", dirs_.entry_path(key), err);
+  }
+  if (static_cast<std::size_t>(got) < format::kHeaderSize) return judged(Found::corrupt);
   format::EntryHeader& h = out.header;
-  bool short_read = false;
-  if (size - format::kHeaderSize <= kStackReadLimit) {
-    // Header and payload in one readv into this frame; the value is then copied once, into
-    // the sink or a string of its exact size.
-    char payload[kStackReadLimit];
-    const auto payload_size = static_cast<std::size_t>(size - format::kHeaderSize);
-    struct iovec iov[2] = {{header, sizeof(header)}, {payload, payload_size}};
-    if (!read_all(fd.get(), iov, payload_size == 0 ? 1 : 2, short_read)) {
-      if (short_read) return Found::corrupt;  // truncated while we read
-      throw_io("cannot read entry", dirs_.entry_path(key), errno);
+  if ((found = decode_entry_header(header, h)) != Found::yes) return judged(found);
+  const std::uint64_t size = h.entry_size();
+  const auto read_so_far = static_cast<std::uint64_t>(got);
+  const std::size_t have = static_cast<std::size_t>(got) - format::kHeaderSize;
+  if (size < read_so_far) return judged(Found::corrupt);  // bytes after the entry
+  const std::uint64_t payload_size = size - format::kHeaderSize;
+  if (out.want_version || h.expires_us != 0 || payload_size > kSingleReadLimit) {
+    if (!stat_entry()) return Found::foreign;
+    // Allocates nothing for junk: the lengths must be the file's.
+    if (static_cast<std::uint64_t>(st.st_size) != size) return Found::corrupt;
+  }
+  const std::size_t key_length = h.key_length;
+  const auto value_length = static_cast<std::size_t>(h.value_length);
+
+  if (size == read_so_far) {  // all of it is in the stack
+    if (!stated && have == sizeof(prefix)) {
+      // A full buffer does not show the end of the file: junk may follow.
+      if (!stat_entry()) return Found::foreign;
+      if (static_cast<std::uint64_t>(st.st_size) != size) return Found::corrupt;
     }
-    if ((found = decode_entry_header(header, h)) != Found::yes) return found;
-    if (h.entry_size() != size) return Found::corrupt;
-    const std::string_view key_bytes(payload, h.key_length);
-    const std::string_view value_bytes(payload + h.key_length,
-                                       static_cast<std::size_t>(h.value_length));
+    const std::string_view key_bytes(prefix, key_length);
+    const std::string_view value_bytes(prefix + key_length, value_length);
     if (format::payload_crc(key_bytes, value_bytes) != h.payload_crc) return Found::corrupt;
     out.key_bytes.assign(key_bytes);
     if (out.sink != nullptr) {
-      char* into = out.sink->allocate(value_bytes.size());
-      if (!value_bytes.empty()) std::memcpy(into, value_bytes.data(), value_bytes.size());
+      char* into = out.sink->allocate(value_length);
+      if (value_length != 0) std::memcpy(into, value_bytes.data(), value_length);
       out.value.reset();
     } else {
       out.value = std::make_shared<std::string>(value_bytes);
     }
-    out.version = version_of(st);
-    out.stored_bytes = size;
-    return Found::yes;
-  }
-  std::shared_ptr<std::string> value;
-  std::string_view value_bytes;
-  if (size <= kSingleReadLimit) {
-    // Key and value arrive together after the header; the key is moved out afterwards.
-    value = std::make_shared<std::string>();
-    value->resize(size - format::kHeaderSize);
-    struct iovec iov[2] = {{header, sizeof(header)}, {value->data(), value->size()}};
-    if (!read_all(fd.get(), iov, value->empty() ? 1 : 2, short_read)) {
-      if (short_read) return Found::corrupt;  // truncated while we read
-      throw_io("cannot read entry", dirs_.entry_path(key), errno);
-    }
-    if ((found = decode_entry_header(header, h)) != Found::yes) return found;
-    if (h.entry_size() != size) return Found::corrupt;
-    out.key_bytes.assign(*value, 0, h.key_length);
-    value->erase(0, h.key_length);
-    value_bytes = *value;
   } else {
-    struct iovec hiov[1] = {{header, sizeof(header)}};
-    if (!read_all(fd.get(), hiov, 1, short_read)) {
-      if (short_read) return Found::corrupt;
-      throw_io("cannot read entry", dirs_.entry_path(key), errno);
-    }
-    if ((found = decode_entry_header(header, h)) != Found::yes) return found;
-    if (h.entry_size() != size) return Found::corrupt;  // allocate nothing for junk
-    out.key_bytes.resize(h.key_length);
-    // Into the reader's sink when it has one: no zero-filled string, no copy afterwards.
-    const auto value_length = static_cast<std::size_t>(h.value_length);
+    // The rest follows the prefix: the key's remaining bytes, then the value's, read straight
+    // into the key string and the value's buffer (the reader's sink when it has one: no
+    // zero-filled string, no copy afterwards). Without an fstat, one spare byte shows that
+    // the file ends where the entry does.
+    out.key_bytes.resize(key_length);
+    std::shared_ptr<std::string> value;
     char* into = nullptr;
     if (out.sink != nullptr) {
       into = out.sink->allocate(value_length);
@@ -148,16 +155,40 @@ Found FileStorage::read(const Digest& key, StoredEntry& out) {
       value->resize(value_length);
       into = value->data();
     }
-    value_bytes = std::string_view(into, value_length);
-    struct iovec iov[2] = {{out.key_bytes.data(), out.key_bytes.size()}, {into, value_length}};
-    if (!read_all(fd.get(), iov, 2, short_read)) {
-      if (short_read) return Found::corrupt;
-      throw_io("cannot read entry", dirs_.entry_path(key), errno);
+    const std::size_t key_have = std::min(have, key_length);
+    if (key_have != 0) std::memcpy(out.key_bytes.data(), prefix, key_have);
+    if (have > key_have) std::memcpy(into, prefix + key_have, have - key_have);
+    const std::size_t value_have = have - key_have;
+    char spare = 0;
+    struct iovec rest[3] = {{out.key_bytes.data() + key_have, key_length - key_have},
+                            {into + value_have, value_length - value_have},
+                            {&spare, 1}};
+    int first = key_have == key_length ? 1 : 0;
+    const int count = stated ? 2 : 3;
+    const std::size_t want = (key_length - key_have) + (value_length - value_have);
+    std::size_t done = 0;
+    while (done < want) {
+      ssize_t n = ::readv(f, rest + first, count - first);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) throw_io("cannot read entry", dirs_.entry_path(key), errno);
+      if (n == 0) return Found::corrupt;  // truncated while we read
+      done += static_cast<std::size_t>(n);
+      if (done > want) return Found::corrupt;  // bytes after the entry
+      std::size_t step = static_cast<std::size_t>(n);
+      while (step > 0 && first < 2) {
+        const std::size_t take = std::min(step, rest[first].iov_len);
+        rest[first].iov_base = static_cast<char*>(rest[first].iov_base) + take;
+        rest[first].iov_len -= take;
+        step -= take;
+        if (rest[first].iov_len == 0) ++first;
+      }
     }
+    if (format::payload_crc(out.key_bytes, std::string_view(into, value_length)) != h.payload_crc) {
+      return Found::corrupt;
+    }
+    out.value = std::move(value);
   }
-  if (format::payload_crc(out.key_bytes, value_bytes) != h.payload_crc) return Found::corrupt;
-  out.value = std::move(value);
-  out.version = version_of(st);
+  if (stated) out.version = version_of(st);
   out.stored_bytes = size;
   return Found::yes;
 }
