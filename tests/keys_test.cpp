@@ -404,6 +404,48 @@ TEST(KeysDigest, DefaultAndStreamingAgree) {
   }
 }
 
+// A std::string key of printable ASCII is written into a fixed stack buffer when it fits
+// (with_canonical_key, DefaultKeyMaker): the same bytes and digests as the key writer's at
+// every length around the buffer's capacity, and for strings that need escaping.
+TEST(KeysDigest, StackBufferKeysMatchTheWriter) {
+  constexpr std::size_t cap = bucketcache::detail::PlainTextBuffer::kCapacity;
+  auto check = [](const std::string& key, bool buffered) {
+    std::string written;
+    bucketcache::StringKeySink sink(written);
+    bucketcache::write_canonical_key(key, sink);
+    bucketcache::detail::PlainTextBuffer buf;
+    EXPECT_EQ(bucketcache::detail::plain_text_of(key, buf), buffered) << key.size();
+    if (buffered) {
+      EXPECT_EQ(buf.view(), written);
+    }
+    EXPECT_EQ(
+        bucketcache::with_canonical_key(key, [](std::string_view t) { return std::string(t); }),
+        written);
+    EXPECT_EQ(bucketcache::with_canonical_key(std::string_view(key),
+                                              [](std::string_view t) { return std::string(t); }),
+              written);
+    EXPECT_EQ(DefaultKeyMaker{}.make_digest(key, "pickle"),
+              StreamingDefaultKeyMaker{}.make_digest(key, "pickle"));
+    EXPECT_EQ(DefaultKeyMaker{}.make_digest(key, "pickle"),
+              bucketcache::digest_key("pickle", "json", written));
+  };
+  for (std::size_t n = 0; n <= cap + 4; ++n) {
+    check(std::string(n, 'k'), n + 2 <= cap);
+    check(std::string(n, 'k') + "\"", false);
+    check("\\" + std::string(n, 'k'), false);
+    check(std::string(n, 'k') + "\x01", false);
+    check(std::string(n, 'k') + "\xc3\xa9", false);
+  }
+  for (int c = 0; c < 0x80; ++c) {
+    check(std::string(1, static_cast<char>(c)), c >= 0x20 && c < 0x7f && c != '"' && c != '\\');
+  }
+  // Other key types have no plain text: the writer's path.
+  bucketcache::detail::PlainTextBuffer buf;
+  EXPECT_FALSE(bucketcache::detail::plain_text_of(42, buf));
+  EXPECT_EQ(bucketcache::with_canonical_key(42, [](std::string_view t) { return std::string(t); }),
+            "42");
+}
+
 TEST(KeysDigest, DistinctInputsGiveDistinctDigests) {
   const DefaultKeyMaker def;
   const RawKeyMaker raw;

@@ -16,9 +16,13 @@
 #include <future>
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <set>
 #include <sstream>
 #include <string>
+#include <string_view>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include "bucketcache/backends/json.hpp"
@@ -871,4 +875,126 @@ TEST(MemoizeKey, PlainStringArgumentsGiveTheWritersTextForEveryByte) {
           bucketcache::detail::CallKey<bucketcache::ignore_args<>, void, std::string, std::string>{
               "fn", nullptr, std::tie(a, b)}),
       "{\"args\":[\"k1\",\"k2\"],\"name\":\"fn\"}");
+}
+
+namespace {
+
+// What KeyWriter writes for key (the reference the fast paths must match byte for byte).
+template <class K>
+std::string writers_text(const K& key) {
+  std::string written;
+  bucketcache::StringKeySink sink(written);
+  bucketcache::write_canonical_key(key, sink);
+  return written;
+}
+
+// The fixed-buffer text of key, or nullopt if key takes the std::string path.
+template <class K>
+std::optional<std::string> buffer_text(const K& key) {
+  bucketcache::detail::PlainTextBuffer buf;
+  if (!bucketcache::detail::plain_text_of(key, buf)) {
+    EXPECT_EQ(buf.size(), 0u);
+    return std::nullopt;
+  }
+  return std::string(buf.view());
+}
+
+// Every way a call key becomes bytes and digests agrees with the key writer: the fixed
+// buffer (when it is taken), the std::string shortcut, with_canonical_key, and the
+// DefaultKeyMaker digest against the streaming keymaker's (which uses the key writer).
+template <class K>
+void expect_key_paths_agree(const K& key, bool buffer_expected, const std::string& what) {
+  const std::string written = writers_text(key);
+  const std::optional<std::string> fixed = buffer_text(key);
+  EXPECT_EQ(fixed.has_value(), buffer_expected) << what;
+  if (fixed) {
+    EXPECT_EQ(*fixed, written) << what;
+  }
+  EXPECT_EQ(bucketcache::canonical_key(key), written) << what;
+  EXPECT_EQ(bucketcache::with_canonical_key(key, [](std::string_view t) { return std::string(t); }),
+            written)
+      << what;
+  const bc::Digest d = bc::DefaultKeyMaker{}.make_digest(key, "json");
+  EXPECT_EQ(d, bc::digest_key("json", "json", written)) << what;
+  EXPECT_EQ(d, bc::StreamingDefaultKeyMaker{}.make_digest(key, "json")) << what;
+}
+
+}  // namespace
+
+// A plain call's key text is built in a fixed stack buffer when it fits, and in a string
+// when it does not; both, and every fallback (ignored arguments, non-ASCII, escapes), give
+// the key writer's bytes and therefore the same digests.
+TEST(MemoizeKey, StackBufferTextEqualsTheWritersForEveryLength) {
+  using K2 = bc::detail::CallKey<bc::ignore_args<>, void, std::string, std::string>;
+  using KIgnore0 = bc::detail::CallKey<bc::ignore_args<0>, void, std::string, std::string>;
+  using KIgnoreAll = bc::detail::CallKey<bc::ignore_args<0, 1>, void, std::string, std::string>;
+  using K0 = bc::detail::CallKey<bc::ignore_args<>, void>;
+  constexpr std::size_t cap = bc::detail::PlainTextBuffer::kCapacity;
+  const std::string name = "fn";
+  // {"args":["<x>","<y>"],"name":"fn"}: 28 bytes besides x and y.
+  for (std::size_t n = 0; n <= cap + 40; ++n) {
+    const std::string x(n, 'a');
+    const std::string y = "yy";
+    const std::string what = "x of " + std::to_string(n) + " bytes";
+    const std::size_t text = 28 + n + y.size();
+    // The buffer is taken when the text's bound (one comma per argument) fits it.
+    expect_key_paths_agree(K2{name, nullptr, std::tie(x, y)}, text + 1 <= cap, what);
+    // x ignored: the text does not hold it, whatever its size (or content).
+    const std::string bad = x + "\xff";
+    expect_key_paths_agree(KIgnore0{name, nullptr, std::tie(bad, y)}, true, what + ", ignored");
+    expect_key_paths_agree(KIgnoreAll{name, nullptr, std::tie(bad, bad)}, true,
+                           what + ", all ignored");
+    // A long name.
+    expect_key_paths_agree(K0{x, nullptr, {}}, 21 + n <= cap, what + " as the name");
+  }
+  // Not plain: the key writer's path (escapes, control bytes, non-ASCII, invalid UTF-8).
+  for (const std::string& odd :
+       {std::string("a\"b"), std::string("a\\b"), std::string("tab\t"), std::string("nul\0x", 5),
+        std::string("\x7f"), std::string("caf\xc3\xa9"), std::string("\xe2\x82\xac 5")}) {
+    expect_key_paths_agree(K2{name, nullptr, std::tie(odd, name)}, false, "arg " + odd);
+    expect_key_paths_agree(K0{odd, nullptr, {}}, false, "name " + odd);
+  }
+  // Invalid UTF-8 in an argument in the key: rejected on every path.
+  const std::string invalid = "a\xff";
+  const K2 k{name, nullptr, std::tie(invalid, name)};
+  EXPECT_FALSE(buffer_text(k).has_value());
+  EXPECT_THROW(bc::canonical_key(k), bc::InvalidArgument);
+  EXPECT_THROW(bc::DefaultKeyMaker{}.make_digest(k, "json"), bc::InvalidArgument);
+}
+
+// Through a bucket: calls with short (stack buffer) and long (string) plain keys, and
+// non-ASCII ones, store their entries under the key writer's digest and keep the key
+// writer's bytes as the entry's key.
+TEST(MemoizeKey, BucketEntriesUseTheWritersDigestAndKeyBytes) {
+  TempDir dir;
+  JsonBucket bucket(dir.sub("b"));
+  int calls = 0;
+  auto f = bc::memoize(bucket, "size_of", [&](const std::string& s, const std::string& t) {
+    ++calls;
+    return static_cast<int>(s.size() + t.size());
+  });
+  using Key = bc::detail::CallKey<bc::ignore_args<>, void, std::string, std::string>;
+  const std::vector<std::string> args = {
+      "", "short", std::string(200, 'm'), std::string(300, 'l'), "caf\xc3\xa9", "quote\"d"};
+  std::set<std::string> expected_keys;
+  for (const std::string& a : args) {
+    const std::string text = writers_text(Key{"size_of", nullptr, std::tie(a, a)});
+    expected_keys.insert(text);
+    EXPECT_EQ(f(a, a), static_cast<int>(2 * a.size()));
+    EXPECT_EQ(f(a, a), static_cast<int>(2 * a.size()));  // a hit
+    EXPECT_EQ(f.canonical_key(a, a), text);
+    bc::Entry e;
+    EXPECT_EQ(bucket.store().get(bc::digest_key(bc::JsonBackend::id, "json", text), e),
+              bc::ReadStatus::found)
+        << text;
+    EXPECT_TRUE(f.cached(a, a));
+  }
+  EXPECT_EQ(calls, static_cast<int>(args.size()));
+  std::set<std::string> stored_keys;
+  bucket.for_each([&](const bc::EntryInfo& info) {
+    stored_keys.insert(std::string(info.key_bytes));
+    EXPECT_EQ(info.digest, bc::digest_key(bc::JsonBackend::id, "json", info.key_bytes));
+    return true;
+  });
+  EXPECT_EQ(stored_keys, expected_keys);
 }

@@ -290,8 +290,9 @@ class BucketOperations {
   template <class K, class F>
   decltype(auto) with_key(const K& key, F&& f) const {
     if constexpr (std::is_same_v<KeyMaker, DefaultKeyMaker>) {
-      const std::string bytes = self().keymaker().canonical(key);
-      return f(KeyRef(digest_key(Backend::id, KeyMaker::id, bytes), bytes));
+      return with_canonical_key(key, [&](std::string_view bytes) -> decltype(auto) {
+        return f(KeyRef(digest_key(Backend::id, KeyMaker::id, bytes), bytes));
+      });
     } else if constexpr (std::is_same_v<KeyMaker, RawKeyMaker>) {
       const std::string_view bytes = RawKeyMaker::bytes(key);
       return f(KeyRef(digest_key(Backend::id, KeyMaker::id, bytes), bytes));
@@ -314,7 +315,8 @@ class BucketOperations {
     bool was_hit = false;
     ComputeCall call;
     call.background = std::move(background);
-    const Entry e = self().storage().get_or_compute(k, produce, call, &was_hit);
+    // Through a reference: the std::function holds it without allocating.
+    const Entry e = self().storage().get_or_compute(k, std::ref(produce), call, &was_hit);
     if (!was_hit) {
       if (hit != nullptr) *hit = false;
       if (expires_us != nullptr) *expires_us = e.expires_us;

@@ -30,6 +30,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <deque>
 #include <functional>
 #include <list>
@@ -325,41 +326,125 @@ void write_canonical_key(const K& key, KeySink& sink) {
 }
 
 namespace detail {
-// The canonical form of a string of printable ASCII without '"' or '\\' (the common key):
-// the string in quotes, as KeyWriter writes it. False (out untouched) for any other string.
-inline bool plain_string_key(std::string_view s, std::string& out) {
-  for (const char ch : s) {
-    const auto c = static_cast<unsigned char>(ch);
-    if (c < 0x20 || c > 0x7e || c == '"' || c == '\\') return false;
+// Where a plain key text (below) is built: a std::string, or a PlainTextBuffer on the
+// stack. plain_reserve(out, n) prepares for n more bytes; false if they do not fit.
+inline bool plain_reserve(std::string& out, std::size_t n) {
+  out.reserve(out.size() + n);
+  return true;
+}
+inline void plain_append(std::string& out, std::string_view s) { out.append(s.data(), s.size()); }
+inline void plain_append(std::string& out, char c) { out += c; }
+
+// A fixed buffer for the canonical text of a short plain key: building it allocates nothing.
+class PlainTextBuffer {
+ public:
+  static constexpr std::size_t kCapacity = 256;
+  std::string_view view() const { return std::string_view(buf_, size_); }
+  std::size_t size() const { return size_; }
+  void clear() { size_ = 0; }
+  // Whether n more bytes fit.
+  bool fits(std::size_t n) const { return n <= kCapacity - size_; }
+  // Only for bytes that fit.
+  void append(std::string_view s) {
+    if (!s.empty()) std::memcpy(buf_ + size_, s.data(), s.size());
+    size_ += s.size();
   }
-  out.reserve(s.size() + 2);
-  out += '"';
-  out.append(s.data(), s.size());
-  out += '"';
+  void append(char c) { buf_[size_++] = c; }
+
+ private:
+  char buf_[kCapacity];
+  std::size_t size_ = 0;
+};
+inline bool plain_reserve(PlainTextBuffer& out, std::size_t n) { return out.fits(n); }
+// Only after a plain_reserve() that covers the bytes.
+inline void plain_append(PlainTextBuffer& out, std::string_view s) { out.append(s); }
+inline void plain_append(PlainTextBuffer& out, char c) { out.append(c); }
+
+// Which bytes a plain string may hold: printable ASCII except '"' and '\\' (the bytes
+// KeyWriter writes as they are).
+struct PlainBytes {
+  bool ok[256] = {};
+  constexpr PlainBytes() {
+    for (int c = 0x20; c <= 0x7e; ++c) ok[c] = c != '"' && c != '\\';
+  }
+};
+inline constexpr PlainBytes kPlainBytes{};
+
+// Whether s is printable ASCII without '"' or '\\': then its canonical form is s in quotes.
+inline bool is_plain_string(std::string_view s) {
+  bool plain = true;  // no branch per byte: keys are short, and nearly all plain
+  for (const char c : s) plain &= kPlainBytes.ok[static_cast<unsigned char>(c)];
+  return plain;
+}
+
+// The canonical form of a string of printable ASCII without '"' or '\\' (the common key):
+// the string in quotes, as KeyWriter writes it, appended to out (a std::string or a
+// PlainTextBuffer). False (out untouched) for any other string, or if it does not fit.
+template <class Out>
+bool plain_string_key(std::string_view s, Out& out) {
+  if (!is_plain_string(s) || !plain_reserve(out, s.size() + 2)) return false;
+  plain_append(out, '"');
+  plain_append(out, s);
+  plain_append(out, '"');
   return true;
 }
 // Keys that may know their canonical text without a KeyWriter (memoize's call keys):
-// `bool plain_text(std::string& out) const` appends it, or returns false leaving out empty.
+// `bool plain_text(Out& out) const`, for Out a std::string or a PlainTextBuffer, appends it
+// to an empty out, or returns false leaving out empty (not a plain key, or it does not fit
+// the buffer).
 template <class K, class = void>
 struct has_plain_text : std::false_type {};
 template <class K>
 struct has_plain_text<
-    K, std::void_t<decltype(std::declval<const K&>().plain_text(std::declval<std::string&>()))>>
+    K, std::void_t<decltype(std::declval<const K&>().plain_text(std::declval<std::string&>())),
+                   decltype(std::declval<const K&>().plain_text(std::declval<PlainTextBuffer&>()))>>
     : std::true_type {};
+
+// Whether key may have a plain text (a string, or a key with plain_text).
+template <class K>
+inline constexpr bool may_be_plain_v =
+    std::is_same_v<K, std::string> || std::is_same_v<K, std::string_view> ||
+    has_plain_text<K>::value;
+
+// Appends key's plain text to an empty out; false (out empty) if key has none or it does
+// not fit.
+template <class K, class Out>
+bool plain_text_of(const K& key, Out& out) {
+  if constexpr (std::is_same_v<K, std::string> || std::is_same_v<K, std::string_view>) {
+    return plain_string_key(key, out);
+  } else if constexpr (has_plain_text<K>::value) {
+    return key.plain_text(out);
+  } else {
+    (void)key;
+    (void)out;
+    return false;
+  }
+}
 }  // namespace detail
 
 // The canonical form of key. Throws InvalidArgument for an invalid key.
 template <class K>
 std::string canonical_key(const K& key) {
   std::string out;
-  if constexpr (std::is_same_v<K, std::string> || std::is_same_v<K, std::string_view>) {
-    if (detail::plain_string_key(key, out)) return out;
-  } else if constexpr (detail::has_plain_text<K>::value) {
-    if (key.plain_text(out)) return out;
-  }
+  if (detail::plain_text_of(key, out)) return out;
   StringKeySink sink(out);
   write_canonical_key(key, sink);
   return out;
+}
+
+// Calls f(std::string_view) with the canonical form of key (the bytes canonical_key()
+// returns) and returns what f returns; the view is valid during the call only. A plain key
+// (a string of printable ASCII, a memoized call with such arguments) that fits a fixed
+// buffer is built on the stack without allocating. Throws InvalidArgument for an invalid
+// key.
+template <class K, class F>
+decltype(auto) with_canonical_key(const K& key, F&& f) {
+  if constexpr (detail::may_be_plain_v<K>) {
+    detail::PlainTextBuffer buf;
+    if (detail::plain_text_of(key, buf)) return std::forward<F>(f)(buf.view());
+  }
+  const std::string text = canonical_key(key);
+  return std::forward<F>(f)(std::string_view(text));
 }
 
 // The default keymaker (BucketCache's DefaultKeyMaker): builds the key's canonical form in
@@ -375,7 +460,8 @@ struct DefaultKeyMaker {
   // Throws InvalidArgument for an invalid key.
   template <class K>
   Digest make_digest(const K& key, std::string_view backend_id) const {
-    return digest_key(backend_id, id, canonical_key(key));
+    return with_canonical_key(
+        key, [&](std::string_view text) { return digest_key(backend_id, id, text); });
   }
 };
 

@@ -156,22 +156,25 @@ struct CallKey {
   void write_args(KeyWriter& w) const { write_args(w, std::index_sequence_for<A...>{}); }
 
   // write_key's text built directly, for the common call: no self, and every argument in
-  // the key a std::string of printable ASCII without '"' or '\\' (as is the name). False,
-  // with out empty, for any other call.
-  bool plain_text(std::string& out) const {
+  // the key a std::string of printable ASCII without '"' or '\\' (as is the name). Appends
+  // it to out (empty; a std::string or a detail::PlainTextBuffer) and returns true; false,
+  // with out empty, for any other call or a text longer than the buffer.
+  template <class Out>
+  bool plain_text(Out& out) const {
     if constexpr (std::is_void_v<Self> && (... && std::is_same_v<A, std::string>)) {
-      std::size_t size = 22 + name.size();  // {"args":[],"name":""} and the quotes
-      std::apply([&](const auto&... a) { ((size += a.size() + 3), ...); }, args);
-      out.reserve(size);
-      out += "{\"args\":[";
+      std::size_t size = 21 + name.size();  // {"args":[],"name":""}
+      plain_sizes(size, std::index_sequence_for<A...>{});
+      if (!detail::plain_reserve(out, size)) return false;
+      detail::plain_append(out, std::string_view("{\"args\":["));
       bool first = true;
       const bool ok = plain_args(out, first, std::index_sequence_for<A...>{}) &&
-                      (out += "],\"name\":", detail::plain_string_key(name, out));
+                      (detail::plain_append(out, std::string_view("],\"name\":")),
+                       detail::plain_string_key(name, out));
       if (!ok) {
         out.clear();
         return false;
       }
-      out += '}';
+      detail::plain_append(out, '}');
       return true;
     } else {
       (void)out;
@@ -203,16 +206,21 @@ struct CallKey {
   void write_arg(KeyWriter& w) const {
     if constexpr (!is_ignored<J>(Ignore{})) write_key_value(w, std::get<J>(args));
   }
+  // Adds the bytes of each argument in the key (quotes and comma included).
   template <std::size_t... J>
-  bool plain_args(std::string& out, bool& first, std::index_sequence<J...>) const {
+  void plain_sizes(std::size_t& size, std::index_sequence<J...>) const {
+    ((size += is_ignored<J>(Ignore{}) ? 0 : std::get<J>(args).size() + 3), ...);
+  }
+  template <class Out, std::size_t... J>
+  bool plain_args(Out& out, bool& first, std::index_sequence<J...>) const {
     return (... && plain_arg<J>(out, first));
   }
-  template <std::size_t J>
-  bool plain_arg(std::string& out, bool& first) const {
+  template <std::size_t J, class Out>
+  bool plain_arg(Out& out, bool& first) const {
     if constexpr (is_ignored<J>(Ignore{})) {
       return true;
     } else {
-      if (!first) out += ',';
+      if (!first) detail::plain_append(out, ',');
       first = false;
       return detail::plain_string_key(std::get<J>(args), out);
     }
