@@ -16,6 +16,7 @@
 #include "bucketcache/version.hpp"
 #include "cache/operations.hpp"
 #include "support/clock.hpp"
+#include "support/log_internal.hpp"
 #include "value_formats.hpp"
 
 namespace bc = bucketcache;
@@ -51,7 +52,7 @@ int fail(int code, const char* message) noexcept {
 
 // Runs f, turning every exception into a result code; f returns BC_OK or a code.
 template <class F>
-int guard(F&& f) noexcept {
+int run_guarded(F&& f) noexcept {
   try {
     return f();
   } catch (const bc::Error& e) {
@@ -63,6 +64,25 @@ int guard(F&& f) noexcept {
   } catch (...) {
     return fail(BC_ERROR, "unknown exception");
   }
+}
+
+// Runs f as above; the log lines it emits reach the log callback after it returned (with
+// every lock released: the callback may call the library), and the call's error message
+// survives whatever the callback's own calls leave behind.
+template <class F>
+int guard(F&& f) noexcept {
+  bc::detail::DeferredLogLines deferred;
+  const int rc = run_guarded(std::forward<F>(f));
+  if (deferred.has_lines()) {
+    std::string saved;
+    try {
+      saved = last_error;
+    } catch (...) {
+    }
+    deferred.finish();
+    last_error.swap(saved);
+  }
+  return rc;
 }
 
 void require(bool ok, const char* what) {

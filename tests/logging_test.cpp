@@ -2,6 +2,8 @@
 #include "bucketcache/logging.hpp"
 
 #include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <mutex>
 #include <string>
@@ -114,4 +116,39 @@ TEST_F(LoggingTest, ThrowingCallbackDoesNotBreakTheCaller) {
   bctest::TempDir dir;
   bc::Store s(dir.path(), "raw", "raw");
   EXPECT_NO_THROW(s.set(s.digest("k"), "v"));
+}
+
+// A C++ callback that calls the library on its own thread: no lock is held around the
+// callback, and the lines of its own calls are dropped (no recursion). In a child with an
+// alarm: a deadlock must fail the test, not hang it.
+TEST(Logging, ACallbackMayCallTheLibraryOnItsThread) {
+  bctest::TempDir dir;
+  const pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    ::alarm(20);
+    bc::Options o;
+    o.memory_limit_bytes = 0;
+    bc::Store s(dir.path(), "raw", "raw", o);
+    const bc::Digest k = s.digest("k");
+    s.set(k, "v");
+    int lines = 0;
+    int nested_ok = 0;
+    bc::set_log_callback([&](bc::LogLevel, std::string_view) {
+      ++lines;
+      bc::Entry e;
+      if (s.get(k, e) == bc::ReadStatus::found && *e.value == "v") ++nested_ok;
+    });
+    bc::set_log_level(bc::LogLevel::debug);
+    bc::Entry e;
+    const bool found = s.get(k, e) == bc::ReadStatus::found;
+    bc::set_log_level(bc::LogLevel::off);
+    bc::set_log_callback(nullptr);
+    // The outer get's line reached the callback; its nested get's lines did not.
+    ::_exit(found && lines >= 1 && nested_ok == lines ? 0 : 1);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
+      << (WIFSIGNALED(status) ? "killed by signal (a deadlock ends by the alarm)" : "failed");
 }

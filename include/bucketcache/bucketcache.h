@@ -363,7 +363,9 @@ BC_API int bc_get_expiry(bc_bucket* b, const void* key, size_t klen, int64_t* ex
 #define BC_LOG_OFF 6
 
 /* Receives one log line (message/len, not NUL-terminated) at level. May be called from
- * any thread, several at once. */
+ * any thread, several at once. A call's lines are delivered on its thread just before it
+ * returns, with no library lock held: fn may call the library (docs/logging.md); lines of
+ * fn's own calls are dropped. */
 typedef void (*bc_log_fn)(void* user, int level, const char* message, size_t len);
 
 /* Sets the global log level (default BC_LOG_OFF, or the BUCKETCACHE_LOG environment

@@ -30,7 +30,10 @@ BUCKETCACHE_API void set_log_full_keys(bool on);
 BUCKETCACHE_API bool log_full_keys();
 
 // Receives (level, message) for every line at or above the level. Called on the thread
-// that logs, possibly from many threads at once; must not throw (exceptions are dropped).
+// that logs, possibly from many threads at once, with no lock of the logger held; must not
+// throw (exceptions are dropped). Lines the library emits while the callback runs on that
+// thread (the callback called the library) are dropped. C API calls deliver their lines
+// just before they return (docs/logging.md).
 // An empty function restores the stderr output.
 using LogCallback = std::function<void(LogLevel, std::string_view)>;
 BUCKETCACHE_API void set_log_callback(LogCallback callback);

@@ -1,6 +1,7 @@
 // spdlog stays in here: no spdlog or fmt type leaves this file.
 #include "bucketcache/logging.hpp"
 
+#include <spdlog/details/null_mutex.h>
 #include <spdlog/sinks/base_sink.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
@@ -11,6 +12,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include "support/log_internal.hpp"
 
@@ -37,24 +39,55 @@ LogLevel parse_level(const char* text) {
   return LogLevel::off;
 }
 
-// Forwards formatted lines to the user's callback.
-class CallbackSink final : public spdlog::sinks::base_sink<std::mutex> {
+// The calling thread's state: inside the callback (its own library calls' lines are
+// dropped), and the lines held by DeferredLogLines scopes.
+struct PendingLine {
+  LogLevel level;
+  std::string text;
+};
+constexpr std::size_t kMaxPendingLines = 10000;
+thread_local bool t_in_callback = false;
+thread_local int t_defer_depth = 0;
+thread_local std::vector<PendingLine> t_pending;
+thread_local std::size_t t_dropped = 0;
+
+void deliver(const LogCallback& cb, LogLevel level, std::string_view text) noexcept {
+  t_in_callback = true;
+  try {
+    cb(level, text);
+  } catch (...) {
+    // A throwing callback must not break the caller; the line is dropped.
+  }
+  t_in_callback = false;
+}
+
+// Forwards formatted lines to the user's callback. No lock is held around the callback
+// (it may run on several threads at once, as documented), so a callback that calls the
+// library never waits for a lock its own thread holds.
+class CallbackSink final : public spdlog::sinks::base_sink<spdlog::details::null_mutex> {
  public:
-  explicit CallbackSink(LogCallback cb) : cb_(std::move(cb)) {}
+  explicit CallbackSink(std::shared_ptr<const LogCallback> cb) : cb_(std::move(cb)) {}
+  const std::shared_ptr<const LogCallback>& callback() const { return cb_; }
 
  protected:
   void sink_it_(const spdlog::details::log_msg& msg) override {
-    try {
-      cb_(static_cast<LogLevel>(static_cast<int>(msg.level)),
-          std::string_view(msg.payload.data(), msg.payload.size()));
-    } catch (...) {
-      // A throwing callback must not break the caller; the line is dropped.
+    if (t_in_callback) return;
+    const auto level = static_cast<LogLevel>(static_cast<int>(msg.level));
+    const std::string_view text(msg.payload.data(), msg.payload.size());
+    if (t_defer_depth > 0) {
+      if (t_pending.size() < kMaxPendingLines) {
+        t_pending.push_back({level, std::string(text)});
+      } else {
+        ++t_dropped;
+      }
+      return;
     }
+    deliver(*cb_, level, text);
   }
   void flush_() override {}
 
  private:
-  LogCallback cb_;
+  std::shared_ptr<const LogCallback> cb_;
 };
 
 struct LogState {
@@ -106,7 +139,7 @@ void set_log_callback(LogCallback callback) {
   const bool to_callback = static_cast<bool>(callback);
   spdlog::sink_ptr sink;
   if (to_callback) {
-    sink = std::make_shared<CallbackSink>(std::move(callback));
+    sink = std::make_shared<CallbackSink>(std::make_shared<const LogCallback>(std::move(callback)));
     sink->set_pattern("%v");
   } else {
     sink = std::make_shared<spdlog::sinks::stderr_sink_mt>();
@@ -130,6 +163,39 @@ void log_message(LogLevel level, std::string_view message) noexcept {
   if (!log_enabled(level)) return;
   try {
     state().get()->log(to_spdlog(level), "{}", message);
+  } catch (...) {
+    // Logging never throws into the caller.
+  }
+}
+
+DeferredLogLines::DeferredLogLines() noexcept { ++t_defer_depth; }
+
+bool DeferredLogLines::has_lines() const noexcept {
+  return !finished_ && t_defer_depth == 1 && (!t_pending.empty() || t_dropped != 0);
+}
+
+void DeferredLogLines::finish() noexcept {
+  if (finished_) return;
+  finished_ = true;
+  if (--t_defer_depth > 0 || (t_pending.empty() && t_dropped == 0)) return;
+  std::vector<PendingLine> lines;
+  lines.swap(t_pending);
+  const std::size_t dropped = t_dropped;
+  t_dropped = 0;
+  try {
+    // The callback installed now (set_log_callback may have replaced it meanwhile); none:
+    // the lines were for a callback that is gone.
+    std::shared_ptr<const LogCallback> cb;
+    for (const spdlog::sink_ptr& sink : state().get()->sinks()) {
+      if (const auto* c = dynamic_cast<const CallbackSink*>(sink.get())) cb = c->callback();
+    }
+    if (!cb) return;
+    for (const PendingLine& line : lines) deliver(*cb, line.level, line.text);
+    if (dropped != 0) {
+      deliver(*cb, LogLevel::warn,
+              fmt::format("{} log lines of one call dropped (more than {} held)", dropped,
+                          kMaxPendingLines));
+    }
   } catch (...) {
     // Logging never throws into the caller.
   }

@@ -340,3 +340,54 @@ TEST(CapiCorrectness, AComputeAskingForItsOwnKeyFailsAtOnce) {
 }
 
 }  // namespace
+
+// A log callback may call the library, the same buckets included: the C API delivers a
+// call's lines after the call has released its locks, lines of the callback's own calls
+// are dropped (no recursion), and the call's error message survives the callback's calls.
+// Without that, the first line deadlocks (the callback waited for the logging call's lock).
+TEST(CapiCorrectness, ALogCallbackMayCallTheLibrary) {
+  reltest::ScratchDir dir;
+  expect_finishes(
+      [&] {
+        struct Ctx {
+          bc_bucket* b = nullptr;
+          bc_bucket* d = nullptr;
+          int lines = 0;
+          int wrong = 0;
+        };
+        static Ctx ctx;
+        ctx.b = open_bucket(dir.sub("b"), {{{BC_OPT_MEMORY_LIMIT_BYTES, 0}}});
+        ctx.d = open_bucket(dir.sub("d"), {{{BC_OPT_DEFERRED, 1}}});
+        if (set(ctx.b, "x", "1") != BC_OK) return 1;
+        auto cb = [](void* user, int, const char*, size_t) {
+          auto* c = static_cast<Ctx*>(user);
+          ++c->lines;
+          std::string v;
+          if (get(c->b, "x", &v) != BC_OK || v != "1") ++c->wrong;  // the same bucket
+          if (set(c->b, "from callback", "2") != BC_OK) ++c->wrong;
+          if (bc_sync(c->d) != BC_OK) ++c->wrong;  // the deferred bucket being synced
+          std::string none;
+          if (get(c->b, "absent", &none) != BC_ENOTFOUND) ++c->wrong;
+        };
+        if (bc_set_log_callback(cb, &ctx) != BC_OK) return 2;
+        if (bc_set_log_level(BC_LOG_DEBUG) != BC_OK) return 3;
+        std::string v;
+        if (get(ctx.b, "x", &v) != BC_OK || v != "1") return 4;  // logs a file hit
+        if (set(ctx.d, "p", "3") != BC_OK || bc_sync(ctx.d) != BC_OK) return 5;
+        const int lines_before = ctx.lines;
+        // A failing call's message is its own, whatever the callback's calls failed with.
+        std::string bad;
+        if (get(ctx.b, "missing", &bad) != BC_ENOTFOUND) return 6;
+        if (std::strstr(bc_last_error_message(), "no entry for key") == nullptr) return 7;
+        bc_set_log_level(BC_LOG_OFF);
+        bc_set_log_callback(nullptr, nullptr);
+        if (ctx.lines == 0 || ctx.lines == lines_before) return 8;  // lines were delivered
+        if (ctx.wrong != 0) return 9;
+        std::string from;
+        if (get(ctx.b, "from callback", &from) != BC_OK || from != "2") return 10;
+        bc_bucket_close(ctx.d);
+        bc_bucket_close(ctx.b);
+        return 0;
+      },
+      30, "a log callback calling the library");
+}

@@ -325,16 +325,22 @@ _GET_BUFFER_CAP = ctypes.c_size_t(GET_BUFFER_SIZE)
 _NO_MAX_AGE = ctypes.c_int64(0)
 
 
+def new_get_parts():
+    """Arguments of one bc_get_into_buffer call: its destination buffer, the bc_buf for larger
+    values (and a reference to it), the key length."""
+    out = bc_buf()
+    return (ctypes.create_string_buffer(GET_BUFFER_SIZE), out, ctypes.byref(out),
+            ctypes.c_size_t(0))
+
+
 class _GetBuffer(threading.local):
-    """The calling thread's arguments of bc_get_into_buffer: its destination buffer, the
-    bc_buf for larger values (and a reference to it), the key length. The value's bytes are
-    copied out before any other Python code runs on the thread (a log callback during the
-    call returns before the library writes the value)."""
+    """The calling thread's arguments of bc_get_into_buffer (new_get_parts()). A get takes
+    them (``parts`` is None until it puts them back after copying the value out): the
+    library delivers a call's log lines before it returns, and a log handler's own get on
+    this thread then makes new ones instead of overwriting the value being returned."""
 
     def __init__(self):
-        out = bc_buf()
-        self.parts = (ctypes.create_string_buffer(GET_BUFFER_SIZE), out, ctypes.byref(out),
-                      ctypes.c_size_t(0))
+        self.parts = new_get_parts()
 
 
 _get_buffer = _GetBuffer()
@@ -350,17 +356,23 @@ def get_bytes(handle, key, max_age_us=0):
     bucket = handle.cell[0]
     if bucket is None:
         raise ValueError("operation on a closed bucket")
-    dst, out, out_ref, klen = _get_buffer.parts
-    klen.value = len(key)
-    code = _get_into_buffer(bucket, key, klen,
-                            ctypes.c_int64(max_age_us) if max_age_us else _NO_MAX_AGE,
-                            dst, _GET_BUFFER_CAP, out_ref)
-    if code:
-        return code, None
-    size = out.size
-    if size <= GET_BUFFER_SIZE:  # the value is in dst (out.data is NULL)
-        return code, dst[:size]
-    return code, take(out)
+    g = _get_buffer
+    parts = g.parts or new_get_parts()  # None: a log handler's get inside this thread's get
+    g.parts = None
+    try:
+        dst, out, out_ref, klen = parts
+        klen.value = len(key)
+        code = _get_into_buffer(bucket, key, klen,
+                                ctypes.c_int64(max_age_us) if max_age_us else _NO_MAX_AGE,
+                                dst, _GET_BUFFER_CAP, out_ref)
+        if code:
+            return code, None
+        size = out.size
+        if size <= GET_BUFFER_SIZE:  # the value is in dst (out.data is NULL)
+            return code, dst[:size]
+        return code, take(out)
+    finally:
+        g.parts = parts
 
 
 def canonical_key(json_bytes):

@@ -386,15 +386,21 @@ class Bucket:
         bucket = h.cell[0]
         if bucket is None:
             raise ValueError('operation on a closed bucket')
-        dst, out, out_ref, klen = _get_buffer.parts
-        klen.value = len(k)
-        code = _get_into_buffer(bucket, k, klen, _NO_MAX_AGE, dst, _GET_BUFFER_CAP, out_ref)
-        if code:
-            if code in (_lib.BC_ENOTFOUND, _lib.BC_ECORRUPT):
-                raise self._miss(code, key)
-            _lib.check(code, 'get')
-        size = out.size  # at most the buffer's: the value is in dst (out.data is NULL)
-        data = dst[:size] if size <= _lib.GET_BUFFER_SIZE else _lib.take(out)
+        g = _get_buffer
+        parts = g.parts or _lib.new_get_parts()  # None: a log handler's get inside this one
+        g.parts = None
+        try:
+            dst, out, out_ref, klen = parts
+            klen.value = len(k)
+            code = _get_into_buffer(bucket, k, klen, _NO_MAX_AGE, dst, _GET_BUFFER_CAP, out_ref)
+            if code:
+                if code in (_lib.BC_ENOTFOUND, _lib.BC_ECORRUPT):
+                    raise self._miss(code, key)
+                _lib.check(code, 'get')
+            size = out.size  # at most the buffer's: the value is in dst (out.data is NULL)
+            data = dst[:size] if size <= _lib.GET_BUFFER_SIZE else _lib.take(out)
+        finally:
+            g.parts = parts
         config = self._config  # _loads, inlined: the hot path
         if config is None:
             config = self._resolved_config()

@@ -167,3 +167,48 @@ def test_configuring_the_logger_by_name_turns_it_on(cache_dir):
             'print(bucketcache.logger.disabled)\n')
     r = _run_script(code, cache_dir)
     assert r.stdout.strip() == 'False', r.stderr
+
+
+# A handler that uses the bucket while handling the library's log lines (a handler storing
+# records in a cache, or looking something up): the library delivers a call's lines after
+# the call, with its locks released, so the handler's own calls neither wait for the
+# logging call nor feed lines back into the handler. Run in a child with a timeout: a
+# regression hangs, it must fail instead.
+_HANDLER_SCRIPT = '''
+import logging, bucketcache
+from bucketcache import Bucket, DeferredWriteBucket
+b = Bucket(%r, memory_limit=0)
+d = DeferredWriteBucket(%r)
+b['x'] = 1
+seen = []
+class UsesTheBucket(logging.Handler):
+    busy = False
+    def emit(self, record):
+        seen.append(record.getMessage())
+        if self.busy:  # the binding's own lines about the calls below
+            return
+        self.busy = True
+        try:
+            b['x']                 # a read of the same bucket
+            b['from handler'] = 2  # and a write
+            d.get('p')             # a deferred bucket, during its own sync's lines too
+        finally:
+            self.busy = False
+lg = logging.getLogger('bucketcache')
+lg.disabled = False
+lg.setLevel(logging.DEBUG)
+lg.addHandler(UsesTheBucket())
+assert b['x'] == 1
+d['p'] = 3
+d.sync()
+assert b['from handler'] == 2
+assert any(m.startswith('file hit') or m.startswith('wrote entry') for m in seen), seen
+print('done', len(seen))
+'''
+
+
+def test_a_log_handler_may_use_the_bucket(cache_dir):
+    code = _HANDLER_SCRIPT % (str(cache_dir / 'b'), str(cache_dir / 'd'))
+    r = _run_script(code, cache_dir)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith('done'), r.stdout
