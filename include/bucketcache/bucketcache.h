@@ -71,6 +71,7 @@ typedef struct bc_prune_info {
 /* ---- Options ----------------------------------------------------------------------- */
 
 /* Option keys for bc_options_set_int (I) and bc_options_set_str (S). Fixed values. */
+/* clang-format off */
 #define BC_OPT_LIFETIME_US 1        /* I: entry lifetime in microseconds; 0 = never (default) */
 #define BC_OPT_BACKEND 2            /* S: "raw" (default), "json", "msgpack", "pickle" */
 #define BC_OPT_KEY_FORMAT 3         /* S: "raw" (default: keys are bytes) or "json" */
@@ -126,6 +127,7 @@ typedef struct bc_prune_info {
 #define BC_OPT_ENTRY_SIZE_LIMIT_BYTES 19 /* I: bc_get_or_compute(_ex): a computed value longer
                                             than this is returned, not stored (logged at
                                             info); 0 = no limit (default) */
+/* clang-format on */
 
 /* Creates options with defaults in *out. Free with bc_options_free.
  * Errors: BC_EINVAL (out NULL), BC_ENOMEM. */

@@ -537,14 +537,13 @@ static void test_memoization_calls(void) {
   CHECK_RC(bc_get_or_compute_ex(b, "\"k\"", 3, compute, &one, 0, 0, &out, &hit, &expires), BC_OK);
   CHECK(hit == 0 && expires == 0 && out.size == 1 && memcmp(out.data, "1", 1) == 0);
   bc_buf_dispose(&out);
-  CHECK_RC(bc_get_or_compute_ex(b, "\"k\"", 3, compute, &two, 0, BC_CALL_REFRESH, &out, &hit,
-                                NULL),
+  CHECK_RC(bc_get_or_compute_ex(b, "\"k\"", 3, compute, &two, 0, BC_CALL_REFRESH, &out, &hit, NULL),
            BC_OK);
   CHECK(hit == 0 && two.calls == 1 && memcmp(out.data, "2", 1) == 0);
   bc_buf_dispose(&out);
-  CHECK_RC(bc_get_or_compute_ex(b, "\"k\"", 3, compute, &one, 0, BC_CALL_SKIP_CACHE, &out, NULL,
-                                NULL),
-           BC_OK);
+  CHECK_RC(
+      bc_get_or_compute_ex(b, "\"k\"", 3, compute, &one, 0, BC_CALL_SKIP_CACHE, &out, NULL, NULL),
+      BC_OK);
   CHECK(memcmp(out.data, "1", 1) == 0);
   bc_buf_dispose(&out);
   CHECK(get_equals(b, "\"k\"", "2"));
