@@ -170,7 +170,11 @@ Found FileStorage::read(const Digest& key, StoredEntry& out) {
     while (done < want) {
       ssize_t n = ::readv(f, rest + first, count - first);
       if (n < 0 && errno == EINTR) continue;
-      if (n < 0) throw_io("cannot read entry", dirs_.entry_path(key), errno);
+      if (n < 0) {
+        const int err = errno;
+        if (!stated && !stat_entry()) return Found::foreign;  // EAGAIN from a FIFO...
+        throw_io("cannot read entry", dirs_.entry_path(key), err);
+      }
       if (n == 0) return Found::corrupt;  // truncated while we read
       done += static_cast<std::size_t>(n);
       if (done > want) return Found::corrupt;  // bytes after the entry
