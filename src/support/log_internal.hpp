@@ -36,6 +36,7 @@ class DeferredLogLines {
   void finish() noexcept;
 
  private:
+  bool active_;  // a callback is installed and lines may be logged (else: no thread state)
   bool finished_ = false;
 };
 }  // namespace detail

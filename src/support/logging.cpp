@@ -95,6 +95,7 @@ struct LogState {
   std::shared_ptr<spdlog::logger> logger;
   std::atomic<int> level{static_cast<int>(LogLevel::off)};
   std::atomic<bool> full_keys{false};
+  std::atomic<bool> has_callback{false};
 
   LogState() {
     auto sink = std::make_shared<spdlog::sinks::stderr_sink_mt>();
@@ -150,6 +151,7 @@ void set_log_callback(LogCallback callback) {
   std::lock_guard<std::mutex> lock(s.mu);
   logger->set_level(to_spdlog(static_cast<LogLevel>(s.level.load(std::memory_order_relaxed))));
   s.logger = std::move(logger);
+  s.has_callback.store(to_callback, std::memory_order_relaxed);
 }
 
 namespace detail {
@@ -168,14 +170,22 @@ void log_message(LogLevel level, std::string_view message) noexcept {
   }
 }
 
-DeferredLogLines::DeferredLogLines() noexcept { ++t_defer_depth; }
+// With logging off or no callback (the defaults), a scope touches no thread-local state:
+// two relaxed loads. A line logged after another thread turns logging on mid-call is then
+// delivered at once, as a C++ caller's is.
+DeferredLogLines::DeferredLogLines() noexcept {
+  LogState& s = state();
+  active_ = s.level.load(std::memory_order_relaxed) != static_cast<int>(LogLevel::off) &&
+            s.has_callback.load(std::memory_order_relaxed);
+  if (active_) ++t_defer_depth;
+}
 
 bool DeferredLogLines::has_lines() const noexcept {
-  return !finished_ && t_defer_depth == 1 && (!t_pending.empty() || t_dropped != 0);
+  return active_ && !finished_ && t_defer_depth == 1 && (!t_pending.empty() || t_dropped != 0);
 }
 
 void DeferredLogLines::finish() noexcept {
-  if (finished_) return;
+  if (!active_ || finished_) return;
   finished_ = true;
   if (--t_defer_depth > 0 || (t_pending.empty() && t_dropped == 0)) return;
   std::vector<PendingLine> lines;
