@@ -67,7 +67,6 @@ void deliver(const LogCallback& cb, LogLevel level, std::string_view text) noexc
 class CallbackSink final : public spdlog::sinks::base_sink<spdlog::details::null_mutex> {
  public:
   explicit CallbackSink(std::shared_ptr<const LogCallback> cb) : cb_(std::move(cb)) {}
-  const std::shared_ptr<const LogCallback>& callback() const { return cb_; }
 
  protected:
   void sink_it_(const spdlog::details::log_msg& msg) override {
@@ -95,6 +94,7 @@ struct LogState {
   std::shared_ptr<spdlog::logger> logger;
   std::atomic<int> level{static_cast<int>(LogLevel::off)};
   std::atomic<bool> full_keys{false};
+  std::shared_ptr<const LogCallback> callback;  // the installed one (under mu), or none
   std::atomic<bool> has_callback{false};
 
   LogState() {
@@ -115,6 +115,11 @@ struct LogState {
   std::shared_ptr<spdlog::logger> get() {
     std::lock_guard<std::mutex> lock(mu);
     return logger;
+  }
+
+  std::shared_ptr<const LogCallback> get_callback() {
+    std::lock_guard<std::mutex> lock(mu);
+    return callback;
   }
 };
 
@@ -139,8 +144,10 @@ void set_log_callback(LogCallback callback) {
   LogState& s = state();
   const bool to_callback = static_cast<bool>(callback);
   spdlog::sink_ptr sink;
+  std::shared_ptr<const LogCallback> cb;
   if (to_callback) {
-    sink = std::make_shared<CallbackSink>(std::make_shared<const LogCallback>(std::move(callback)));
+    cb = std::make_shared<const LogCallback>(std::move(callback));
+    sink = std::make_shared<CallbackSink>(cb);
     sink->set_pattern("%v");
   } else {
     sink = std::make_shared<spdlog::sinks::stderr_sink_mt>();
@@ -151,6 +158,7 @@ void set_log_callback(LogCallback callback) {
   std::lock_guard<std::mutex> lock(s.mu);
   logger->set_level(to_spdlog(static_cast<LogLevel>(s.level.load(std::memory_order_relaxed))));
   s.logger = std::move(logger);
+  s.callback = std::move(cb);
   s.has_callback.store(to_callback, std::memory_order_relaxed);
 }
 
@@ -195,10 +203,7 @@ void DeferredLogLines::finish() noexcept {
   try {
     // The callback installed now (set_log_callback may have replaced it meanwhile); none:
     // the lines were for a callback that is gone.
-    std::shared_ptr<const LogCallback> cb;
-    for (const spdlog::sink_ptr& sink : state().get()->sinks()) {
-      if (const auto* c = dynamic_cast<const CallbackSink*>(sink.get())) cb = c->callback();
-    }
+    const std::shared_ptr<const LogCallback> cb = state().get_callback();
     if (!cb) return;
     for (const PendingLine& line : lines) deliver(*cb, line.level, line.text);
     if (dropped != 0) {

@@ -8,6 +8,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstring>
 
@@ -71,6 +72,39 @@ bool read_all(int fd, struct iovec* iov, int count, bool& short_read) {
       return false;
     }
     advance(iov, count, static_cast<std::size_t>(n));
+  }
+  return true;
+}
+
+bool read_all_to_end(int fd, struct iovec* iov, int count, bool& short_read, bool& longer) {
+  short_read = false;
+  longer = false;
+  if (count < 0 || count > 3) {
+    errno = EINVAL;
+    return false;
+  }
+  char spare = 0;
+  struct iovec all[4];
+  std::copy(iov, iov + count, all);
+  all[count] = {&spare, 1};
+  struct iovec* at = all;
+  int left = count + 1;
+  advance(at, left, 0);  // empty buffers first: nothing to read for them
+  while (left > 1) {     // buffers besides the spare byte remain
+    const ssize_t n = ::readv(fd, at, left);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return false;
+    }
+    if (n == 0) {
+      short_read = true;
+      return false;
+    }
+    advance(at, left, static_cast<std::size_t>(n));
+    if (left == 0) {  // the spare byte too: the file goes on
+      longer = true;
+      return false;
+    }
   }
   return true;
 }

@@ -45,6 +45,10 @@ bool write_all(int fd, struct iovec* iov, int count);
 // Reads exactly the buffers' total. False on error (errno set) or early end of file
 // (short_read set).
 bool read_all(int fd, struct iovec* iov, int count, bool& short_read);
+// read_all(), and the file ends right after: false with `longer` set when more bytes follow.
+// One spare byte is asked for with every read, so a regular file, whose read comes up short
+// only at its end, costs no extra call. At most 3 buffers.
+bool read_all_to_end(int fd, struct iovec* iov, int count, bool& short_read, bool& longer);
 
 // Opens path (relative to dirfd, or AT_FDCWD) refusing a symlink in every component
 // (openat2 RESOLVE_NO_SYMLINKS). The answer is final only on success or ENOENT; any other

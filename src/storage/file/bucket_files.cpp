@@ -133,8 +133,8 @@ void FileStorage::note_use(const Digest& key) {
   ::clock_gettime(CLOCK_REALTIME, &times[0]);
   times[1].tv_sec = 0;
   times[1].tv_nsec = UTIME_OMIT;
-  const std::string name = ShardDirs::shard_name(key) + "/" + ShardDirs::entry_name(key);
-  if (::utimensat(dirs_.root_fd(), name.c_str(), times, AT_SYMLINK_NOFOLLOW) != 0) {
+  const ShardDirs::RelativeEntryName name = ShardDirs::relative_entry_name(key);
+  if (::utimensat(dirs_.root_fd(), name.text, times, AT_SYMLINK_NOFOLLOW) != 0) {
     BC_LOG(LogLevel::trace, "cannot set the access time of {}: errno {}", dirs_.entry_path(key),
            errno);
   }

@@ -143,7 +143,7 @@ Found FileStorage::read(const Digest& key, StoredEntry& out) {
   } else {
     // The rest follows the prefix: the key's remaining bytes, then the value's, read straight
     // into the key string and the value's buffer (the reader's sink when it has one: no
-    // zero-filled string, no copy afterwards). Without an fstat, one spare byte shows that
+    // zero-filled string, no copy afterwards). Without an fstat, read_all_to_end shows that
     // the file ends where the entry does.
     out.key_bytes.resize(key_length);
     std::shared_ptr<std::string> value;
@@ -159,33 +159,17 @@ Found FileStorage::read(const Digest& key, StoredEntry& out) {
     if (key_have != 0) std::memcpy(out.key_bytes.data(), prefix, key_have);
     if (have > key_have) std::memcpy(into, prefix + key_have, have - key_have);
     const std::size_t value_have = have - key_have;
-    char spare = 0;
-    struct iovec rest[3] = {{out.key_bytes.data() + key_have, key_length - key_have},
-                            {into + value_have, value_length - value_have},
-                            {&spare, 1}};
-    int first = key_have == key_length ? 1 : 0;
-    const int count = stated ? 2 : 3;
-    const std::size_t want = (key_length - key_have) + (value_length - value_have);
-    std::size_t done = 0;
-    while (done < want) {
-      ssize_t n = ::readv(f, rest + first, count - first);
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) {
-        const int err = errno;
-        if (!stated && !stat_entry()) return Found::foreign;  // EAGAIN from a FIFO...
-        throw_io("cannot read entry", dirs_.entry_path(key), err);
-      }
-      if (n == 0) return Found::corrupt;  // truncated while we read
-      done += static_cast<std::size_t>(n);
-      if (done > want) return Found::corrupt;  // bytes after the entry
-      std::size_t step = static_cast<std::size_t>(n);
-      while (step > 0 && first < 2) {
-        const std::size_t take = std::min(step, rest[first].iov_len);
-        rest[first].iov_base = static_cast<char*>(rest[first].iov_base) + take;
-        rest[first].iov_len -= take;
-        step -= take;
-        if (rest[first].iov_len == 0) ++first;
-      }
+    struct iovec rest[2] = {{out.key_bytes.data() + key_have, key_length - key_have},
+                            {into + value_have, value_length - value_have}};
+    bool short_read = false;
+    bool longer = false;
+    const bool ok =
+        stated ? read_all(f, rest, 2, short_read) : read_all_to_end(f, rest, 2, short_read, longer);
+    if (!ok) {
+      if (short_read || longer) return Found::corrupt;  // truncated, or bytes after the entry
+      const int err = errno;
+      if (!stated && !stat_entry()) return Found::foreign;  // EAGAIN from a FIFO...
+      throw_io("cannot read entry", dirs_.entry_path(key), err);
     }
     if (format::payload_crc(out.key_bytes, std::string_view(into, value_length)) != h.payload_crc) {
       return Found::corrupt;

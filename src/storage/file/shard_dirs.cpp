@@ -62,16 +62,21 @@ bool ShardDirs::reopen_if_removed(bool create) const {
 
 namespace {
 
+// Writes the lowercase hex of key's first `n` bytes at p; returns the end.
+char* write_hex(char* p, const Digest& key, std::size_t n) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  for (std::size_t i = 0; i < n; ++i) {
+    *p++ = kHex[key.bytes[i] >> 4];
+    *p++ = kHex[key.bytes[i] & 0xf];
+  }
+  return p;
+}
+
 // Appends the lowercase hex of key's first `n` bytes (no temporary string).
 void append_hex(std::string& out, const Digest& key, std::size_t n) {
-  static constexpr char kHex[] = "0123456789abcdef";
   const std::size_t at = out.size();
   out.resize(at + 2 * n);
-  char* p = &out[at];
-  for (std::size_t i = 0; i < n; ++i) {
-    p[2 * i] = kHex[key.bytes[i] >> 4];
-    p[2 * i + 1] = kHex[key.bytes[i] & 0xf];
-  }
+  write_hex(&out[at], key, n);
 }
 
 constexpr std::size_t kSuffixLength = 4;  // ".bce", ".lock" fits the reserve too
@@ -119,21 +124,21 @@ std::string ShardDirs::entry_path(const Digest& key) const {
   return p;
 }
 
-int ShardDirs::open_entry(const Digest& key, int flags) const {
-  // "<2 hex>/<64 hex>.bce" in a fixed buffer: no allocation on the read path.
-  static constexpr char kHex[] = "0123456789abcdef";
-  char name[3 + 2 * sizeof(key.bytes) + 8];  // the suffix and its NUL fit the 8
-  char* p = name;
-  *p++ = kHex[key.bytes[0] >> 4];
-  *p++ = kHex[key.bytes[0] & 0xf];
+ShardDirs::RelativeEntryName ShardDirs::relative_entry_name(const Digest& key) {
+  static_assert(sizeof(RelativeEntryName::text) >= 3 + 2 * sizeof(key.bytes) + 5,
+                "<2 hex>/<64 hex>.bce and its NUL");
+  RelativeEntryName name;
+  char* p = write_hex(name.text, key, 1);
   *p++ = '/';
-  for (const unsigned char b : key.bytes) {
-    *p++ = kHex[b >> 4];
-    *p++ = kHex[b & 0xf];
-  }
+  p = write_hex(p, key, key.bytes.size());
   std::memcpy(p, format::kEntrySuffix, std::strlen(format::kEntrySuffix) + 1);
+  return name;
+}
+
+int ShardDirs::open_entry(const Digest& key, int flags) const {
+  const RelativeEntryName name = relative_entry_name(key);
   for (int attempt = 0;; ++attempt) {
-    const int fd = open_no_symlinks(root_fd(), name, flags);
+    const int fd = open_no_symlinks(root_fd(), name.text, flags);
     if (fd >= 0 || errno != ENOENT || attempt > 0 || !reopen_if_removed(false)) return fd;
   }
 }

@@ -40,6 +40,11 @@ class ShardDirs {
   // "<64 hex>.bce", "<64 hex>.lock".
   static std::string entry_name(const Digest& key);
   static std::string lock_name(const Digest& key);
+  // "<2 hex>/<64 hex>.bce" relative to the root, NUL-terminated, without an allocation.
+  struct RelativeEntryName {
+    char text[72];
+  };
+  static RelativeEntryName relative_entry_name(const Digest& key);
   // Paths for messages (and the C++ API's entry_path()): root + relative name.
   std::string shard_path(const Digest& key) const;
   std::string entry_path(const Digest& key) const;
